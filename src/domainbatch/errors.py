@@ -1,0 +1,92 @@
+"""One exception tree. Every error carries a stable ``code`` that the CLI and API show as is.
+
+Library errors are translated once, at the edge that calls the library (``raise ... from exc``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainbatchError(Exception):
+    """Root of every error domainbatch raises on purpose."""
+
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigurationError(DomainbatchError):
+    code = "configuration"
+
+
+class InputError(DomainbatchError):
+    """The user's input cannot make a batch (unreadable, empty, over a limit)."""
+
+    code = "invalid_input"
+
+
+class EmptyBatchError(InputError):
+    code = "empty_batch"
+
+
+class LimitExceededError(InputError):
+    code = "limit_exceeded"
+
+
+class NotFoundError(DomainbatchError):
+    code = "not_found"
+
+
+class ConflictError(DomainbatchError):
+    """The request does not fit the batch's current state (e.g. cancelling a finished batch)."""
+
+    code = "conflict"
+
+
+class StorageError(DomainbatchError):
+    code = "storage"
+
+
+class ProcessorNotFoundError(DomainbatchError):
+    code = "unknown_processor"
+
+
+# Per-domain outcome codes (SPEC "Vocabulary"). Transient ones are retried with backoff.
+TRANSIENT_CODES = frozenset({"dns_error", "connect_error", "timeout"})
+DOMAIN_ERROR_CODES = frozenset(
+    {
+        "invalid_domain",
+        "dns_nxdomain",
+        "dns_error",
+        "blocked_address",
+        "connect_error",
+        "tls_error",
+        "timeout",
+        "too_many_redirects",
+        "http_status",
+        "too_large",
+        "not_html",
+        "cancelled",
+        "internal",
+    }
+)
+
+
+class DomainProcessingError(DomainbatchError):
+    """One domain failed. Processors raise it; the worker records ``code`` and ``message``.
+
+    ``transient`` decides whether the attempt is retried (``http_status`` is transient only
+    for 429 and 5xx, so the raiser says so explicitly).
+    """
+
+    code = "internal"
+
+    def __init__(self, code: str, message: str, *, transient: bool | None = None) -> None:
+        if code not in DOMAIN_ERROR_CODES:
+            raise ValueError(f"unknown domain error code {code!r}")
+        super().__init__(message)
+        self.code = code  # type: ignore[misc]  # instance code narrows the class default
+        self.transient = code in TRANSIENT_CODES if transient is None else transient

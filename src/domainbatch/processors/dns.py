@@ -1,0 +1,29 @@
+"""The ``dns`` processor: resolves A/AAAA (and MX) so the pipeline does real, cheap work."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from domainbatch.fetching.resolver import Resolver
+from domainbatch.processors.registry import Processor
+from domainbatch.settings import Settings
+
+
+@asynccontextmanager
+async def build(settings: Settings) -> AsyncIterator[Processor]:
+    resolver = Resolver.from_settings(settings)
+
+    async def process(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        answer = await resolver.resolve(domain)
+        return {
+            "addresses": answer.addresses,
+            "mx": answer.mx,
+            "accepts_mail": bool(answer.mx),
+            "timings": {"dns_ms": round((time.perf_counter() - started) * 1000, 2)},
+        }
+
+    yield process

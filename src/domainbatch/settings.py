@@ -1,0 +1,97 @@
+"""One settings object. Environment variables use the ``DOMAINBATCH_`` prefix; CLI flags override."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PoolerMode = Literal["auto", "direct", "session", "transaction"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./domainbatch.db"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOMAINBATCH_", extra="ignore")
+
+    # Storage
+    database_url: str = DEFAULT_DATABASE_URL
+    pooler_mode: PoolerMode = "auto"
+    db_pool_size: int = Field(5, ge=1)
+    db_max_overflow: int = Field(5, ge=0)
+    db_application_name: str = "domainbatch"
+
+    # Batch creation
+    max_entries: int = Field(10_000_000, ge=1)
+    max_request_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    strip_www: bool = False
+    extra_suffixes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    insert_chunk_size: int = Field(5_000, ge=1)
+    default_processor: str = "dns"
+
+    # Queue and workers
+    concurrency: int = Field(32, ge=1)
+    claim_size: int = Field(64, ge=1)
+    lease_seconds: float = Field(60.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    retry_base_seconds: float = Field(2.0, ge=0)
+    retry_max_seconds: float = Field(300.0, ge=0)
+    poll_min_seconds: float = Field(0.05, gt=0)
+    poll_max_seconds: float = Field(2.0, gt=0)
+    ack_interval_seconds: float = Field(0.2, gt=0)
+    ack_batch_size: int = Field(200, ge=1)
+
+    # DNS
+    nameservers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dns_timeout: float = Field(5.0, gt=0)
+    resolve_overrides: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
+    # HTTP
+    allow_private_addresses: bool = False
+    http_port: int = Field(80, ge=1, le=65535)
+    https_port: int = Field(443, ge=1, le=65535)
+    connect_timeout: float = Field(5.0, gt=0)
+    total_timeout: float = Field(15.0, gt=0)
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1)
+    max_header_bytes: int = Field(64 * 1024, ge=1024)
+    max_redirects: int = Field(10, ge=0)
+    user_agent: str = "domainbatch/0.1 (+https://github.com/domainbatch/domainbatch)"
+    default_region: str = "US"
+    http_connection_limit: int = Field(100, ge=1)
+
+    @field_validator("extra_suffixes", "nameservers", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("extra_suffixes")
+    @classmethod
+    def _normalize_suffixes(cls, value: list[str]) -> list[str]:
+        return [s.strip(".").lower() for s in value if s.strip(".")]
+
+    @field_validator("resolve_overrides", mode="before")
+    @classmethod
+    def _parse_overrides(cls, value: Any) -> Any:
+        # Accept JSON ({"*.test": "127.0.0.1"}) or curl-like "pattern=addr,pattern=addr".
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return {}
+            if text.startswith("{"):
+                return json.loads(text)
+            pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
+            return {k.strip(): v.strip() for k, v in pairs}
+        return value
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with CLI flags applied; ``None`` means "flag not given"."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_validate({**self.model_dump(), **given}) if given else self
