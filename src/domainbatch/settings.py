@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     poll_max_seconds: float = Field(2.0, gt=0)
     ack_interval_seconds: float = Field(0.2, gt=0)
     ack_batch_size: int = Field(200, ge=1)
+    task_timeout: float = Field(120.0, gt=0)
+    shutdown_grace_seconds: float = Field(30.0, ge=0)
 
     # DNS
     nameservers: Annotated[list[str], NoDecode] = Field(default_factory=list)

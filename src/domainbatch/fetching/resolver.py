@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import dns.asyncresolver
 import dns.exception
+import dns.nameserver
 import dns.resolver
 
 from domainbatch.errors import DomainProcessingError
@@ -43,7 +44,7 @@ class Resolver:
             # A machine without resolv.conf still works with overrides or explicit nameservers.
             self._resolver = dns.asyncresolver.Resolver(configure=False)
         if nameservers:
-            self._resolver.nameservers = list(nameservers)
+            self._resolver.nameservers = [_nameserver(spec) for spec in nameservers]
         self._resolver.lifetime = timeout
         self._resolver.timeout = timeout
 
@@ -96,6 +97,23 @@ class Resolver:
                 (str(r.exchange).rstrip(".") for r in answer),  # type: ignore[attr-defined]
             )
         return [r.to_text() for r in answer]
+
+
+def _nameserver(spec: str) -> str | dns.nameserver.Nameserver:
+    """``addr``, ``addr#port``, ``v4addr:port`` or ``[v6addr]:port``: a port lets tests and
+    sidecar resolvers (dnsmasq on 5353) serve DNS without root."""
+    spec = spec.strip()
+    address, port = spec, ""
+    if "#" in spec:
+        address, _, port = spec.partition("#")
+    elif spec.startswith("[") and "]:" in spec:
+        address, _, port = spec[1:].partition("]:")
+    elif spec.count(":") == 1:
+        address, _, port = spec.partition(":")
+    address = address.strip("[]")
+    if not port:
+        return address
+    return dns.nameserver.Do53Nameserver(address, int(port))
 
 
 def _translate(host: str, errors: list[BaseException]) -> DomainProcessingError:

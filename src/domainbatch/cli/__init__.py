@@ -1,0 +1,1 @@
+"""The ``domainbatch`` command line."""

@@ -1,0 +1,153 @@
+"""Commands that read or steer an existing batch: status, list, results, cancel, retry."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from domainbatch.cli.common import err, execute, fail, load_settings, out, print_json
+from domainbatch.cli.render import seconds, status_table, when, write_results
+from domainbatch.core.status import ACTIVE_BATCH
+from domainbatch.runtime import open_runtime
+from domainbatch.storage.batches import batch_status, iter_domains, list_batches
+
+BatchId = Annotated[str, typer.Argument(help="The batch id.")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def status(
+    batch_id: BatchId,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until it ends.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a batch: status, counts, progress, errors by code, rate and ETA."""
+    settings = load_settings(database_url=database_url)
+
+    async def main() -> dict[str, Any]:
+        async with open_runtime(settings) as rt:
+            current = await batch_status(rt.db, batch_id)
+            if not watch:
+                return current
+            if as_json:
+                while True:
+                    print_json(current)
+                    if current["status"] not in ACTIVE_BATCH:
+                        return current
+                    await asyncio.sleep(interval)
+                    current = await batch_status(rt.db, batch_id)
+            with Live(status_table(current), console=out, auto_refresh=False) as live:
+                while current["status"] in ACTIVE_BATCH:
+                    await asyncio.sleep(interval)
+                    current = await batch_status(rt.db, batch_id)
+                    live.update(status_table(current), refresh=True)
+            return current
+
+    current = execute(main)
+    if watch:
+        return
+    if as_json:
+        print_json(current)
+    else:
+        out.print(status_table(current))
+
+
+def list_(
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    status_filter: Annotated[str | None, typer.Option("--status")] = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the newest batches."""
+    settings = load_settings(database_url=database_url)
+
+    async def main() -> list[dict[str, Any]]:
+        async with open_runtime(settings) as rt:
+            return await list_batches(rt.db, limit=limit, status=status_filter)
+
+    rows = execute(main)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "status", "processor", "total", "invalid", "created", "duration")
+    for row in rows:
+        end = row["finished_at"]
+        duration = None if end is None or row["started_at"] is None else end - row["started_at"]
+        table.add_row(
+            row["id"],
+            row["status"],
+            row["processor"],
+            f"{row['total']:,}",
+            f"{row['invalid']:,}",
+            when(row["created_at"]),
+            seconds(duration),
+        )
+    out.print(table)
+
+
+def results(
+    batch_id: BatchId,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("--output", help="File instead of stdout.")] = None,
+    status_filter: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Export every domain of a batch with its status and result (streamed)."""
+    if fmt not in {"jsonl", "csv"}:
+        fail("--format must be jsonl or csv", code=2)
+    settings = load_settings(database_url=database_url)
+
+    async def main() -> int:
+        async with open_runtime(settings) as rt:
+            items = iter_domains(rt.db, batch_id, status=status_filter)
+            if output is None:
+                return await write_results(items, fmt, sys.stdout.write)
+            with output.open("w", encoding="utf-8", newline="") as handle:
+                return await write_results(items, fmt, handle.write)
+
+    count = execute(main)
+    if output is not None:
+        err.print(f"wrote {count:,} results to {output}")
+
+
+def cancel(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
+    """Cancel a batch: its pending domains are cancelled; in-flight ones finish."""
+    settings = load_settings(database_url=database_url)
+
+    async def main() -> int:
+        async with open_runtime(settings) as rt:
+            return await rt.queue.cancel(batch_id)
+
+    count = execute(main)
+    out.print(f"cancelled batch {batch_id} ({count:,} pending domains cancelled)")
+
+
+def retry(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
+    """Re-queue the failed domains of a batch."""
+    settings = load_settings(database_url=database_url)
+
+    async def main() -> int:
+        async with open_runtime(settings) as rt:
+            return await rt.queue.retry_failed(batch_id)
+
+    count = execute(main)
+    out.print(f"re-queued {count:,} failed domains of batch {batch_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(status)
+    app.command("list")(list_)
+    app.command()(results)
+    app.command()(cancel)
+    app.command()(retry)

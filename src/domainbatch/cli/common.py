@@ -1,0 +1,59 @@
+"""What every command shares: settings from env + flags, one-line errors, Rich consoles."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import orjson
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from domainbatch.errors import DomainbatchError
+from domainbatch.settings import Settings
+
+T = TypeVar("T")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings().with_overrides(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        fail(f"invalid setting {where}: {first['msg']}", code=2)
+
+
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def execute(main: Callable[[], Awaitable[T]]) -> T:
+    """Run a command's coroutine; our errors become one line and a non-zero exit."""
+    try:
+        return asyncio.run(main())  # type: ignore[arg-type]
+    except DomainbatchError as exc:
+        fail(f"{exc.message} [{exc.code}]")
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )

@@ -1,0 +1,230 @@
+"""``domainbatch``: create, process and inspect batches of domains."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from domainbatch.cli import batches as batch_commands
+from domainbatch.cli import db as db_commands
+from domainbatch.cli.common import (
+    configure_logging,
+    err,
+    execute,
+    fail,
+    load_settings,
+    out,
+    print_json,
+)
+from domainbatch.cli.render import status_table, write_results
+from domainbatch.core.status import ACTIVE_BATCH
+from domainbatch.runtime import Runtime, open_runtime
+from domainbatch.storage.batches import CreatedBatch, batch_status, iter_domains
+from domainbatch.worker import Worker
+
+app = typer.Typer(
+    name="domainbatch",
+    help="Batch processor for domains: validate, resolve, fetch and extract, then report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_commands.app, name="db")
+batch_commands.register(app)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
+]
+ProcessorName = Annotated[
+    str | None, typer.Option("--processor", "-p", help="Processor name or module:factory.")
+]
+Options = Annotated[
+    list[str] | None,
+    typer.Option("--option", "-o", help="Processor option KEY=VALUE (VALUE may be JSON)."),
+]
+Concurrency = Annotated[
+    int | None, typer.Option("--concurrency", "-c", min=1, help="Domains in flight per worker.")
+]
+InputFormat = Annotated[
+    str, typer.Option("--format", "-f", help="Input format: auto, text, csv or json.")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what the worker does.")]
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"--option expects KEY=VALUE, got {pair!r}", code=2)
+        try:
+            options[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def created_summary(created: CreatedBatch) -> dict[str, Any]:
+    return {
+        "id": created.id,
+        "status": created.status,
+        "total": created.total,
+        "entries": created.entries,
+        "invalid": created.invalid,
+        "duplicates": created.duplicates,
+        "invalid_entries": created.invalid_entries,
+    }
+
+
+def report_created(created: CreatedBatch) -> None:
+    err.print(
+        f"batch [bold]{created.id}[/]: {created.total:,} domains "
+        f"({created.invalid:,} invalid, {created.duplicates:,} duplicates merged)"
+    )
+    for entry in created.invalid_entries[:5]:
+        err.print(f"  [yellow]invalid[/] {entry['input']!r}: {entry['reason']}")
+    if created.invalid > 5:
+        err.print(f"  ... and {created.invalid - 5:,} more invalid entries")
+
+
+def install_signal_handlers(worker: Worker) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, worker.stop)
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Domains: text (one per line), CSV or JSON.")],
+    processor: ProcessorName = None,
+    option: Options = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write results to a .jsonl or .csv file.")
+    ] = None,
+    concurrency: Concurrency = None,
+    fmt: InputFormat = "auto",
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+    verbose: Verbose = False,
+) -> None:
+    """Create a batch from FILE and process it here, with a live progress bar."""
+    configure_logging(verbose)
+    settings = load_settings(database_url=database_url, concurrency=concurrency)
+    options = parse_options(option)
+    if output is not None and output.suffix.lower() not in {".jsonl", ".csv"}:
+        fail("--output must end in .jsonl or .csv", code=2)
+
+    async def main() -> int:
+        async with open_runtime(settings) as rt:
+            created = await rt.submit_file(file, processor=processor, options=options, fmt=fmt)
+            report_created(created)
+            worker = rt.worker(only_batches=[created.id], burst=True)
+            install_signal_handlers(worker)
+            status = await follow(rt, created, worker)
+            if output is not None:
+                fmt_out = "csv" if output.suffix.lower() == ".csv" else "jsonl"
+                with output.open("w", encoding="utf-8", newline="") as handle:
+                    n = await write_results(iter_domains(rt.db, created.id), fmt_out, handle.write)
+                err.print(f"wrote {n:,} results to {output}")
+        if as_json:
+            print_json(status)
+        else:
+            out.print(status_table(status))
+        return 0 if status["status"] == "completed" else 1
+
+    raise typer.Exit(execute(main))
+
+
+async def follow(rt: Runtime, created: CreatedBatch, worker: Worker) -> dict[str, Any]:
+    """Run the in-process worker while drawing progress; returns the final status."""
+    task = asyncio.create_task(worker.run())
+    progress = Progress(
+        TextColumn("[bold]{task.fields[state]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.percentage:>6.2f}%"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+    with progress:
+        bar = progress.add_task("batch", total=created.total, state="pending", rate="")
+        while True:
+            status = await batch_status(rt.db, created.id)
+            rate = status["rate_per_second"]
+            progress.update(
+                bar,
+                completed=status["done"],
+                state=status["status"],
+                rate="" if rate is None else f"{rate:,.0f}/s",
+            )
+            if status["status"] not in ACTIVE_BATCH or task.done():
+                break
+            await asyncio.sleep(0.25)
+    worker.stop()
+    await task
+    final: dict[str, Any] = await batch_status(rt.db, created.id)
+    if final["status"] in ACTIVE_BATCH:
+        err.print(
+            "[yellow]stopped before the batch ended;[/] "
+            f"`domainbatch worker` continues it (id {created.id})"
+        )
+    return final
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(help="Domains: text (one per line), CSV or JSON.")],
+    processor: ProcessorName = None,
+    option: Options = None,
+    fmt: InputFormat = "auto",
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a batch from FILE for workers to process; prints its id."""
+    settings = load_settings(database_url=database_url)
+    options = parse_options(option)
+
+    async def main() -> CreatedBatch:
+        async with open_runtime(settings) as rt:
+            return await rt.submit_file(file, processor=processor, options=options, fmt=fmt)
+
+    created = execute(main)
+    if as_json:
+        print_json(created_summary(created))
+        return
+    report_created(created)
+    out.print(created.id)
+
+
+@app.command()
+def worker(
+    concurrency: Concurrency = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Exit when no work is left.")] = False,
+    database_url: DatabaseUrl = None,
+    verbose: Annotated[bool, typer.Option("--verbose/--quiet", "-v/-q")] = True,
+) -> None:
+    """Process domains from every active batch until stopped (SIGTERM/SIGINT: graceful)."""
+    configure_logging(verbose)
+    settings = load_settings(database_url=database_url, concurrency=concurrency)
+
+    async def main() -> None:
+        async with open_runtime(settings) as rt:
+            w = rt.worker(burst=burst)
+            install_signal_handlers(w)
+            stats = await w.run()
+        err.print(
+            f"worker done: {stats.claimed:,} claimed, {stats.succeeded:,} succeeded, "
+            f"{stats.failed:,} failed, {stats.retried:,} retried, {stats.released:,} released"
+        )
+
+    execute(main)

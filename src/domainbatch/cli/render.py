@@ -1,0 +1,102 @@
+"""Human output: status tables, progress, result export (JSONL / CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from rich.table import Table
+
+CSV_COLUMNS = [
+    "domain",
+    "display",
+    "input",
+    "status",
+    "attempts",
+    "error_code",
+    "error_message",
+    "final_url",
+    "status_code",
+    "title",
+    "result",
+]
+
+
+def when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    minutes, secs = divmod(value, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}h{minutes:02d}m{secs:04.1f}s" if hours else f"{minutes}m{secs:04.1f}s"
+
+
+def status_table(status: dict[str, Any]) -> Table:
+    table = Table(title=f"batch {status['id']}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("status", str(status["status"]))
+    table.add_row("processor", str(status["processor"]))
+    table.add_row("progress", f"{status['progress']}%  ({status['done']:,} / {status['total']:,})")
+    for name, count in status["counts"].items():
+        if count:
+            table.add_row(f"  {name}", f"{count:,}")
+    if status["duplicates"]:
+        table.add_row("duplicates merged", f"{status['duplicates']:,}")
+    for code, count in status["errors"].items():
+        table.add_row(f"  error {code}", f"{count:,}")
+    table.add_row("started", when(status["started_at"]))
+    table.add_row("finished", when(status["finished_at"]))
+    table.add_row("duration", seconds(status["duration_seconds"]))
+    rate = status["rate_per_second"]
+    table.add_row("rate", "-" if rate is None else f"{rate:,.1f} domains/s")
+    if status["finished_at"] is None:
+        table.add_row("eta", seconds(status["eta_seconds"]))
+    if status["error"]:
+        table.add_row("error", str(status["error"]))
+    return table
+
+
+def csv_row(item: dict[str, Any]) -> dict[str, Any]:
+    result = item.get("result") or {}
+    extracted = result.get("extracted") or {}
+    return {
+        **{k: item.get(k) for k in CSV_COLUMNS[:7]},
+        "final_url": result.get("final_url"),
+        "status_code": result.get("status_code"),
+        "title": extracted.get("title"),
+        "result": orjson.dumps(item["result"]).decode() if item.get("result") else "",
+    }
+
+
+async def write_results(
+    items: AsyncIterator[dict[str, Any]], fmt: str, write: Callable[[str], Any]
+) -> int:
+    """Stream domains as JSONL or CSV through ``write``; returns how many were written."""
+    count = 0
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        async for item in items:
+            writer.writerow(csv_row(item))
+            count += 1
+            if count % 1000 == 0:
+                write(buffer.getvalue())
+                buffer.seek(0)
+                buffer.truncate()
+        write(buffer.getvalue())
+        return count
+    async for item in items:
+        write(orjson.dumps(item).decode() + "\n")
+        count += 1
+    return count

@@ -1,0 +1,1 @@
+"""The pure core: no database, HTTP or web framework imports."""

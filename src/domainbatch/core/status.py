@@ -1,0 +1,112 @@
+"""Status and progress rules (pure): what is terminal, how a batch ends, how progress, rate and
+ETA are computed, and how long a transient failure waits before its next attempt."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class BatchStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class DomainStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INVALID = "invalid"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_BATCH = (BatchStatus.PENDING, BatchStatus.PROCESSING)
+TERMINAL_DOMAIN = frozenset(
+    {DomainStatus.SUCCEEDED, DomainStatus.FAILED, DomainStatus.INVALID, DomainStatus.CANCELLED}
+)
+OPEN_DOMAIN = (DomainStatus.PENDING, DomainStatus.PROCESSING)
+
+
+def final_batch_status(counts: Mapping[str, int]) -> BatchStatus:
+    """How a batch whose domains are all terminal ends: ``completed`` when one succeeded."""
+    return BatchStatus.COMPLETED if counts.get(DomainStatus.SUCCEEDED, 0) > 0 else BatchStatus.FAILED
+
+
+def backoff_seconds(
+    attempt: int, base: float, cap: float, rng: random.Random | None = None
+) -> float:
+    """Exponential backoff with full jitter (AWS style) for the retry after ``attempt``."""
+    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of one batch's progress, derived from counts by domain status."""
+
+    total: int
+    counts: dict[str, int]
+    errors: dict[str, int] = field(default_factory=dict)
+    started_at: float | None = None
+    finished_at: float | None = None
+    now: float = 0.0
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.get(s, 0) for s in TERMINAL_DOMAIN)
+
+    @property
+    def percent(self) -> float:
+        if self.total == 0:
+            return 100.0
+        # Rounded down, so 100 shows exactly when the last domain is terminal.
+        return math.floor(self.done * 10_000 / self.total) / 100
+
+    @property
+    def elapsed(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else self.now
+        return max(end - self.started_at, 0.0)
+
+    @property
+    def processed(self) -> int:
+        """Domains that went through a worker (invalid ones never do)."""
+        return self.done - self.counts.get(DomainStatus.INVALID, 0)
+
+    @property
+    def rate(self) -> float | None:
+        """Domains per second since the batch started."""
+        elapsed = self.elapsed
+        if not elapsed:
+            return None
+        return round(self.processed / elapsed, 2)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        remaining = self.total - self.done
+        if remaining == 0:
+            return 0.0
+        rate = self.rate
+        if not rate:
+            return None
+        return round(remaining / rate, 1)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "total": self.total,
+            "done": self.done,
+            "progress": self.percent,
+            "counts": {s.value: self.counts.get(s, 0) for s in DomainStatus},
+            "errors": dict(sorted(self.errors.items())),
+            "duration_seconds": None if self.elapsed is None else round(self.elapsed, 3),
+            "rate_per_second": self.rate,
+            "eta_seconds": self.eta_seconds,
+        }

@@ -1,0 +1,139 @@
+"""A parsed page: decoded text, the selectolax tree and the collections extractors share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from domainbatch.extract.charset import decode_body
+from domainbatch.extract.headers import HeaderBag
+from domainbatch.extract.urls import absolutize, http_url
+
+MAX_ELEMENTS = 5_000  # per kind (meta, link, a, script) looked at
+MAX_TEXT_CHARS = 200_000  # visible text kept for email and phone scanning
+MAX_ATTRIBUTE_CHARS = 4_096
+
+_SKIPPED_TEXT_PARENTS = frozenset({"script", "style", "noscript", "template", "iframe", "head"})
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt fieldset figcaption figure footer form "
+    "h1 h2 h3 h4 h5 h6 header hr li main nav ol option p pre section table tbody td tfoot th "
+    "thead tr ul".split()
+)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def collapse(text: str | None, limit: int = MAX_ATTRIBUTE_CHARS) -> str | None:
+    """``text`` with runs of whitespace collapsed to one space, or None when blank."""
+    if text is None:
+        return None
+    cleaned = _WHITESPACE.sub(" ", text[: limit * 2]).strip()[:limit]
+    return cleaned or None
+
+
+@dataclass(frozen=True)
+class MetaTag:
+    key: str  # lowercased name, property, itemprop or http-equiv
+    content: str
+
+
+@dataclass(frozen=True)
+class LinkTag:
+    rel: frozenset[str]
+    href: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+def _attributes(node: LexborNode) -> dict[str, str]:
+    return {
+        str(key).lower(): (value or "")[:MAX_ATTRIBUTE_CHARS]
+        for key, value in node.attributes.items()
+    }
+
+
+class Document:
+    """Everything extractors read, parsed once; collections are computed on first use."""
+
+    def __init__(
+        self, url: str, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes
+    ) -> None:
+        self.url = http_url(url) if isinstance(url, str) else ""
+        self.headers = HeaderBag(headers)
+        decoded = decode_body(bytes(body or b""), self.headers.get("content-type"))
+        self.html = decoded.text
+        self.charset = decoded.charset
+        self.charset_source = decoded.source
+        self.truncated = decoded.truncated
+        self.tree = LexborHTMLParser(self.html)
+
+    def select(self, selector: str) -> list[LexborNode]:
+        return list(self.tree.css(selector)[:MAX_ELEMENTS])
+
+    @cached_property
+    def base_url(self) -> str:
+        """The page URL, or the absolute ``<base href>`` when the page declares one."""
+        node = self.tree.css_first("base[href]")
+        if node is not None and self.url:
+            resolved = absolutize(self.url, node.attributes.get("href"))
+            if resolved:
+                return resolved
+        return self.url
+
+    @cached_property
+    def meta_tags(self) -> list[MetaTag]:
+        tags: list[MetaTag] = []
+        for node in self.select("meta[content]"):
+            attrs = _attributes(node)
+            for attr in ("property", "name", "itemprop", "http-equiv"):
+                key = attrs.get(attr, "").strip().lower()
+                if key:
+                    tags.append(MetaTag(key, attrs.get("content", "")))
+                    break
+        return tags
+
+    def meta(self, key: str) -> list[str]:
+        """Contents of every meta tag named ``key`` (name, property, itemprop or http-equiv)."""
+        return [tag.content for tag in self.meta_tags if tag.key == key]
+
+    @cached_property
+    def link_tags(self) -> list[LinkTag]:
+        tags: list[LinkTag] = []
+        for node in self.select("link[href]"):
+            attrs = _attributes(node)
+            rel = frozenset(attrs.get("rel", "").lower().split())
+            tags.append(LinkTag(rel, attrs.get("href", "").strip(), attrs))
+        return tags
+
+    @cached_property
+    def anchor_hrefs(self) -> list[str]:
+        return [(node.attributes.get("href") or "").strip() for node in self.select("a[href]")]
+
+    @cached_property
+    def script_srcs(self) -> list[str]:
+        return [(node.attributes.get("src") or "").strip() for node in self.select("script[src]")]
+
+    @cached_property
+    def visible_text(self) -> str:
+        """Text a reader sees (no script/style), blocks separated by newlines, capped."""
+        body = self.tree.body
+        if body is None:
+            return ""
+        parts: list[str] = []
+        size = 0
+        for node in body.traverse(include_text=True):
+            tag = node.tag
+            if tag == "-text":
+                parent = node.parent
+                if parent is not None and parent.tag in _SKIPPED_TEXT_PARENTS:
+                    continue
+                chunk = node.text_content or ""
+                parts.append(chunk)
+                size += len(chunk)
+                if size >= MAX_TEXT_CHARS:
+                    break
+            elif tag in _BLOCK_TAGS:
+                parts.append("\n")
+        return "".join(parts)[:MAX_TEXT_CHARS]

@@ -1,0 +1,120 @@
+"""Page metadata: title, description, language, canonical URL, favicon, OpenGraph, Twitter."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from domainbatch.extract.document import Document, collapse
+from domainbatch.extract.urls import absolutize
+
+MAX_CARD_FIELDS = 40
+MAX_TITLE_CHARS = 1_000
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$")
+_ICON_RELS = ("icon", "apple-touch-icon", "apple-touch-icon-precomposed")
+_URL_CARD_FIELDS = frozenset({"image", "image:url", "image:secure_url", "url", "video", "audio"})
+
+
+def extract_metadata(doc: Document, result: dict[str, Any]) -> None:
+    result["title"] = find_title(doc)
+    result["description"] = find_description(doc)
+    result["language"] = find_language(doc)
+    result["canonical_url"] = find_canonical(doc)
+    result["favicon_url"], result["favicon_declared"] = find_favicon(doc)
+    result["opengraph"] = collect_card(doc, "og:")
+    result["twitter"] = collect_card(doc, "twitter:")
+
+
+def find_title(doc: Document) -> str | None:
+    """The first ``<title>`` outside SVG, whitespace-collapsed."""
+    for node in doc.tree.css("title")[:20]:
+        parent = node.parent
+        inside_svg = False
+        while parent is not None:
+            if parent.tag == "svg":
+                inside_svg = True
+                break
+            parent = parent.parent
+        if not inside_svg:
+            return collapse(node.text(), MAX_TITLE_CHARS)
+    return None
+
+
+def find_description(doc: Document) -> str | None:
+    """``<meta name="description">`` only (og:description stays under ``opengraph``)."""
+    for content in doc.meta("description"):
+        text = collapse(content)
+        if text:
+            return text
+    return None
+
+
+def normalize_language(tag: str | None) -> str | None:
+    """A BCP 47-looking tag with conventional case (``en-us`` -> ``en-US``), else None."""
+    tag = (tag or "").strip().split(",")[0].strip()
+    if not _LANGUAGE.match(tag):
+        return None
+    subtags = tag.replace("_", "-").split("-")
+    out = [subtags[0].lower()]
+    for sub in subtags[1:]:
+        if len(sub) == 2 and sub.isalpha():
+            out.append(sub.upper())
+        elif len(sub) == 4 and sub.isalpha():
+            out.append(sub.title())
+        else:
+            out.append(sub.lower())
+    return "-".join(out)
+
+
+def find_language(doc: Document) -> str | None:
+    """``<html lang>``, else the Content-Language header, else ``<meta http-equiv>``."""
+    html = doc.tree.css_first("html")
+    candidates = [html.attributes.get("lang") if html is not None else None]
+    if html is not None:
+        candidates.append(html.attributes.get("xml:lang"))
+    candidates.append(doc.headers.get("content-language"))
+    candidates.extend(doc.meta("content-language"))
+    for candidate in candidates:
+        language = normalize_language(candidate)
+        if language:
+            return language
+    return None
+
+
+def find_canonical(doc: Document) -> str | None:
+    for link in doc.link_tags:
+        if "canonical" in link.rel:
+            resolved = absolutize(doc.base_url, link.href)
+            if resolved:
+                return resolved
+    return None
+
+
+def find_favicon(doc: Document) -> tuple[str | None, bool]:
+    """The declared icon (icon, then apple-touch-icon), or ``/favicon.ico`` on the page's origin.
+
+    The boolean says whether the page declared it. Data URIs are not reported.
+    """
+    for wanted in _ICON_RELS:
+        for link in doc.link_tags:
+            if wanted in link.rel:
+                resolved = absolutize(doc.base_url, link.href)
+                if resolved:
+                    return resolved, True
+    return absolutize(doc.url, "/favicon.ico"), False
+
+
+def collect_card(doc: Document, prefix: str) -> dict[str, str]:
+    """``og:*`` / ``twitter:*`` meta fields without the prefix; the first value of each wins."""
+    fields: dict[str, str] = {}
+    for tag in doc.meta_tags:
+        if not tag.key.startswith(prefix) or len(fields) >= MAX_CARD_FIELDS:
+            continue
+        name = tag.key[len(prefix) :]
+        value = collapse(tag.content)
+        if not name or value is None or name in fields:
+            continue
+        if name in _URL_CARD_FIELDS or name.endswith(":src"):
+            value = absolutize(doc.base_url, value) or value
+        fields[name] = value
+    return fields

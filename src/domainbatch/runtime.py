@@ -1,0 +1,88 @@
+"""Wiring: builds the database, normalizer and worker from one ``Settings``. The CLI (and the
+API) call this; nothing here is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.inputs import iter_entries
+from domainbatch.errors import InputError
+from domainbatch.processors.registry import load_processor
+from domainbatch.settings import Settings
+from domainbatch.storage import migrate
+from domainbatch.storage.batches import BatchSpec, CreatedBatch, create_batch
+from domainbatch.storage.database import Database
+from domainbatch.storage.queue import Queue
+from domainbatch.worker import Worker
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings)
+        self.queue = Queue(self.db, settings.lease_seconds)
+        self.normalizer = DomainNormalizer(
+            extra_suffixes=settings.extra_suffixes, strip_www=settings.strip_www
+        )
+
+    async def prepare(self) -> None:
+        """The embedded SQLite default migrates itself; Postgres needs ``db upgrade``."""
+        if self.db.is_sqlite:
+            await migrate.upgrade(self.db)
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+    async def submit(
+        self,
+        entries: Iterable[str],
+        *,
+        processor: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> CreatedBatch:
+        name = processor or self.settings.default_processor
+        load_processor(name)  # unknown processors are refused before anything is stored
+        spec = BatchSpec(
+            processor=name, options=dict(options or {}), max_attempts=self.settings.max_attempts
+        )
+        return await create_batch(
+            self.db,
+            entries,
+            spec=spec,
+            normalizer=self.normalizer,
+            max_entries=self.settings.max_entries,
+            chunk_size=self.settings.insert_chunk_size,
+        )
+
+    async def submit_file(
+        self,
+        path: Path,
+        *,
+        processor: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        fmt: str = "auto",
+    ) -> CreatedBatch:
+        try:
+            handle: IO[bytes] = path.open("rb")
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        with handle:
+            entries = iter_entries(handle, fmt=fmt, filename=path.name)  # type: ignore[arg-type]
+            return await self.submit(entries, processor=processor, options=options)
+
+    def worker(self, **kwargs: Any) -> Worker:
+        return Worker(self.db, self.settings, **kwargs)
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    runtime = Runtime(settings)
+    try:
+        await runtime.prepare()
+        yield runtime
+    finally:
+        await runtime.close()

@@ -1,0 +1,1 @@
+"""Storage: tables, migrations, queries and queue claims (SQLite and Postgres)."""

@@ -1,0 +1,247 @@
+"""Batch creation (one transaction, streamed in chunks) and the read side: status, listings,
+domain pages and result export. Queue transitions live in ``queue.py``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Insert, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.status import BatchStatus, DomainStatus, Progress
+from domainbatch.errors import EmptyBatchError, LimitExceededError, NotFoundError
+from domainbatch.storage.database import Database
+from domainbatch.storage.tables import batch_domains, batches, epoch_now
+
+INVALID_SAMPLE = 100  # invalid entries echoed back in full; the rest are counted
+
+
+@dataclass
+class CreatedBatch:
+    id: str
+    status: str
+    total: int
+    entries: int
+    invalid: int
+    duplicates: int
+    invalid_entries: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    processor: str
+    options: Mapping[str, Any]
+    max_attempts: int
+
+
+def _insert(db: Database) -> Any:
+    return (postgresql.insert if not db.is_sqlite else sqlite.insert)(batch_domains)
+
+
+async def create_batch(
+    db: Database,
+    entries: Iterable[str],
+    *,
+    spec: BatchSpec,
+    normalizer: DomainNormalizer,
+    max_entries: int,
+    chunk_size: int,
+) -> CreatedBatch:
+    """Store a batch whole or not at all. Memory holds one chunk of rows, whatever the size."""
+    batch_id = str(uuid.uuid4())
+    created = CreatedBatch(batch_id, BatchStatus.PENDING, 0, 0, 0, 0)
+    valid_stmt: Insert = _insert(db).on_conflict_do_nothing(index_elements=["batch_id", "domain"])
+    invalid_stmt = batch_domains.insert()
+    source = iter(entries)
+    async with db.transaction() as conn:
+        await conn.execute(
+            batches.insert().values(
+                id=batch_id,
+                status=BatchStatus.PENDING,
+                processor=spec.processor,
+                options=dict(spec.options),
+                max_attempts=spec.max_attempts,
+                total=0,
+                invalid=0,
+                duplicates=0,
+                created_at=epoch_now(),
+            )
+        )
+        while chunk := list(islice(source, chunk_size)):
+            created.entries += len(chunk)
+            if created.entries > max_entries:
+                raise LimitExceededError(
+                    f"the batch has more than {max_entries:,} entries (max_entries)"
+                )
+            valid, invalid = _rows(batch_id, chunk, normalizer, created)
+            if valid:
+                await conn.execute(valid_stmt, valid)
+            if invalid:
+                await conn.execute(invalid_stmt, invalid)
+        if created.entries == 0:
+            raise EmptyBatchError("the batch has no entries: nothing to process")
+        stored = await conn.scalar(
+            select(func.count()).select_from(batch_domains).where(
+                batch_domains.c.batch_id == batch_id
+            )
+        )
+        created.total = int(stored or 0)
+        created.duplicates = created.entries - created.total
+        all_invalid = created.invalid == created.total
+        created.status = BatchStatus.FAILED if all_invalid else BatchStatus.PENDING
+        await conn.execute(
+            update(batches)
+            .where(batches.c.id == batch_id)
+            .values(
+                total=created.total,
+                invalid=created.invalid,
+                duplicates=created.duplicates,
+                status=created.status,
+                error="every entry is invalid" if all_invalid else None,
+                finished_at=epoch_now() if all_invalid else None,
+            )
+        )
+    return created
+
+
+def _rows(
+    batch_id: str, chunk: list[str], normalizer: DomainNormalizer, created: CreatedBatch
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    valid: list[dict[str, Any]] = []
+    invalid: list[dict[str, Any]] = []
+    for raw in chunk:
+        entry = normalizer.normalize(raw)
+        if entry.domain is not None:
+            valid.append(
+                {
+                    "batch_id": batch_id,
+                    "domain": entry.domain,
+                    "display": entry.display if entry.display != entry.domain else None,
+                    "raw_input": raw if raw != entry.domain else None,
+                    "status": DomainStatus.PENDING,
+                }
+            )
+            continue
+        created.invalid += 1
+        reason = entry.reason or "invalid domain"
+        if len(created.invalid_entries) < INVALID_SAMPLE:
+            created.invalid_entries.append({"input": raw, "reason": reason})
+        invalid.append(
+            {
+                "batch_id": batch_id,
+                "domain": None,
+                "display": None,
+                "raw_input": raw,
+                "status": DomainStatus.INVALID,
+                "error_code": "invalid_domain",
+                "error_message": reason,
+            }
+        )
+    return valid, invalid
+
+
+async def get_batch_row(conn: AsyncConnection, batch_id: str) -> Row[Any]:
+    row = (await conn.execute(select(batches).where(batches.c.id == batch_id))).first()
+    if row is None:
+        raise NotFoundError(f"no batch {batch_id}")
+    return row
+
+
+async def batch_status(db: Database, batch_id: str) -> dict[str, Any]:
+    """The batch with counts by domain status, errors by code, progress, rate and ETA."""
+    async with db.connect() as conn:
+        row = await get_batch_row(conn, batch_id)
+        grouped = await conn.execute(
+            select(batch_domains.c.status, batch_domains.c.error_code, func.count())
+            .where(batch_domains.c.batch_id == batch_id)
+            .group_by(batch_domains.c.status, batch_domains.c.error_code)
+        )
+        now = await conn.scalar(select(epoch_now()))
+    counts: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    for status, code, n in grouped:
+        counts[status] = counts.get(status, 0) + n
+        if code and status == DomainStatus.FAILED:
+            errors[code] = errors.get(code, 0) + n
+    progress = Progress(
+        total=row.total,
+        counts=counts,
+        errors=errors,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        now=float(now or 0.0),
+    )
+    return {**_batch_dict(row), **progress.as_dict()}
+
+
+def _batch_dict(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "status": row.status,
+        "processor": row.processor,
+        "options": row.options,
+        "total": row.total,
+        "invalid": row.invalid,
+        "duplicates": row.duplicates,
+        "error": row.error,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+    }
+
+
+async def list_batches(
+    db: Database, *, limit: int = 50, status: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(batches).order_by(batches.c.created_at.desc(), batches.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(batches.c.status == status)
+    async with db.connect() as conn:
+        return [_batch_dict(row) for row in await conn.execute(query)]
+
+
+def domain_dict(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "domain": row.domain,
+        "display": row.display or row.domain,
+        "input": row.raw_input or row.domain,
+        "status": row.status,
+        "attempts": row.attempts,
+        "error_code": row.error_code,
+        "error_message": row.error_message,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "result": row.result,
+    }
+
+
+async def iter_domains(
+    db: Database, batch_id: str, *, status: str | None = None, page_size: int = 1000
+) -> AsyncIterator[dict[str, Any]]:
+    """Every domain of a batch in id order, paged by key (no long-lived cursor: pooler-safe)."""
+    async with db.connect() as conn:
+        await get_batch_row(conn, batch_id)
+    last_id = 0
+    while True:
+        query = (
+            select(batch_domains)
+            .where(batch_domains.c.batch_id == batch_id, batch_domains.c.id > last_id)
+            .order_by(batch_domains.c.id)
+            .limit(page_size)
+        )
+        if status:
+            query = query.where(batch_domains.c.status == status)
+        async with db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        for row in rows:
+            yield domain_dict(row)
+        if len(rows) < page_size:
+            return
+        last_id = rows[-1].id

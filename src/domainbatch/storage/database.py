@@ -1,0 +1,188 @@
+"""Engines and sessions. One ``Database`` per process and URL; nothing connects at import time.
+
+Postgres goes through psycopg 3 with ``prepare_threshold=None`` so that a transaction-mode
+pooler (PgBouncer, Supavisor) never sees a named prepared statement; nothing here sets session
+state (no SET, no advisory locks, no LISTEN), so every mode is pooler-safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import orjson
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from domainbatch.errors import ConfigurationError, StorageError
+from domainbatch.settings import Settings
+
+SUPABASE_POOLER_SUFFIX = ".pooler.supabase.com"
+SUPABASE_TRANSACTION_PORT = 6543
+
+
+def normalize_url(raw: str) -> URL:
+    """Map ``postgres://`` / ``postgresql://`` (as Supabase prints them) and plain ``sqlite://``
+    to the async drivers we use."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"DOMAINBATCH_DATABASE_URL is not a database URL: {exc}") from exc
+    backend = url.get_backend_name()
+    if backend in {"postgres", "postgresql"}:
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    raise ConfigurationError(f"unsupported database {backend!r}: use sqlite or postgresql")
+
+
+def sync_url(url: URL) -> URL:
+    """The same database through a synchronous driver (for Alembic)."""
+    return url.set(drivername="sqlite") if url.get_backend_name() == "sqlite" else url
+
+
+def detect_pooler_mode(url: URL, configured: str) -> str:
+    if configured != "auto":
+        return configured
+    if url.get_backend_name() == "sqlite":
+        return "direct"
+    host = (url.host or "").lower()
+    if url.port == SUPABASE_TRANSACTION_PORT or host.endswith(SUPABASE_POOLER_SUFFIX):
+        return "transaction"
+    return "direct"
+
+
+def postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    # application_name is a startup parameter, not a SET, so poolers pass it through.
+    return {"prepare_threshold": None, "application_name": settings.db_application_name}
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # WAL lets status readers run beside the single writer; busy_timeout makes concurrent
+    # writers (several worker processes) wait instead of failing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """The one place driver and SQLAlchemy errors become ``StorageError``."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        detail = getattr(exc, "orig", None) or exc
+        raise StorageError(f"database error: {str(detail).strip().splitlines()[0]}") from exc
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = normalize_url(settings.database_url)
+        self.dialect = self.url.get_backend_name()
+        self.pooler_mode = detect_pooler_mode(self.url, settings.pooler_mode)
+        if self.dialect == "sqlite":
+            self.engine: AsyncEngine = create_async_engine(
+                self.url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+                json_serializer=_json_dumps,
+                json_deserializer=orjson.loads,
+            )
+            event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
+        else:
+            self.engine = create_async_engine(
+                self.url,
+                connect_args=postgres_connect_args(settings),
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+                # A pooler may drop idle server links; pre-ping is a plain SELECT 1.
+                pool_pre_ping=self.pooler_mode != "direct",
+                json_serializer=_json_dumps,
+                json_deserializer=orjson.loads,
+            )
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Commit on success, roll back on error, always close."""
+        with translate_errors():
+            async with self._sessions() as session:
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in one transaction (hot paths avoid ORM objects)."""
+        with translate_errors():
+            async with self.engine.begin() as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for reads; its implicit transaction is rolled back on close."""
+        with translate_errors():
+            async with self.engine.connect() as conn:
+                yield conn
+
+    def checked_out(self) -> int:
+        """Connections currently checked out of this process's pool."""
+        checked_out: int = getattr(self.engine.sync_engine.pool, "checkedout", lambda: 0)()
+        return checked_out
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+_default: Database | None = None
+
+
+def default_database(settings: Settings | None = None) -> Database:
+    """The process-wide database for ``settings`` (built on first use)."""
+    global _default
+    if _default is None or (settings is not None and _default.settings != settings):
+        _default = Database(settings or Settings())
+    return _default
+
+
+@contextlib.asynccontextmanager
+async def get_session(settings: Settings | None = None) -> AsyncIterator[AsyncSession]:
+    """An ``AsyncSession`` on the configured database: commits on success, rolls back on error,
+    always closes (its connection goes back to the pool)."""
+    async with default_database(settings).session() as session:
+        yield session
+
+
+async def dispose_default() -> None:
+    global _default
+    if _default is not None:
+        await _default.dispose()
+        _default = None
+
+
+__all__ = ["Database", "default_database", "dispose_default", "get_session", "translate_errors"]

@@ -1,0 +1,117 @@
+"""Table definitions (SQLAlchemy Core). Timestamps are epoch seconds from the database clock,
+so a fleet of workers compares leases against one clock and rate/ETA arithmetic stays simple."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; Postgres wants a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("processor", String(200), nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("invalid", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Index("ix_batches_created", "created_at", "id"),
+    Index("ix_batches_status", "status"),
+)
+
+batch_domains = Table(
+    "batch_domains",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "batch_id",
+        String(36),
+        ForeignKey("batches.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("domain", String(253)),
+    Column("display", String(253)),
+    Column("raw_input", Text),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False, server_default="0"),
+    Column("lease_expires_at", Float),
+    Column("worker_id", String(64)),
+    Column("error_code", String(32)),
+    Column("error_message", Text),
+    Column("result", JSON),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    # Duplicates after normalization are stored once; invalid rows have no domain (NULLs differ).
+    UniqueConstraint("batch_id", "domain"),
+    # Counts by status and errors by code are index-only scans of this index.
+    Index("ix_batch_domains_batch_status_code", "batch_id", "status", "error_code"),
+    # The claim scans only claimable rows of one batch.
+    Index(
+        "ix_batch_domains_claim",
+        "batch_id",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+    # The reaper scans only leased rows.
+    Index(
+        "ix_batch_domains_lease",
+        "lease_expires_at",
+        postgresql_where=text("status = 'processing'"),
+        sqlite_where=text("status = 'processing'"),
+    ),
+)
+
+
+class epoch_now(FunctionElement[float]):
+    """The database clock in epoch seconds (one clock for a whole fleet of workers)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch_now, "postgresql")
+def _epoch_now_pg(element: epoch_now, compiler: Any, **kw: Any) -> str:
+    # clock_timestamp, not now(): a long transaction must not see time stand still.
+    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+
+
+@compiles(epoch_now, "sqlite")
+def _epoch_now_sqlite(element: epoch_now, compiler: Any, **kw: Any) -> str:
+    return "((julianday('now') - 2440587.5) * 86400.0)"

@@ -1,0 +1,281 @@
+"""The worker: claims domains in chunks, runs their processor with bounded concurrency, acks in
+batches, keeps its leases alive, reclaims expired ones, and ends batches. Many workers (threads
+of one process or processes on many machines) share one database and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from domainbatch.core.status import backoff_seconds
+from domainbatch.errors import DomainbatchError, DomainProcessingError
+from domainbatch.processors.registry import Processor, load_processor
+from domainbatch.settings import Settings
+from domainbatch.storage.database import Database
+from domainbatch.storage.queue import ActiveBatch, Claimed, Outcome, Queue
+
+log = logging.getLogger("domainbatch.worker")
+
+BatchEvent = Callable[[str, str], None]  # (event, batch_id), e.g. ("batch.completed", id)
+
+
+@dataclass
+class WorkerStats:
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    released: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        only_batches: Sequence[str] | None = None,
+        burst: bool = False,
+        on_event: BatchEvent | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.queue = Queue(db, settings.lease_seconds)
+        self.id = new_worker_id()
+        self.only_batches = list(only_batches) if only_batches is not None else None
+        self.burst = burst
+        self.stats = WorkerStats()
+        self._on_event = on_event
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._inflight: dict[asyncio.Task[None], Claimed] = {}
+        self._unacked: list[Outcome] = []
+        self._processors: dict[str, Processor] = {}
+        self._broken: set[str] = set()
+        self._stack = contextlib.AsyncExitStack()
+        self._rotation = 0
+        self._rng = random.Random()
+
+    # Control -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop claiming; what is in hand finishes (within the grace period) or is released."""
+        self._stopping.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """New work was just stored by this process: skip the rest of the poll backoff."""
+        self._wake.set()
+
+    # Main loop ------------------------------------------------------------------------------
+    async def run(self) -> WorkerStats:
+        log.info("worker %s starting (concurrency %d)", self.id, self.settings.concurrency)
+        background = [
+            asyncio.create_task(self._every(self._flush, self.settings.ack_interval_seconds)),
+            asyncio.create_task(self._every(self._extend, self.settings.lease_seconds / 3)),
+            asyncio.create_task(self._every(self._sweep, self.settings.lease_seconds / 2)),
+        ]
+        try:
+            async with self._stack:
+                try:
+                    await self._claim_loop()
+                finally:
+                    await self._drain()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await self._flush()
+        log.info("worker %s stopped: %s", self.id, self.stats)
+        return self.stats
+
+    async def _claim_loop(self) -> None:
+        idle_rounds = 0
+        while not self._stopping.is_set():
+            free = self.settings.concurrency - len(self._inflight)
+            # Claim in chunks: wait until a useful number of slots is free.
+            if free < max(1, min(self.settings.claim_size, self.settings.concurrency) // 2):
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            try:
+                active = await self._active()
+                if not active and self.burst and not self._inflight:
+                    await self._flush()
+                    if not await self._active():
+                        return
+                if active and await self._claim_round(active, free):
+                    idle_rounds = 0
+                    continue
+                if active:
+                    await self._sweep()
+            except Exception:
+                # The database may be restarting or unreachable: back off and keep going.
+                log.exception("worker %s: claim round failed; backing off", self.id)
+            idle_rounds += 1
+            await self._idle(idle_rounds)
+
+    async def _claim_round(self, active: list[ActiveBatch], free: int) -> int:
+        """One fair round: every active batch is offered an equal share of the free slots."""
+        self._rotation = (self._rotation + 1) % len(active)
+        ordered = active[self._rotation :] + active[: self._rotation]
+        share = max(1, math.ceil(free / len(ordered)))
+        total = 0
+        for batch in ordered:
+            room = self.settings.concurrency - len(self._inflight)
+            if room <= 0 or self._stopping.is_set():
+                break
+            processor = await self._processor(batch)
+            if processor is None:
+                continue
+            limit = min(share, room, self.settings.claim_size)
+            claims, started = await self.queue.claim(batch.id, self.id, limit)
+            if started:
+                self._emit("batch.started", batch.id)
+            for claim in claims:
+                task = asyncio.create_task(self._execute(processor, batch, claim))
+                self._inflight[task] = claim
+                task.add_done_callback(self._done)
+            self.stats.claimed += len(claims)
+            total += len(claims)
+        return total
+
+    async def _idle(self, rounds: int) -> None:
+        ceiling = min(
+            self.settings.poll_max_seconds, self.settings.poll_min_seconds * 2 ** min(rounds, 16)
+        )
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._rng.uniform(ceiling / 2, ceiling))
+
+    async def _active(self) -> list[ActiveBatch]:
+        return await self.queue.active_batches(self.only_batches)
+
+    # Processing -----------------------------------------------------------------------------
+    async def _processor(self, batch: ActiveBatch) -> Processor | None:
+        name = batch.processor
+        if name in self._processors:
+            return self._processors[name]
+        if name in self._broken:
+            return None
+        try:
+            factory = load_processor(name)
+            processor = await self._stack.enter_async_context(factory(self.settings))
+        except DomainbatchError as exc:
+            # Another worker may have the plugin: leave the batch to it instead of failing it.
+            log.error("worker %s cannot run processor %r: %s", self.id, name, exc)
+            self._broken.add(name)
+            return None
+        self._processors[name] = processor
+        return processor
+
+    async def _execute(self, processor: Processor, batch: ActiveBatch, claim: Claimed) -> None:
+        try:
+            async with asyncio.timeout(self.settings.task_timeout):
+                result = await processor(claim.domain, batch.options)
+            orjson.dumps(result)  # a result that cannot be stored fails here, not in the ack
+            outcome = Outcome(claim, result=result)
+        except DomainProcessingError as exc:
+            outcome = self._failure(batch, claim, exc.code, exc.message, exc.transient)
+        except TimeoutError:
+            message = f"processing took longer than {self.settings.task_timeout:g}s"
+            outcome = self._failure(batch, claim, "timeout", message, True)
+        except Exception as exc:  # one bad domain never aborts its batch
+            log.exception("processor %r failed on %s", batch.processor, claim.domain)
+            outcome = self._failure(batch, claim, "internal", f"{type(exc).__name__}: {exc}", False)
+        self._unacked.append(outcome)
+        if len(self._unacked) >= self.settings.ack_batch_size:
+            try:
+                await self._flush()
+            except Exception:
+                log.exception("worker %s: ack failed; will retry", self.id)
+
+    def _failure(
+        self, batch: ActiveBatch, claim: Claimed, code: str, message: str, transient: bool
+    ) -> Outcome:
+        retry_in = None
+        if transient and claim.attempt < batch.max_attempts:
+            retry_in = backoff_seconds(
+                claim.attempt, self.settings.retry_base_seconds, self.settings.retry_max_seconds
+            )
+            self.stats.retried += 1
+        else:
+            self.stats.failed += 1
+        return Outcome(claim, error_code=code, error_message=message, retry_in=retry_in)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        self._slot_free.set()
+
+    # Acks, leases, reclaim, shutdown ------------------------------------------------------------
+    async def _flush(self) -> None:
+        if not self._unacked:
+            return
+        outcomes, self._unacked = self._unacked, []
+        try:
+            ended = await self.queue.ack(outcomes, self.id)
+        except Exception:
+            # Keep them: leases are extended for unacked work, and the next flush retries.
+            self._unacked[:0] = outcomes
+            raise
+        self.stats.succeeded += sum(1 for o in outcomes if o.error_code is None)
+        for batch_id in ended:
+            await self._finalize(batch_id)
+
+    async def _finalize(self, batch_id: str) -> None:
+        status = await self.queue.finalize(batch_id)
+        if status is not None:
+            self._emit(f"batch.{status}", batch_id)
+
+    async def _extend(self) -> None:
+        held = [c.id for c in self._inflight.values()] + [o.claimed.id for o in self._unacked]
+        await self.queue.extend(held, self.id)
+
+    async def _sweep(self) -> None:
+        """Reclaim expired leases and end batches nobody else ended (e.g. after a crash)."""
+        await self.queue.reap()
+        for batch in await self._active():
+            await self._finalize(batch.id)
+
+    async def _every(self, action: Callable[[], Awaitable[None]], interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval * self._rng.uniform(0.8, 1.2))
+            try:
+                await action()
+            except Exception:
+                log.exception("worker %s: periodic %s failed; will retry", self.id, action)
+
+    async def _drain(self) -> None:
+        if not self._inflight:
+            return
+        tasks = list(self._inflight)
+        _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
+        if not pending:
+            return
+        claims = [self._inflight[t] for t in pending if t in self._inflight]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self.queue.release(claims, self.id)
+        self.stats.released += len(claims)
+
+    def _emit(self, event: str, batch_id: str) -> None:
+        log.info("%s %s", event, batch_id)
+        if self._on_event is not None:
+            self._on_event(event, batch_id)
