@@ -146,7 +146,7 @@ def _text(value: Any) -> str | None:
 def _url(value: Any, base: str, by_id: dict[str, dict[str, Any]]) -> str | None:
     value = _resolve(value, by_id)
     if isinstance(value, dict):
-        value = value.get("url") or value.get("contentUrl") or value.get("@id")
+        value = value.get("url") or value.get("contentUrl")
     text = _text(value)
     return absolutize(base, text) if text else None
 

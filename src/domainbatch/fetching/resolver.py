@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import dns.asyncresolver
 import dns.exception
 import dns.nameserver
+import dns.nameserver
 import dns.resolver
 
 from domainbatch.errors import DomainProcessingError
@@ -114,6 +115,18 @@ def _nameserver(spec: str) -> str | dns.nameserver.Nameserver:
     if not port:
         return address
     return dns.nameserver.Do53Nameserver(address, int(port))
+
+
+def _nameserver(spec: str) -> dns.nameserver.Nameserver:
+    """``1.1.1.1``, ``127.0.0.1:5353`` or ``[::1]:5353``."""
+    host, port = spec, 53
+    if spec.startswith("["):
+        host, _, rest = spec[1:].partition("]")
+        port = int(rest.lstrip(":") or 53)
+    elif spec.count(":") == 1:
+        host, _, port_text = spec.partition(":")
+        port = int(port_text)
+    return dns.nameserver.Do53Nameserver(host, port)
 
 
 def _translate(host: str, errors: list[BaseException]) -> DomainProcessingError:

@@ -1,0 +1,3 @@
+from domainbatch.cli.main import app
+
+app()

@@ -1,0 +1,298 @@
+"""Reading batch input: text, CSV or JSON bytes in, a lazy stream of entry strings out.
+
+Text and CSV are streamed (memory stays flat with the input's size); JSON is for small request
+bodies and is loaded whole. Bytes are decoded as UTF-8 (a UTF-8 or UTF-16 byte-order mark is
+honoured) with ``errors="replace"``, so undecodable bytes become U+FFFD and the normalizer
+rejects that entry with a reason instead of the whole input failing. Gzip input is unpacked on
+the fly. Entries come out as written (trimmed); normalization is someone else's job.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import IO, Literal
+
+from domainbatch.errors import InputError
+
+__all__ = ["HEADER_NAMES", "Format", "iter_entries"]
+
+Format = Literal["auto", "text", "csv", "json"]
+
+HEADER_NAMES = ("domain", "url", "website")  # CSV column names, by preference
+_CHUNK = 64 * 1024
+_SNIFF_LIMIT = 64 * 1024  # bytes looked at to decide the format
+_MAX_LINE = 64 * 1024  # characters; a longer text line is cut (and will be invalid)
+_MAX_CSV_FIELD = 1024 * 1024
+_EXTENSIONS: dict[str, Format] = {
+    ".csv": "csv",
+    ".json": "json",
+    ".txt": "text",
+    ".text": "text",
+    ".lst": "text",
+    ".list": "text",
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def iter_entries(
+    source: IO[bytes] | Iterable[bytes],
+    *,
+    fmt: Format = "auto",
+    filename: str | None = None,
+) -> Iterator[str]:
+    """Yield the entries of ``source`` (a binary file object or an iterable of byte chunks).
+
+    Chunks need not align with lines. Raises :class:`~domainbatch.errors.InputError` for a CSV
+    without a ``domain``/``url``/``website`` column, malformed CSV, or JSON that is not a list
+    of strings (or ``{"domains": [...]}``). Empty input yields nothing.
+    """
+    if fmt not in ("auto", "text", "csv", "json"):
+        raise InputError(f"unknown input format {fmt!r}; use auto, text, csv or json")
+    chunks = _chunks(source)
+    head, chunks = _peek(chunks, len(_GZIP_MAGIC))
+    if head.startswith(_GZIP_MAGIC):
+        chunks = _gunzip(chunks)
+        if filename and filename.lower().endswith(".gz"):
+            filename = filename[:-3]
+    if fmt == "auto":
+        fmt = _format_from_name(filename) or "auto"
+    if fmt == "auto":
+        head, chunks = _peek(chunks, _SNIFF_LIMIT, until_line=True)
+        fmt = _sniff(head)
+    if fmt == "json":
+        return _json_entries(chunks)
+    if fmt == "csv":
+        return _csv_entries(chunks)
+    return _text_entries(chunks)
+
+
+# --- bytes plumbing -------------------------------------------------------------------------
+
+
+def _chunks(source: IO[bytes] | Iterable[bytes]) -> Iterator[bytes]:
+    read = getattr(source, "read", None)
+    raw: Iterable[bytes | bytearray | memoryview | str]
+    raw = iter(lambda: read(_CHUNK), b"") if callable(read) else source
+    for chunk in raw:
+        if isinstance(chunk, str):  # a text-mode file or str chunks: be forgiving
+            if not chunk:
+                break
+            yield chunk.encode("utf-8")
+        elif chunk:
+            yield bytes(chunk)
+
+
+def _peek(
+    chunks: Iterator[bytes], size: int, *, until_line: bool = False
+) -> tuple[bytes, Iterator[bytes]]:
+    """Read ahead at least ``size`` bytes (or, with ``until_line``, up to the first newline
+    after non-blank content); return them and an iterator that still yields everything."""
+    taken: list[bytes] = []
+    total = 0
+    for chunk in chunks:
+        taken.append(chunk)
+        total += len(chunk)
+        if total >= size:
+            break
+        if until_line:
+            head = b"".join(taken).lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n")
+            if b"\n" in head:
+                break
+    head = b"".join(taken)
+    return head, itertools.chain([head] if head else [], chunks)
+
+
+def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        for chunk in chunks:
+            data = inflater.decompress(chunk, _CHUNK)
+            while data:
+                yield data
+                data = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
+        tail = inflater.flush()
+        if tail:
+            yield tail
+    except zlib.error as exc:
+        raise InputError(f"the input is not valid gzip data ({exc})") from None
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only raw stream over an iterator of byte chunks (for TextIOWrapper)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = chunk
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def _text_stream(chunks: Iterator[bytes], *, newline: str | None) -> io.TextIOWrapper:
+    head, chunks = _peek(chunks, 2)
+    encoding = "utf-16" if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
+    buffered = io.BufferedReader(_ChunkReader(chunks), buffer_size=_CHUNK)
+    return io.TextIOWrapper(buffered, encoding=encoding, errors="replace", newline=newline)
+
+
+def _lines(stream: io.TextIOWrapper) -> Iterator[str]:
+    """Lines without their newline; an over-long line is cut at ``_MAX_LINE`` characters."""
+    while True:
+        line = stream.readline(_MAX_LINE)
+        if not line:
+            return
+        if line.endswith("\n"):
+            yield line[:-1]
+            continue
+        yield line
+        while line and not line.endswith("\n"):  # skip the rest of an over-long line
+            line = stream.readline(_MAX_LINE)
+
+
+# --- formats --------------------------------------------------------------------------------
+
+
+def _format_from_name(filename: str | None) -> Format | None:
+    if not filename:
+        return None
+    dot = filename.rfind(".")
+    return _EXTENSIONS.get(filename[dot:].lower()) if dot >= 0 else None
+
+
+def _sniff(head: bytes) -> Format:
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        text = head.decode("utf-16", errors="replace")
+    else:
+        text = head.decode("utf-8-sig", errors="replace")
+    text = text.lstrip()
+    if text[:1] in ("[", "{"):
+        return "json"
+    first = text.split("\n", 1)[0].strip()
+    if _header_index(first) is not None:
+        return "csv"
+    return "text"
+
+
+def _split_header(line: str) -> tuple[list[str], str]:
+    """Split a header line on its most plausible delimiter (comma, semicolon or tab)."""
+    for delimiter in (",", ";", "\t"):
+        if delimiter in line:
+            cells = next(csv.reader([line], delimiter=delimiter), [])
+            if _pick_column(cells) is not None:
+                return cells, delimiter
+    return next(csv.reader([line]), []), ","
+
+
+def _pick_column(cells: list[str]) -> int | None:
+    names = [cell.strip().strip('"').strip().lower() for cell in cells]
+    for wanted in HEADER_NAMES:
+        if wanted in names:
+            return names.index(wanted)
+    return None
+
+
+def _header_index(line: str) -> int | None:
+    return _pick_column(_split_header(line)[0]) if line else None
+
+
+def _text_entries(chunks: Iterator[bytes]) -> Iterator[str]:
+    with _text_stream(chunks, newline=None) as stream:
+        for line in _lines(stream):
+            entry = line.strip()
+            if not entry or entry.startswith("#"):
+                continue
+            for marker in (" #", "\t#"):  # a trailing comment
+                cut = entry.find(marker)
+                if cut >= 0:
+                    entry = entry[:cut].rstrip()
+            if entry:
+                yield entry
+
+
+def _csv_entries(chunks: Iterator[bytes]) -> Iterator[str]:
+    """Read and check the header now (so a bad CSV fails at once); stream the rows lazily."""
+    stream = _text_stream(chunks, newline="")
+    lines = _lines_with_newlines(stream)
+    try:
+        header_line = next((line for line in lines if line.strip()), None)
+        if header_line is None:
+            stream.close()
+            return iter(())
+        cells, delimiter = _split_header(header_line.strip("\r\n"))
+        column = _pick_column(cells)
+        if column is None:
+            found = ", ".join(repr(c.strip()) for c in cells[:20]) or "none"
+            raise InputError(
+                "the CSV has no 'domain', 'url' or 'website' column "
+                f"(columns found: {found}); add a header row naming the domain column"
+            )
+    except BaseException:
+        stream.close()
+        raise
+    return _csv_rows(stream, lines, column, delimiter)
+
+
+def _csv_rows(
+    stream: io.TextIOWrapper, lines: Iterator[str], column: int, delimiter: str
+) -> Iterator[str]:
+    with stream:
+        reader = csv.reader(lines, delimiter=delimiter)
+        try:
+            for row in reader:
+                if column < len(row):
+                    entry = row[column].strip()
+                    if entry:
+                        yield entry
+        except csv.Error as exc:
+            raise InputError(f"malformed CSV near line {reader.line_num + 1}: {exc}") from None
+
+
+def _lines_with_newlines(stream: io.TextIOWrapper) -> Iterator[str]:
+    """Physical lines for the csv module, refusing one longer than a CSV field may be."""
+    while True:
+        line = stream.readline(_MAX_CSV_FIELD)
+        if not line:
+            return
+        if len(line) >= _MAX_CSV_FIELD and not line.endswith("\n"):
+            raise InputError(f"a CSV line is longer than {_MAX_CSV_FIELD} characters")
+        yield line
+
+
+def _json_entries(chunks: Iterator[bytes]) -> Iterator[str]:
+    data = b"".join(chunks)
+    if not data.strip():
+        return iter(())
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"the input is not valid JSON ({exc})") from None
+    items = document.get("domains") if isinstance(document, dict) else document
+    if not isinstance(items, list):
+        raise InputError(
+            'JSON input must be a list of strings or an object {"domains": [...]}'
+            f" (got {type(document).__name__}"
+            + (" without a 'domains' list)" if isinstance(document, dict) else ")")
+        )
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InputError(
+                f"JSON item {index} is {type(item).__name__}, not a string: {str(item)[:60]!r}"
+            )
+    return iter(items)

@@ -1,0 +1,127 @@
+"""Email addresses: mailto: links, visible text (plain and obfuscated), Cloudflare-protected.
+
+Addresses are lowercased and deduplicated in order of appearance. Recognized obfuscations:
+``name [at] domain [dot] com`` (any of ``[] () {} <>`` around ``at``/``dot``, or ``@``/``.``
+in brackets), ``name(at)domain.com``, ``name at domain dot com`` (spaced words, only when
+both ``at`` and ``dot`` appear), and Cloudflare's ``data-cfemail`` / ``email-protection#``.
+Rejected: image and asset names (``logo@2x.png``, ``sprite@3x.webp``), reserved or
+placeholder domains (``example.com``, ``*.test``, ``domain.com``, ``yourdomain.com``...) and
+placeholder mailboxes (``you@``, ``your.name@``, ``john.doe@``...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote
+
+from domainbatch.extract.document import Document
+
+MAX_EMAILS = 50
+MAX_MATCHES = 500
+
+_LOCAL = r"[a-z0-9](?:[a-z0-9._%+'-]{0,62}[a-z0-9_%+-])?"
+_DOMAIN = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
+_PLAIN = re.compile(rf"(?<![a-z0-9._%+-])({_LOCAL})@({_DOMAIN})(?![a-z0-9-])", re.I)
+_OPEN, _CLOSE = r"[\[({<]", r"[\])}>]"
+_AT = rf"(?:\s*{_OPEN}\s*(?:at|@)\s*{_CLOSE}\s*|\s+at\s+)"
+_DOT = rf"(?:\s*{_OPEN}\s*(?:dot|\.)\s*{_CLOSE}\s*|\s+dot\s+|\.)"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_OBFUSCATED = re.compile(
+    rf"(?<![a-z0-9._%+-])(?P<local>{_LOCAL})(?P<at>{_AT})"
+    rf"(?P<domain>(?:{_LABEL}{_DOT}){{1,4}}[a-z]{{2,24}})(?![a-z0-9-])",
+    re.I,
+)
+_DOT_SEPARATOR = re.compile(_DOT, re.I)
+_BRACKET = re.compile(_OPEN)
+_OBFUSCATED_DOT = re.compile(rf"{_OPEN}|\s", re.I)
+_ASSET_TLDS = frozenset(
+    "png jpg jpeg gif webp avif svg bmp ico tif tiff heic css js mjs map json xml woff woff2 "
+    "ttf otf eot mp4 webm mp3 ogg wav pdf zip gz php html htm asp aspx".split()
+)
+_RETINA = re.compile(r"^\d+(?:\.\d+)?x\.")
+_PLACEHOLDER_DOMAINS = frozenset(
+    "example.com example.org example.net example.edu domain.com yourdomain.com your-domain.com "
+    "yoursite.com yourcompany.com mydomain.com mysite.com mycompany.com company.com email.com "
+    "sentry.io wixpress.com sentry.wixpress.com".split()
+)
+_RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost", "local"})
+_PLACEHOLDER_MAILBOXES = frozenset(
+    "you your yourname your.name youremail your.email yourmail name.surname firstname.lastname "
+    "first.last john.doe jane.doe johndoe janedoe someone".split()
+)
+
+
+def normalize_email(candidate: str) -> str | None:
+    """``candidate`` as a lowercased address, or None when it is not a plausible one."""
+    address = candidate.strip().strip(".").lower()
+    local, sep, domain = address.rpartition("@")
+    if not sep or not local or not domain or len(local) > 64 or len(address) > 254:
+        return None
+    if not _PLAIN.fullmatch(address):
+        return None
+    tld = domain.rsplit(".", 1)[-1]
+    if tld in _ASSET_TLDS or _RETINA.match(domain) or tld in _RESERVED_TLDS:
+        return None
+    if domain in _PLACEHOLDER_DOMAINS or domain.startswith("example."):
+        return None
+    if local in _PLACEHOLDER_MAILBOXES:
+        return None
+    return address
+
+
+def decode_cfemail(encoded: str) -> str | None:
+    """Cloudflare email obfuscation: hex bytes XORed with the first byte."""
+    try:
+        data = bytes.fromhex(encoded.strip()[:512])
+    except ValueError:
+        return None
+    if len(data) < 2:
+        return None
+    key = data[0]
+    return bytes(b ^ key for b in data[1:]).decode("utf-8", errors="replace")
+
+
+def _mailto_addresses(href: str) -> list[str]:
+    target = href[len("mailto:") :].split("?", 1)[0]
+    return [part for part in unquote(target).split(",") if part.strip()]
+
+
+def _text_candidates(text: str) -> Iterable[str]:
+    for count, match in enumerate(_PLAIN.finditer(text)):
+        if count >= MAX_MATCHES:
+            break
+        yield f"{match.group(1)}@{match.group(2)}"
+    for count, match in enumerate(_OBFUSCATED.finditer(text)):
+        if count >= MAX_MATCHES:
+            break
+        domain = match.group("domain")
+        if not _BRACKET.search(match.group("at")) and not _OBFUSCATED_DOT.search(domain):
+            continue  # "meet us at example.com" is prose: a spelled-out "at" needs a "dot" too
+        yield f"{match.group('local')}@{_DOT_SEPARATOR.sub('.', domain)}"
+
+
+def find_emails(doc: Document, extra: Iterable[str | None] = ()) -> list[str]:
+    candidates: list[str] = []
+    for href in doc.anchor_hrefs:
+        lowered = href[:7].lower()
+        if lowered == "mailto:":
+            candidates.extend(_mailto_addresses(href))
+        elif "/cdn-cgi/l/email-protection#" in href:
+            decoded = decode_cfemail(href.rsplit("#", 1)[-1])
+            if decoded:
+                candidates.append(decoded)
+    for node in doc.select("[data-cfemail]"):
+        decoded = decode_cfemail(node.attributes.get("data-cfemail") or "")
+        if decoded:
+            candidates.append(decoded)
+    candidates.extend(value for value in extra if value)
+    candidates.extend(_text_candidates(doc.visible_text))
+    found: list[str] = []
+    for candidate in candidates:
+        address = normalize_email(candidate)
+        if address and address not in found:
+            found.append(address)
+            if len(found) >= MAX_EMAILS:
+                break
+    return found

@@ -1,0 +1,168 @@
+"""Social profile links: page and profile URLs only, canonicalized, per platform.
+
+Sources: ``<a href>``, ``<link href>`` (e.g. ``rel="me"``) and JSON-LD ``sameAs``. Share,
+intent, sharer, dialog, plugin and tracking URLs, posts/videos/statuses, and the
+platforms' own pages (login, help, legal...) are not profiles and are dropped. Output URLs
+are ``https://`` on the platform's main host, without query, fragment or trailing slash
+(twitter.com links are reported as x.com).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from domainbatch.extract.document import Document
+from domainbatch.extract.urls import absolutize
+
+MAX_PER_PLATFORM = 10
+
+
+@dataclass(frozen=True)
+class Platform:
+    key: str
+    hosts: tuple[str, ...]  # registrable hosts
+    canonical_host: str
+    profile: re.Pattern[str]  # matched against the path; group 1 is the profile path kept
+    reserved: frozenset[str]  # lowercased first path segments that are never profiles
+    subdomains: re.Pattern[str] = re.compile(r"^(?:www|m|mobile|web|[a-z]{2}(?:-[a-z]{2})?)?$")
+
+
+def _reserved(words: str) -> frozenset[str]:
+    return frozenset(words.lower().split())
+
+
+PLATFORMS: tuple[Platform, ...] = (
+    Platform(
+        key="facebook",
+        hosts=("facebook.com", "fb.com"),
+        canonical_host="www.facebook.com",
+        profile=re.compile(
+            r"^/((?:pages|people)/[^/]{1,100}/\d{1,20}|groups/[A-Za-z0-9._-]{1,100}"
+            r"|[A-Za-z0-9][A-Za-z0-9.-]{0,99})"
+            r"(?:/(?:about|reviews|community|services|timeline|events)?)?/?$"
+        ),
+        reserved=_reserved(
+            "sharer sharer.php share share.php dialog plugins tr tr.php login login.php help "
+            "policies privacy legal terms events hashtag watch photo photo.php photos story.php "
+            "permalink.php l.php ads business marketplace gaming settings home.php search "
+            "notes video.php reel reels stories messages recover signup"
+        ),
+    ),
+    Platform(
+        key="x",
+        hosts=("twitter.com", "x.com"),
+        canonical_host="x.com",
+        profile=re.compile(r"^/([A-Za-z0-9_]{1,15})/?$"),
+        reserved=_reserved(
+            "intent share home search hashtag i privacy tos login signup settings explore "
+            "notifications messages compose widgets oauth account about download"
+        ),
+    ),
+    Platform(
+        key="linkedin",
+        hosts=("linkedin.com",),
+        canonical_host="www.linkedin.com",
+        profile=re.compile(r"^/((?:company|in|school|showcase)/[^/]{1,100})(?:/|$)"),
+        reserved=_reserved("shareArticle sharing cws feed posts pulse jobs login signup"),
+    ),
+    Platform(
+        key="instagram",
+        hosts=("instagram.com",),
+        canonical_host="www.instagram.com",
+        profile=re.compile(r"^/([A-Za-z0-9._]{1,30})/?$"),
+        reserved=_reserved("p reel reels explore accounts stories tv about legal developer direct"),
+    ),
+    Platform(
+        key="youtube",
+        hosts=("youtube.com",),
+        canonical_host="www.youtube.com",
+        profile=re.compile(r"^/((?:channel|c|user)/[^/]{1,100}|@[^/]{1,100})(?:/|$)"),
+        reserved=_reserved("watch embed playlist results shorts feed redirect"),
+    ),
+    Platform(
+        key="tiktok",
+        hosts=("tiktok.com",),
+        canonical_host="www.tiktok.com",
+        profile=re.compile(r"^/(@[A-Za-z0-9._]{1,40})/?$"),
+        reserved=_reserved("embed share tag music discover"),
+    ),
+    Platform(
+        key="github",
+        hosts=("github.com",),
+        canonical_host="github.com",
+        profile=re.compile(r"^/([A-Za-z0-9][A-Za-z0-9-]{0,38})/?$"),
+        reserved=_reserved(
+            "about features pricing login join marketplace sponsors topics orgs settings site "
+            "security enterprise explore collections trending apps contact customer-stories "
+            "readme team home issues pulls notifications new organizations codespaces "
+            "education events"
+        ),
+        subdomains=re.compile(r"^(?:www)?$"),
+    ),
+    Platform(
+        key="pinterest",
+        hosts=("pinterest.com", "pinterest.co.uk", "pinterest.ca", "pinterest.fr", "pinterest.de"),
+        canonical_host="www.pinterest.com",
+        profile=re.compile(r"^/([A-Za-z0-9_]{3,30})/?$"),
+        reserved=_reserved("pin search ideas explore _ categories business today login"),
+    ),
+)
+PLATFORM_KEYS = tuple(platform.key for platform in PLATFORMS)
+
+
+def _platform_for(host: str) -> Platform | None:
+    host = host.lower().rstrip(".")
+    for platform in PLATFORMS:
+        for registrable in platform.hosts:
+            if host == registrable:
+                return platform
+            if host.endswith("." + registrable):
+                sub = host[: -len(registrable) - 1]
+                return platform if platform.subdomains.match(sub) else None
+    return None
+
+
+def classify_profile(url: str) -> tuple[str, str] | None:
+    """(platform key, canonical profile URL) for a profile link, else None."""
+    try:
+        parts = urlsplit(url)
+        platform = _platform_for(parts.hostname or "")
+    except ValueError:
+        return None
+    if platform is None:
+        return None
+    path = re.sub(r"/{2,}", "/", parts.path or "/")
+    first = path.strip("/").split("/", 1)[0].lower()
+    if platform.key == "facebook" and first == "profile.php":
+        ids = parse_qs(parts.query).get("id", [])
+        if ids and ids[0].isdigit():
+            return platform.key, f"https://{platform.canonical_host}/profile.php?id={ids[0]}"
+        return None
+    if first in platform.reserved:
+        return None
+    match = platform.profile.match(path)
+    if match is None:
+        return None
+    return platform.key, f"https://{platform.canonical_host}/{match.group(1)}"
+
+
+def find_socials(doc: Document, extra: Iterable[Any] = ()) -> dict[str, list[str]]:
+    socials: dict[str, list[str]] = {key: [] for key in PLATFORM_KEYS}
+    seen: set[str] = set()
+    hrefs = [*doc.anchor_hrefs, *(link.href for link in doc.link_tags), *extra]
+    for href in hrefs:
+        if not isinstance(href, str) or not href:
+            continue
+        url = absolutize(doc.base_url, href) if doc.base_url else absolutize("", href)
+        found = classify_profile(url) if url else None
+        if found is None:
+            continue
+        key, profile = found
+        if profile.lower() not in seen and len(socials[key]) < MAX_PER_PLATFORM:
+            seen.add(profile.lower())
+            socials[key].append(profile)
+    return socials

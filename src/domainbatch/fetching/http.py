@@ -1,0 +1,410 @@
+"""The homepage fetcher: one shared aiohttp session per worker, every resource bounded.
+
+``Fetcher.fetch(domain)`` tries ``https://<domain>/`` and falls back to ``http://<domain>/`` when
+no HTTP exchange could happen at all (refused, unreachable, TLS failure, connect timeout).
+Redirects are followed by hand (``allow_redirects=False``) so every hop goes through the SSRF
+guard, the chain is recorded, and loops are caught. The body is read as a decompressed stream
+and abandoned at ``max_body_bytes``, so a gzip bomb costs one chunk of memory, not a gigabyte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from domainbatch.errors import DomainProcessingError
+from domainbatch.fetching.connect import GuardedResolver, current_host
+from domainbatch.fetching.facts import (
+    FetchTimer,
+    peer_address,
+    tls_facts,
+    trace_config,
+    transport_of,
+)
+from domainbatch.fetching.guard import AddressGuard, blocked_message
+from domainbatch.fetching.resolver import Resolver
+from domainbatch.fetching.translate import is_connect_failure, translate
+from domainbatch.settings import Settings
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+CHUNK_BYTES = 64 * 1024
+# Idle keep-alive sockets only help redirect hops within one fetch; a crawler visits each host
+# once, so a long keep-alive would just pile up idle sockets across thousands of domains.
+KEEPALIVE_SECONDS = 3.0
+MAX_COOKIES_PER_HOST = 50
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """The per-fetch bounds; a batch's options may tighten them (see the homepage processor)."""
+
+    total_timeout: float
+    max_body_bytes: int
+    max_redirects: int
+    user_agent: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchLimits:
+        return cls(
+            total_timeout=settings.total_timeout,
+            max_body_bytes=settings.max_body_bytes,
+            max_redirects=settings.max_redirects,
+            user_agent=settings.user_agent,
+        )
+
+
+@dataclass
+class FetchResult:
+    url: str
+    final_url: str
+    status: int
+    redirects: list[dict[str, Any]]
+    headers: list[tuple[str, str]]
+    body: bytes
+    content_type: str | None
+    remote_address: str | None
+    tls: dict[str, Any] | None
+    timings: dict[str, float]
+    https_error: dict[str, str] | None = None
+
+
+@dataclass
+class _Hop:
+    response: aiohttp.ClientResponse
+    address: str | None
+    tls: dict[str, Any] | None
+
+
+@dataclass
+class _Chain:
+    redirects: list[dict[str, Any]] = field(default_factory=list)
+    visited: set[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=set)
+    cookies: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class _ConnectFailure(Exception):
+    """The first hop never got an HTTP exchange going: the caller may try plain http."""
+
+    def __init__(self, error: DomainProcessingError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def origin_url(scheme: str, domain: str, port: int) -> URL:
+    """``scheme://domain[:port]/``; yarl leaves the port out when it is the scheme's default."""
+    try:
+        return URL.build(scheme=scheme, host=domain, port=port, path="/")
+    except ValueError as exc:
+        raise DomainProcessingError("invalid_domain", f"{domain!r} is not a valid host") from exc
+
+
+class Fetcher:
+    """Owns the worker's ClientSession; use as ``async with Fetcher(settings) as fetcher``.
+
+    ``ssl_context`` / ``ca_file`` let tests and private deployments trust their own CA; the
+    default is the system trust store, always with verification on.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        ca_file: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.limits = FetchLimits.from_settings(settings)
+        base = resolver or Resolver.from_settings(settings)
+        self.guard = AddressGuard(
+            allow_private=settings.allow_private_addresses, trusted_for=base.override_for
+        )
+        self.resolver = GuardedResolver(base, self.guard)
+        self._ssl = ssl_context or ssl.create_default_context(cafile=ca_file)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        settings = self.settings
+        connector = aiohttp.TCPConnector(
+            limit=settings.http_connection_limit,
+            resolver=self.resolver,
+            # Our resolver caches; aiohttp's cache would hide DNS timings and override changes.
+            use_dns_cache=False,
+            ssl=self._ssl,
+            socket_factory=self.resolver.socket_factory,
+            keepalive_timeout=KEEPALIVE_SECONDS,
+            # Only interpreters before 3.12.7 leak aborted TLS transports without this.
+            enable_cleanup_closed=sys.version_info < (3, 12, 7),
+        )
+        header_limit = settings.max_header_bytes
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            # Cookies must never travel between domains; per-fetch cookies are handled by hand.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout),
+            trace_configs=[trace_config()],
+            headers={"Accept": ACCEPT, "Accept-Language": "en;q=0.9, *;q=0.5"},
+            max_line_size=header_limit,
+            max_field_size=header_limit,
+            read_bufsize=CHUNK_BYTES,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def limits_with(self, **changes: Any) -> FetchLimits:
+        return replace(self.limits, **changes)
+
+    async def fetch(
+        self, domain: str, *, limits: FetchLimits | None = None, timer: FetchTimer | None = None
+    ) -> FetchResult:
+        """Fetch the domain's homepage; raises ``DomainProcessingError`` with a SPEC code."""
+        limits = limits or self.limits
+        timer = timer or FetchTimer()
+        try:
+            async with asyncio.timeout(limits.total_timeout):
+                return await self._fetch(domain, limits, timer)
+        except TimeoutError as exc:
+            raise DomainProcessingError(
+                "timeout", f"{domain}: no complete response within {limits.total_timeout:g} s"
+            ) from exc
+
+    async def _fetch(self, domain: str, limits: FetchLimits, timer: FetchTimer) -> FetchResult:
+        https_url = origin_url("https", domain, self.settings.https_port)
+        try:
+            return await self._follow(https_url, limits, timer)
+        except _ConnectFailure as failure:
+            https_error = failure.error
+        http_url = origin_url("http", domain, self.settings.http_port)
+        try:
+            result = await self._follow(http_url, limits, timer)
+        except _ConnectFailure as failure:
+            # A TLS failure says more about the site than "port 80 closed" does.
+            code = "tls_error" if https_error.code == "tls_error" else failure.error.code
+            raise DomainProcessingError(
+                code, f"{https_error.message}; plain http fallback: {failure.error.message}"
+            ) from failure.__cause__
+        result.https_error = {"code": https_error.code, "message": https_error.message}
+        return result
+
+    async def _follow(self, start: URL, limits: FetchLimits, timer: FetchTimer) -> FetchResult:
+        chain = _Chain()
+        url = start
+        while True:
+            cookies = chain.cookies.get(url.raw_host or "", {})
+            state = (str(url), tuple(sorted(cookies.items())))
+            if state in chain.visited:
+                raise DomainProcessingError(
+                    "too_many_redirects",
+                    f"redirect loop: {url} revisited after {len(chain.redirects)} redirects",
+                )
+            chain.visited.add(state)
+            hop = await self._send(url, limits, timer, cookies, first=url == start)
+            response = hop.response
+            try:
+                _remember_cookies(chain.cookies, url, response)
+                target = _redirect_target(url, response)
+                if target is None:
+                    return await self._finish(start, url, hop, chain, limits, timer)
+                chain.redirects.append(
+                    {"url": str(url), "status": response.status, "location": str(target)}
+                )
+                if len(chain.redirects) > limits.max_redirects:
+                    raise DomainProcessingError(
+                        "too_many_redirects",
+                        f"more than {limits.max_redirects} redirects (last: {url} -> {target})",
+                    )
+                await _drain(response)
+            finally:
+                response.release()
+            url = target
+
+    async def _send(
+        self,
+        url: URL,
+        limits: FetchLimits,
+        timer: FetchTimer,
+        cookies: dict[str, str],
+        *,
+        first: bool,
+    ) -> _Hop:
+        if self._session is None:
+            raise RuntimeError("Fetcher is not open; use 'async with Fetcher(...)'")
+        headers = {"User-Agent": limits.user_agent}
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        # The socket factory reads this to trust override addresses for this host only.
+        token = current_host.set(url.raw_host)
+        try:
+            response = await self._session.get(
+                url, allow_redirects=False, headers=headers, trace_request_ctx=timer
+            )
+        except Exception as exc:
+            error = translate(exc, str(url))
+            if first and is_connect_failure(exc):
+                raise _ConnectFailure(error) from exc
+            raise error from exc
+        finally:
+            current_host.reset(token)
+        timer.first_byte = time.perf_counter() - timer.started
+        transport = transport_of(response)
+        address = peer_address(transport)
+        # Defence in depth: the socket factory refused blocked addresses before connecting;
+        # this re-checks the peer of the connection that actually answered.
+        reason = self.guard.reason(address, url.raw_host) if address else None
+        if reason is not None and address is not None:
+            response.close()
+            raise DomainProcessingError(
+                "blocked_address", blocked_message(address, url.raw_host, reason)
+            )
+        tls = tls_facts(transport) if url.scheme == "https" else None
+        return _Hop(response=response, address=address, tls=tls)
+
+    async def _finish(
+        self,
+        start: URL,
+        url: URL,
+        hop: _Hop,
+        chain: _Chain,
+        limits: FetchLimits,
+        timer: FetchTimer,
+    ) -> FetchResult:
+        response = hop.response
+        status = response.status
+        if status >= 400:
+            raise DomainProcessingError(
+                "http_status",
+                f"HTTP {status} {response.reason or ''}".rstrip() + f" from {url}",
+                transient=status == 429 or status >= 500,
+            )
+        if not 200 <= status < 300:
+            detail = "without a usable Location" if status in REDIRECT_STATUSES else "unexpected"
+            raise DomainProcessingError(
+                "http_status", f"HTTP {status} {detail} from {url}", transient=False
+            )
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in response.raw_headers)
+        if header_bytes > self.settings.max_header_bytes:
+            raise DomainProcessingError(
+                "too_large",
+                f"response headers from {url} total {header_bytes} bytes "
+                f"(limit {self.settings.max_header_bytes})",
+            )
+        content_type = response.headers.get("Content-Type")
+        mime = content_type.split(";", 1)[0].strip().lower() if content_type else ""
+        if mime and mime not in HTML_TYPES:
+            raise DomainProcessingError(
+                "not_html", f"{url} serves {mime}, not HTML", transient=False
+            )
+        body = await _read_body(response, url, limits.max_body_bytes)
+        if not mime and not looks_like_html(body):
+            raise DomainProcessingError(
+                "not_html", f"{url} sent no Content-Type and the body is not HTML"
+            )
+        return FetchResult(
+            url=str(start),
+            final_url=str(url),
+            status=status,
+            redirects=chain.redirects,
+            headers=list(response.headers.items()),
+            body=body,
+            content_type=content_type,
+            remote_address=hop.address,
+            tls=hop.tls,
+            timings=timer.as_ms(time.perf_counter() - timer.started),
+        )
+
+
+def _redirect_target(url: URL, response: aiohttp.ClientResponse) -> URL | None:
+    if response.status not in REDIRECT_STATUSES:
+        return None
+    location = response.headers.get("Location", "").strip()
+    if not location:
+        return None
+    try:
+        target = url.join(URL(location))
+    except ValueError as exc:
+        raise DomainProcessingError(
+            "http_status", f"{url} redirects to an invalid URL {location!r}", transient=False
+        ) from exc
+    if target.scheme not in ("http", "https") or not target.raw_host:
+        raise DomainProcessingError(
+            "http_status", f"{url} redirects to unsupported URL {location!r}", transient=False
+        )
+    return target.with_fragment(None)
+
+
+def _remember_cookies(
+    jar: dict[str, dict[str, str]], url: URL, response: aiohttp.ClientResponse
+) -> None:
+    # Some sites set a cookie and redirect to themselves until it comes back; carry cookies
+    # within one fetch, to the host that set them only.
+    if not response.cookies:
+        return
+    host_cookies = jar.setdefault(url.raw_host or "", {})
+    for name, morsel in response.cookies.items():
+        if len(host_cookies) < MAX_COOKIES_PER_HOST or name in host_cookies:
+            host_cookies[name] = morsel.value[:4096]
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    """Read a small redirect body so the connection can serve the next hop; else drop it."""
+    length = response.content_length
+    if length is not None and length <= CHUNK_BYTES:
+        try:
+            await response.read()
+            return
+        except (aiohttp.ClientError, OSError):
+            pass
+    response.close()
+
+
+async def _read_body(response: aiohttp.ClientResponse, url: URL, limit: int) -> bytes:
+    """The decompressed body, streamed in chunks and abandoned past ``limit`` bytes."""
+    length = response.content_length
+    if length is not None and length > limit and "Content-Encoding" not in response.headers:
+        response.close()
+        raise DomainProcessingError(
+            "too_large", f"{url} announces {length} bytes (limit {limit})", transient=False
+        )
+    body = bytearray()
+    try:
+        async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+            body += chunk
+            if len(body) > limit:
+                response.close()
+                raise DomainProcessingError(
+                    "too_large",
+                    f"{url} body exceeds {limit} bytes (decompressed)",
+                    transient=False,
+                )
+    except DomainProcessingError:
+        raise
+    except Exception as exc:
+        response.close()
+        raise translate(exc, str(url)) from exc
+    return bytes(body)
+
+
+def looks_like_html(body: bytes) -> bool:
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html")) or any(
+        tag in head for tag in (b"<html", b"<head", b"<body", b"<title")
+    )
