@@ -78,6 +78,7 @@ class Worker:
         """Stop claiming; what is in hand finishes (within the grace period) or is released."""
         self._stopping.set()
         self._wake.set()
+        self._slot_free.set()
 
     def wake(self) -> None:
         """New work was just stored by this process: skip the rest of the poll backoff."""

@@ -36,13 +36,13 @@ def submit(cli: Cli, tmp_path: Path, n: int, *options: str) -> str:
 
 
 def test_a_killed_worker_loses_nothing(cli: Cli, backend: str, tmp_path: Path) -> None:
-    batch_id = submit(cli, tmp_path, 300, "delay=0.02")
+    batch_id = submit(cli, tmp_path, 300, "delay=0.25")
     log = tmp_path / "processed.log"
     env = cli_env(backend, tmp_path, DOMAINBATCH_LEASE_SECONDS="2",
                   DOMAINBATCH_TEST_PROCESSED_LOG=str(log))
     victim = start_worker(env, tmp_path, "--concurrency", "8")
     deadline = time.monotonic() + 60
-    while json.loads(cli("status", batch_id, "--json").stdout)["done"] < 40:
+    while json.loads(cli("status", batch_id, "--json").stdout)["done"] < 24:
         assert time.monotonic() < deadline and victim.poll() is None
         time.sleep(0.1)
     victim.send_signal(signal.SIGKILL)
@@ -57,11 +57,12 @@ def test_a_killed_worker_loses_nothing(cli: Cli, backend: str, tmp_path: Path) -
     assert final["counts"]["succeeded"] == 300 and final["done"] == 300
     results = [json.loads(x) for x in cli("results", batch_id).stdout.splitlines()]
     assert len(results) == 300 and {r["status"] for r in results} == {"succeeded"}
-    # Only the domains in flight at the kill were attempted twice, each with attempts == 2.
+    # Only the domains in hand at the kill (in flight, or done but not yet acknowledged) were
+    # attempted twice; each is recorded once, with attempts == 2.
     seen = Counter(line.split()[1] for line in log.read_text().splitlines())
     twice = {d for d, n in seen.items() if n > 1}
     assert set(seen) == {f"d{i}.test" for i in range(300)}
-    assert max(seen.values()) == 2 and 0 < len(twice) <= 8
+    assert max(seen.values()) == 2 and 0 < len(twice) <= 16
     assert {r["domain"] for r in results if r["attempts"] == 2} == twice
 
 

@@ -20,14 +20,14 @@ from domainbatch.settings import Settings
 
 
 async def behave(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    log = os.environ.get("DOMAINBATCH_TEST_PROCESSED_LOG")
+    if log:
+        # One line per attempt as it starts, appended atomically: tests count double processing.
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()} {domain}\n")
     delay = float(options.get("delay", 0))
     if delay:
         await asyncio.sleep(delay)
-    log = os.environ.get("DOMAINBATCH_TEST_PROCESSED_LOG")
-    if log:
-        # One line per attempt, appended atomically: lets tests count double processing.
-        with open(log, "a") as handle:
-            handle.write(f"{os.getpid()} {domain}\n")
     if domain.startswith("fail-"):
         raise DomainProcessingError("http_status", "HTTP 404 Not Found", transient=False)
     if domain.startswith("flaky-"):

@@ -185,7 +185,7 @@ def _sniff(head: bytes) -> Format:
     if text[:1] in ("[", "{"):
         return "json"
     first = text.split("\n", 1)[0].strip()
-    if _header_index(first) is not None:
+    if not first.startswith("#") and _header_index(first) is not None:
         return "csv"
     return "text"
 

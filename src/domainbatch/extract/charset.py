@@ -76,7 +76,9 @@ _REFUSED = {
 }
 _WESTERN_SINGLE_BYTE = {"cp1252", "iso8859-15", "iso8859-1"}
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9._:()+-]{1,40})""", re.I)
-_META_CHARSET = re.compile(rb"""<meta\s[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9._:()+-]{1,40})""", re.I)
+_META_CHARSET = re.compile(
+    rb"""<meta\s[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9._:()+-]{1,40})""", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,11 @@ def decode_body(body: bytes, content_type: str | None) -> DecodedBody:
     if declared is None:
         codec = _sniff(data, truncated)
         return DecodedBody(_decode(data, codec, truncated), codec, "detected", truncated)
-    if declared == "utf-8" or (declared in _WESTERN_SINGLE_BYTE and _has_utf8_text(data, truncated)):
+    western = declared in _WESTERN_SINGLE_BYTE
+    if declared == "utf-8" or (western and _has_utf8_text(data, truncated)):
         codec = _sniff(data, truncated)
-        return DecodedBody(_decode(data, codec, truncated), codec, _source(codec, declared, source), truncated)
+        source = source if codec == declared else "detected"
+        return DecodedBody(_decode(data, codec, truncated), codec, source, truncated)
     try:
         text = _decoder(declared).decode(data, final=not truncated)
         return DecodedBody(text, declared, source, truncated)
@@ -124,17 +128,13 @@ def codec_for_label(label: str) -> str | None:
     return None if name in _REFUSED else name
 
 
-def _source(codec: str, declared: str, source: str) -> str:
-    return source if codec == declared else "detected"
-
-
 def _declared_codec(data: bytes, content_type: str | None) -> tuple[str | None, str]:
     if content_type:
         match = _HEADER_CHARSET.search(content_type)
         if match and (codec := codec_for_label(match.group(1))):
             return codec, "header"
-    match = _META_CHARSET.search(data[:PRESCAN_BYTES])
-    if match and (codec := codec_for_label(match.group(1).decode("ascii", "replace"))):
+    meta = _META_CHARSET.search(data[:PRESCAN_BYTES])
+    if meta and (codec := codec_for_label(meta.group(1).decode("ascii", "replace"))):
         return codec, "meta"
     return None, ""
 

@@ -18,10 +18,16 @@ MAX_TEXT_CHARS = 200_000  # visible text kept for email and phone scanning
 MAX_ATTRIBUTE_CHARS = 4_096
 
 _SKIPPED_TEXT_PARENTS = frozenset({"script", "style", "noscript", "template", "iframe", "head"})
-_BLOCK_TAGS = frozenset(
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_BLOCK_TAGS = _words(
     "address article aside blockquote br dd div dl dt fieldset figcaption figure footer form "
     "h1 h2 h3 h4 h5 h6 header hr li main nav ol option p pre section table tbody td tfoot th "
-    "thead tr ul".split()
+    "thead tr ul"
 )
 _WHITESPACE = re.compile(r"\s+")
 
@@ -117,7 +123,7 @@ class Document:
 
     @cached_property
     def visible_text(self) -> str:
-        """Text a reader sees (no script/style), blocks separated by newlines, capped."""
+        """Text a reader sees (no script/style), blocks on new lines, text nodes spaced, capped."""
         body = self.tree.body
         if body is None:
             return ""
@@ -131,7 +137,8 @@ class Document:
                     continue
                 chunk = node.text_content or ""
                 parts.append(chunk)
-                size += len(chunk)
+                parts.append(" ")  # inline neighbours (menu links...) must not glue together
+                size += len(chunk) + 1
                 if size >= MAX_TEXT_CHARS:
                     break
             elif tag in _BLOCK_TAGS:

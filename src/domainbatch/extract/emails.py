@@ -35,20 +35,26 @@ _OBFUSCATED = re.compile(
 _DOT_SEPARATOR = re.compile(_DOT, re.I)
 _BRACKET = re.compile(_OPEN)
 _OBFUSCATED_DOT = re.compile(rf"{_OPEN}|\s", re.I)
-_ASSET_TLDS = frozenset(
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_ASSET_TLDS = _words(
     "png jpg jpeg gif webp avif svg bmp ico tif tiff heic css js mjs map json xml woff woff2 "
-    "ttf otf eot mp4 webm mp3 ogg wav pdf zip gz php html htm asp aspx".split()
+    "ttf otf eot mp4 webm mp3 ogg wav pdf zip gz php html htm asp aspx"
 )
 _RETINA = re.compile(r"^\d+(?:\.\d+)?x\.")
-_PLACEHOLDER_DOMAINS = frozenset(
+_PLACEHOLDER_DOMAINS = _words(
     "example.com example.org example.net example.edu domain.com yourdomain.com your-domain.com "
     "yoursite.com yourcompany.com mydomain.com mysite.com mycompany.com company.com email.com "
-    "sentry.io wixpress.com sentry.wixpress.com".split()
+    "sentry.io wixpress.com sentry.wixpress.com"
 )
 _RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost", "local"})
-_PLACEHOLDER_MAILBOXES = frozenset(
+_PLACEHOLDER_MAILBOXES = _words(
     "you your yourname your.name youremail your.email yourmail name.surname firstname.lastname "
-    "first.last john.doe jane.doe johndoe janedoe someone".split()
+    "first.last john.doe jane.doe johndoe janedoe someone"
 )
 
 

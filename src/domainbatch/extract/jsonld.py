@@ -23,7 +23,12 @@ MAX_NODES = 2_000
 MAX_DEPTH = 12
 MAX_LIST_ITEMS = 50
 
-_ORGANIZATION_TYPES = frozenset(
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_ORGANIZATION_TYPES = _words(
     """Organization Corporation LocalBusiness OnlineBusiness OnlineStore NGO Airline Consortium
     NewsMediaOrganization EducationalOrganization GovernmentOrganization MedicalOrganization
     SportsOrganization SportsTeam PerformingGroup FundingScheme LibrarySystem Cooperative
@@ -39,7 +44,7 @@ _ORGANIZATION_TYPES = frozenset(
     ProfessionalService RadioStation RealEstateAgent RecyclingCenter SelfStorage ShoppingCenter
     ExerciseGym GolfCourse StadiumOrArena Florist PawnShop TireShop TelevisionStation
     TouristInformationCenter TravelAgency CollegeOrUniversity School HighSchool MiddleSchool
-    ElementarySchool Preschool""".split()
+    ElementarySchool Preschool"""
 )
 _ORGANIZATION_SUFFIXES = ("Organization", "Business", "Store", "Agency", "Shop")
 _TYPE_PREFIX = re.compile(r"^(?:https?://schema\.org/|schema:)", re.I)
@@ -49,7 +54,9 @@ _WRAPPERS = re.compile(r"<!--|-->|/\*\s*<!\[CDATA\[\s*\*/|/\*\s*\]\]>\s*\*/|<!\[
 
 def extract_jsonld(doc: Document, result: dict[str, Any]) -> None:
     nodes = collect_nodes(load_blocks(doc))
-    by_id = {node["@id"]: node for node in nodes if isinstance(node.get("@id"), str) and len(node) > 1}
+    by_id = {
+        node["@id"]: node for node in nodes if isinstance(node.get("@id"), str) and len(node) > 1
+    }
     organization = next((n for n in nodes if is_organization(n)), None)
     website = next((n for n in nodes if "WebSite" in types_of(n)), None)
     if organization is None and website is not None:
@@ -119,7 +126,9 @@ def collect_nodes(blocks: list[Any]) -> list[dict[str, Any]]:
         elif isinstance(value, dict):
             if "@type" in value:
                 found.append(value)
-            queue.extend((item, depth + 1) for item in value.values() if isinstance(item, list | dict))
+            queue.extend(
+                (item, depth + 1) for item in value.values() if isinstance(item, list | dict)
+            )
     return found
 
 
@@ -158,7 +167,9 @@ def _email(value: Any) -> str | None:
     return text.removeprefix("mailto:").strip().lower() or None
 
 
-def _organization(node: dict[str, Any], base: str, by_id: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _organization(
+    node: dict[str, Any], base: str, by_id: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     same_as: list[str] = []
     raw_same_as = node.get("sameAs")
     for item in raw_same_as[:MAX_LIST_ITEMS] if isinstance(raw_same_as, list) else [raw_same_as]:

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+from aiohttp.connector import Connection
 
 # Response headers worth keeping in the result record: who serves the site, what it runs on,
 # what it protects. Everything else stays out so records stay small (the extractor sees all).
@@ -120,9 +121,23 @@ def trace_config() -> aiohttp.TraceConfig:
     return config
 
 
-def transport_of(response: aiohttp.ClientResponse) -> asyncio.Transport | None:
-    connection = response.connection
-    return connection.transport if connection is not None else None
+class FactsResponse(aiohttp.ClientResponse):
+    """A response that notes its connection's peer address and TLS facts as it starts.
+
+    A small body arrives with the headers, and aiohttp hands the connection back to the pool
+    before ``session.get`` returns, so afterwards ``response.connection`` is ``None``: the
+    transport can only be seen here.
+    """
+
+    peer_address: str | None = None
+    tls: dict[str, Any] | None = None
+
+    async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+        transport = connection.transport
+        self.peer_address = peer_address(transport)
+        if self.url.scheme == "https":
+            self.tls = tls_facts(transport)
+        return await super().start(connection)
 
 
 def peer_address(transport: asyncio.Transport | None) -> str | None:

@@ -22,13 +22,7 @@ from yarl import URL
 
 from domainbatch.errors import DomainProcessingError
 from domainbatch.fetching.connect import GuardedResolver, current_host
-from domainbatch.fetching.facts import (
-    FetchTimer,
-    peer_address,
-    tls_facts,
-    trace_config,
-    transport_of,
-)
+from domainbatch.fetching.facts import FactsResponse, FetchTimer, trace_config
 from domainbatch.fetching.guard import AddressGuard, blocked_message
 from domainbatch.fetching.resolver import Resolver
 from domainbatch.fetching.translate import is_connect_failure, translate
@@ -157,6 +151,7 @@ class Fetcher:
             max_line_size=header_limit,
             max_field_size=header_limit,
             read_bufsize=CHUNK_BYTES,
+            response_class=FactsResponse,
         )
         return self
 
@@ -197,11 +192,11 @@ class Fetcher:
         try:
             result = await self._follow(http_url, limits, timer)
         except _ConnectFailure as failure:
-            # A TLS failure says more about the site than "port 80 closed" does.
-            code = "tls_error" if https_error.code == "tls_error" else failure.error.code
-            raise DomainProcessingError(
-                code, f"{https_error.message}; plain http fallback: {failure.error.message}"
-            ) from failure.__cause__
+            raise _fallback_failed(https_error, failure.error) from failure.__cause__
+        except DomainProcessingError as error:
+            if error.code in _CONNECTION_CODES:
+                raise _fallback_failed(https_error, error) from error
+            raise
         result.https_error = {"code": https_error.code, "message": https_error.message}
         return result
 
@@ -265,8 +260,8 @@ class Fetcher:
         finally:
             current_host.reset(token)
         timer.first_byte = time.perf_counter() - timer.started
-        transport = transport_of(response)
-        address = peer_address(transport)
+        facts = response if isinstance(response, FactsResponse) else None
+        address = facts.peer_address if facts else None
         # Defence in depth: the socket factory refused blocked addresses before connecting;
         # this re-checks the peer of the connection that actually answered.
         reason = self.guard.reason(address, url.raw_host) if address else None
@@ -275,8 +270,7 @@ class Fetcher:
             raise DomainProcessingError(
                 "blocked_address", blocked_message(address, url.raw_host, reason)
             )
-        tls = tls_facts(transport) if url.scheme == "https" else None
-        return _Hop(response=response, address=address, tls=tls)
+        return _Hop(response=response, address=address, tls=facts.tls if facts else None)
 
     async def _finish(
         self,
@@ -330,6 +324,20 @@ class Fetcher:
             tls=hop.tls,
             timings=timer.as_ms(time.perf_counter() - timer.started),
         )
+
+
+# http fallback failures that say "no usable server on port 80" rather than "the site answered".
+_CONNECTION_CODES = frozenset({"connect_error", "timeout"})
+
+
+def _fallback_failed(
+    https_error: DomainProcessingError, http_error: DomainProcessingError
+) -> DomainProcessingError:
+    message = f"{https_error.message}; plain http fallback: {http_error.message}"
+    if https_error.code == "tls_error":
+        # A broken certificate says more about the site than "nothing useful on port 80".
+        return DomainProcessingError("tls_error", message)
+    return DomainProcessingError(http_error.code, message, transient=http_error.transient)
 
 
 def _redirect_target(url: URL, response: aiohttp.ClientResponse) -> URL | None:

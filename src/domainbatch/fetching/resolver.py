@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import dns.asyncresolver
 import dns.exception
 import dns.nameserver
-import dns.nameserver
 import dns.resolver
 
 from domainbatch.errors import DomainProcessingError
@@ -95,26 +94,9 @@ class Resolver:
             return []
         if rdtype == "MX":
             return sorted(
-                (str(r.exchange).rstrip(".") for r in answer),  # type: ignore[attr-defined]
+                (str(r.exchange).rstrip(".") for r in answer),
             )
         return [r.to_text() for r in answer]
-
-
-def _nameserver(spec: str) -> str | dns.nameserver.Nameserver:
-    """``addr``, ``addr#port``, ``v4addr:port`` or ``[v6addr]:port``: a port lets tests and
-    sidecar resolvers (dnsmasq on 5353) serve DNS without root."""
-    spec = spec.strip()
-    address, port = spec, ""
-    if "#" in spec:
-        address, _, port = spec.partition("#")
-    elif spec.startswith("[") and "]:" in spec:
-        address, _, port = spec[1:].partition("]:")
-    elif spec.count(":") == 1:
-        address, _, port = spec.partition(":")
-    address = address.strip("[]")
-    if not port:
-        return address
-    return dns.nameserver.Do53Nameserver(address, int(port))
 
 
 def _nameserver(spec: str) -> dns.nameserver.Nameserver:

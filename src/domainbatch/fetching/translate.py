@@ -76,7 +76,9 @@ def translate(exc: BaseException, url: str) -> DomainProcessingError:
             "http_status", f"invalid URL {exc.url!s} while fetching {url}", transient=False
         )
     if isinstance(exc, aiohttp.ClientOSError | OSError):
-        return DomainProcessingError("connect_error", f"connection to {url} failed: {_os_text(exc)}")
+        return DomainProcessingError(
+            "connect_error", f"connection to {url} failed: {_os_text(exc)}"
+        )
     if isinstance(exc, asyncio.TimeoutError):
         return DomainProcessingError("timeout", f"fetching {url} timed out")
     if isinstance(exc, aiohttp.ClientError):
@@ -85,7 +87,7 @@ def translate(exc: BaseException, url: str) -> DomainProcessingError:
 
 
 def _payload_error(exc: aiohttp.ClientPayloadError, url: str) -> DomainProcessingError:
-    text = str(exc)
+    text = _short(str(exc))
     cause = exc.__cause__
     if "encoding" in text.lower() or "decode" in text.lower():
         # A body that does not decompress is the server's fault and will not improve on retry.
@@ -99,7 +101,9 @@ def _payload_error(exc: aiohttp.ClientPayloadError, url: str) -> DomainProcessin
 
 
 def _protocol_error(exc: BaseException, url: str) -> DomainProcessingError:
-    text = str(getattr(exc, "message", "") or exc)
+    text = _short(str(getattr(exc, "message", "") or exc))
+    # The parser quotes the offending bytes; the size is what matters.
+    text = text.split(" when reading", 1)[0]
     if "Got more than" in text or "too long" in text.lower() or "Too many headers" in text:
         return DomainProcessingError(
             "too_large", f"response headers from {url} exceed the size limit ({text})"
@@ -107,6 +111,12 @@ def _protocol_error(exc: BaseException, url: str) -> DomainProcessingError:
     return DomainProcessingError(
         "connect_error", f"{url} sent an invalid HTTP response: {text}", transient=False
     )
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """One line, bounded: parser errors quote the offending bytes, which can be 64 KiB."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_blocked(exc: BaseException) -> bool:
@@ -122,14 +132,22 @@ def _is_blocked(exc: BaseException) -> bool:
 
 
 def _blocked_text(exc: BaseException) -> str:
-    text = str(exc)
-    start = text.find(BLOCKED_MARKER)
-    if start < 0:
-        return "refused to connect to a blocked address (SSRF guard)"
-    rest = text[start + len(BLOCKED_MARKER) :].strip()
-    # A merged "Multiple exceptions: a, b" message: keep only our own clause.
-    end = rest.find(f", {BLOCKED_MARKER}")
-    return rest[:end] if end >= 0 else rest.rstrip(")")
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BlockedAddressError):
+            return current.message
+        text = str(current)
+        start = text.find(BLOCKED_MARKER)
+        if start >= 0:
+            # A merged "Multiple exceptions: a, b" message: keep only our own clause.
+            rest = text[start + len(BLOCKED_MARKER) :].strip()
+            end = rest.find(f", {BLOCKED_MARKER}")
+            return rest[:end] if end >= 0 else rest
+        inner = getattr(current, "os_error", None)
+        current = inner if isinstance(inner, BaseException) else current.__cause__
+    return "refused to connect to a blocked address (SSRF guard)"
 
 
 def _ssl_text(exc: BaseException) -> str:

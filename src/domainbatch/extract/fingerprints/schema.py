@@ -9,7 +9,6 @@ give a fixed version or rewrite one: ``TEMPLATE`` may use ``\\1``. An empty patt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Literal
 
 Category = Literal[
@@ -39,16 +38,14 @@ Category = Literal[
     "Website builder",
 ]
 
-_EMPTY: MappingProxyType[str, str] = MappingProxyType({})
-
 
 @dataclass(frozen=True)
 class Fingerprint:
     name: str
     category: Category
-    headers: MappingProxyType[str, str] | dict[str, str] = field(default=_EMPTY)
+    headers: dict[str, str] = field(default_factory=dict)  # lowercased name -> value
     cookies: tuple[str, ...] = ()  # cookie names set by the response
-    meta: MappingProxyType[str, str] | dict[str, str] = field(default=_EMPTY)
+    meta: dict[str, str] = field(default_factory=dict)  # lowercased meta name -> content
     scripts: tuple[str, ...] = ()  # <script src> URLs
     links: tuple[str, ...] = ()  # <link href> URLs (stylesheets, preloads, icons)
     html: tuple[str, ...] = ()  # the raw HTML (a bounded prefix)
