@@ -6,7 +6,6 @@ inspects aiohttp's exception types.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import ssl
 
@@ -75,19 +74,19 @@ def translate(exc: BaseException, url: str) -> DomainProcessingError:
         return DomainProcessingError(
             "http_status", f"invalid URL {exc.url!s} while fetching {url}", transient=False
         )
+    if isinstance(exc, TimeoutError):  # before OSError: it is one
+        return DomainProcessingError("timeout", f"fetching {url} timed out")
     if isinstance(exc, aiohttp.ClientOSError | OSError):
         return DomainProcessingError(
             "connect_error", f"connection to {url} failed: {_os_text(exc)}"
         )
-    if isinstance(exc, asyncio.TimeoutError):
-        return DomainProcessingError("timeout", f"fetching {url} timed out")
     if isinstance(exc, aiohttp.ClientError):
-        return DomainProcessingError("connect_error", f"fetching {url} failed: {exc}")
+        return DomainProcessingError("connect_error", f"fetching {url} failed: {_text(exc)}")
     return DomainProcessingError("internal", f"unexpected error fetching {url}: {exc!r}")
 
 
 def _payload_error(exc: aiohttp.ClientPayloadError, url: str) -> DomainProcessingError:
-    text = _short(str(exc))
+    text = _short(_text(exc))
     cause = exc.__cause__
     if "encoding" in text.lower() or "decode" in text.lower():
         # A body that does not decompress is the server's fault and will not improve on retry.
@@ -101,7 +100,7 @@ def _payload_error(exc: aiohttp.ClientPayloadError, url: str) -> DomainProcessin
 
 
 def _protocol_error(exc: BaseException, url: str) -> DomainProcessingError:
-    text = _short(str(getattr(exc, "message", "") or exc))
+    text = _short(str(getattr(exc, "message", "") or _text(exc)))
     # The parser quotes the offending bytes; the size is what matters.
     text = text.split(" when reading", 1)[0]
     if "Got more than" in text or "too long" in text.lower() or "Too many headers" in text:
@@ -111,6 +110,14 @@ def _protocol_error(exc: BaseException, url: str) -> DomainProcessingError:
     return DomainProcessingError(
         "connect_error", f"{url} sent an invalid HTTP response: {text}", transient=False
     )
+
+
+def _text(exc: BaseException) -> str:
+    """``str(exc)`` that cannot fail (some aiohttp errors format fields that may be unset)."""
+    try:
+        return str(exc) or type(exc).__name__
+    except Exception:
+        return type(exc).__name__
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -124,7 +131,7 @@ def _is_blocked(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, BlockedAddressError) or BLOCKED_MARKER in str(current):
+        if isinstance(current, BlockedAddressError) or BLOCKED_MARKER in _text(current):
             return True
         inner = getattr(current, "os_error", None)
         current = inner if isinstance(inner, BaseException) else current.__cause__
@@ -138,7 +145,7 @@ def _blocked_text(exc: BaseException) -> str:
         seen.add(id(current))
         if isinstance(current, BlockedAddressError):
             return current.message
-        text = str(current)
+        text = _text(current)
         start = text.find(BLOCKED_MARKER)
         if start >= 0:
             # A merged "Multiple exceptions: a, b" message: keep only our own clause.
@@ -151,11 +158,14 @@ def _blocked_text(exc: BaseException) -> str:
 
 
 def _ssl_text(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
-        return str(exc.verify_message)
-    if isinstance(exc, ssl.SSLError) and exc.reason:
-        return str(exc.reason).replace("_", " ").lower()
-    return str(exc) or type(exc).__name__
+    # OpenSSL fills these in; an SSLError raised elsewhere may lack them.
+    verify_message = getattr(exc, "verify_message", None)
+    if verify_message:
+        return str(verify_message)
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, ssl.SSLError) and reason:
+        return str(reason).replace("_", " ").lower()
+    return _text(exc)
 
 
 def _os_text(exc: BaseException) -> str:
@@ -163,4 +173,4 @@ def _os_text(exc: BaseException) -> str:
         return _ERRNO_TEXT[exc.errno]
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
-    return str(exc) or type(exc).__name__
+    return _text(exc)

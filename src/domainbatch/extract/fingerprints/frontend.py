@@ -134,6 +134,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         links=(
             r"use\.fontawesome\.com/releases/v([\d.]+)/",
             r"/font-?awesome(?:@|/)([\d.]+)/",
+            r"/font-?awesome/[^?\s]*\?ver=([\d.]+)",
             r"font-?awesome",
         ),
         scripts=(r"kit\.fontawesome\.com/", r"use\.fontawesome\.com/releases/v([\d.]+)/"),

@@ -11,7 +11,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         headers={"server": r"^cloudflare$", "cf-ray": "", "cf-cache-status": ""},
         cookies=(r"^__cf_bm$", r"^__cflb$", r"^cf_clearance$"),
         scripts=(r"/cdn-cgi/",),
-        html=(r"[\"']/cdn-cgi/(?:l/email-protection|challenge-platform|scripts)/",),
+        html=(r"[\"']/cdn-cgi/(?:l/email-protection|challenge-platform/|scripts/)",),
     ),
     Fingerprint(
         "Fastly",
