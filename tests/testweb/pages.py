@@ -20,7 +20,7 @@ PLAIN = """<!doctype html>
 </head>
 <body>
   <h1>Plain Example Co</h1>
-  <p>Write to <a href="mailto:hello@plain.test">hello@plain.test</a>
+  <p>Write to <a href="mailto:hello@plainexample.com">hello@plainexample.com</a>
      or call <a href="tel:+14155550123">+1 415 555 0123</a>.</p>
   <p>Find us on <a href="https://www.linkedin.com/company/plain-example">LinkedIn</a>,
      <a href="https://github.com/plain-example">GitHub</a> and
@@ -60,7 +60,7 @@ gtag('js', new Date());gtag('config', 'G-ABC123XYZ');</script>
 </head>
 <body class="home page-template-default elementor-default">
 <div class="elementor elementor-12">
- <p>Orders: <a href="mailto:orders@wordpress.test">orders@wordpress.test</a>,
+ <p>Orders: <a href="mailto:orders@pressbakery.com">orders@pressbakery.com</a>,
     phone (503) 555-0199.</p>
  <a href="https://www.facebook.com/pressbakery">Facebook</a>
  <a href="https://www.instagram.com/pressbakery/">Instagram</a>
@@ -89,7 +89,7 @@ Shopify.theme = {"name":"Dawn","id":123456789,"role":"main"};</script>
 <footer>
  <a href="https://www.tiktok.com/@shoptest">TikTok</a>
  <a href="https://www.instagram.com/shoptest">Instagram</a>
- <p>Contact: support@shop.test</p>
+ <p>Contact: support@shoptest.com</p>
 </footer>
 </body>
 </html>
