@@ -17,8 +17,8 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import argparse
 import asyncio
-import os
 import contextlib
+import os
 import subprocess
 import tempfile
 import time
@@ -135,8 +135,10 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres,pgbouncer")
     parser.add_argument("--concurrency", type=int, default=200)
     args = parser.parse_args()
-    header = f"{'backend':<10} {'workers':>7} {'domains':>8} {'create/s':>9} {'noop/s':>8} " \
-             f"{'seconds':>8} {'peak RSS MB':>11}"
+    header = (
+        f"{'backend':<10} {'workers':>7} {'domains':>8} {'create/s':>9} {'noop/s':>8} "
+        f"{'seconds':>8} {'peak RSS MB':>11}"
+    )
     print(header)
     print("-" * len(header))
     for backend in args.backends.split(","):

@@ -1,4 +1,4 @@
-"""One settings object. Environment variables use the ``DOMAINBATCH_`` prefix; CLI flags override."""
+"""One settings object: ``DOMAINBATCH_`` environment variables; CLI flags override them."""
 
 from __future__ import annotations
 

@@ -17,9 +17,7 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 def cli_env(backend: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     settings = backend_settings(backend, tmp_path)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("DOMAINBATCH_")
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINBATCH_")}
     env.update(
         PYTHONPATH=str(REPO),
         DOMAINBATCH_DATABASE_URL=settings.database_url,

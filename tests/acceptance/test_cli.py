@@ -21,8 +21,16 @@ def test_run_processes_a_file_end_to_end(cli: Cli, tmp_path: Path) -> None:
         "# customers\nalpha.test\nmail-beta.test\n\nALPHA.test\nnx-gone.test\nlocalhost\n",
     )
     with LocalDNS() as dns:
-        done = cli("run", str(source), "--processor", "dns", "--json",
-                   "--output", str(tmp_path / "out.jsonl"), DOMAINBATCH_NAMESERVERS=dns.address)
+        done = cli(
+            "run",
+            str(source),
+            "--processor",
+            "dns",
+            "--json",
+            "--output",
+            str(tmp_path / "out.jsonl"),
+            DOMAINBATCH_NAMESERVERS=dns.address,
+        )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     status = json.loads(done.stdout)
@@ -56,7 +64,10 @@ def test_submit_status_results_cancel_retry(cli: Cli, tmp_path: Path) -> None:
     assert status["status"] == "completed" and status["errors"] == {"http_status": 1}
     exported = cli("results", batch_id, "--format", "csv")
     rows = list(csv.DictReader(exported.stdout.splitlines()))
-    assert {r["domain"]: r["status"] for r in rows} == {"one.test": "succeeded", "fail-two.test": "failed"}
+    assert {r["domain"]: r["status"] for r in rows} == {
+        "one.test": "succeeded",
+        "fail-two.test": "failed",
+    }
     retried = cli("retry", batch_id)
     assert retried.returncode == 0 and "re-queued 1" in retried.stdout
     cancelled = cli("cancel", batch_id)
@@ -74,7 +85,10 @@ def test_bad_input_gets_one_line_errors(cli: Cli, tmp_path: Path) -> None:
         (cli("run", str(empty)), "no entries"),
         (cli("submit", str(empty)), "no entries"),
         (cli("status", "00000000-0000-0000-0000-000000000000"), "no batch"),
-        (cli("submit", str(write(tmp_path / "x.txt", "a.test\n")), "-p", "nope"), "unknown processor"),
+        (
+            cli("submit", str(write(tmp_path / "x.txt", "a.test\n")), "-p", "nope"),
+            "unknown processor",
+        ),
         (cli("run", str(empty), "--output", "out.txt"), "--output must end"),
         (cli("status", "x", DOMAINBATCH_DATABASE_URL="mysql://u@h/db"), "unsupported database"),
         (cli("list", DOMAINBATCH_CONCURRENCY="many"), "invalid setting concurrency"),

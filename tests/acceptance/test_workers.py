@@ -38,8 +38,9 @@ def submit(cli: Cli, tmp_path: Path, n: int, *options: str) -> str:
 def test_a_killed_worker_loses_nothing(cli: Cli, backend: str, tmp_path: Path) -> None:
     batch_id = submit(cli, tmp_path, 300, "delay=0.25")
     log = tmp_path / "processed.log"
-    env = cli_env(backend, tmp_path, DOMAINBATCH_LEASE_SECONDS="2",
-                  DOMAINBATCH_TEST_PROCESSED_LOG=str(log))
+    env = cli_env(
+        backend, tmp_path, DOMAINBATCH_LEASE_SECONDS="2", DOMAINBATCH_TEST_PROCESSED_LOG=str(log)
+    )
     victim = start_worker(env, tmp_path, "--concurrency", "8")
     deadline = time.monotonic() + 60
     while json.loads(cli("status", batch_id, "--json").stdout)["done"] < 24:
@@ -50,7 +51,7 @@ def test_a_killed_worker_loses_nothing(cli: Cli, backend: str, tmp_path: Path) -
     mid = json.loads(cli("status", batch_id, "--json").stdout)
     assert mid["status"] == "processing" and mid["counts"]["processing"] > 0
     rescuer = start_worker(env, tmp_path, "--burst", "--concurrency", "8")
-    out, errs = rescuer.communicate(timeout=120)
+    _, errs = rescuer.communicate(timeout=120)
     assert rescuer.returncode == 0, errs
     final = json.loads(cli("status", batch_id, "--json").stdout)
     assert final["status"] == "completed"

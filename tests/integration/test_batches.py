@@ -102,7 +102,9 @@ async def test_mixed_batch_completes_with_accurate_counts(runtime: Runtime, tmp_
         "not a domain",
         "127.0.0.1",
     ]
-    created = await runtime.submit(entries, processor=SCRIPTED, options={"marker_dir": str(tmp_path)})
+    created = await runtime.submit(
+        entries, processor=SCRIPTED, options={"marker_dir": str(tmp_path)}
+    )
     await process(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
     assert status["status"] == "completed"
@@ -126,8 +128,9 @@ async def test_transient_errors_stop_at_max_attempts(runtime: Runtime) -> None:
     rt = Runtime(runtime.settings.with_overrides(max_attempts=2))
     try:
         # The marker dir does not exist, so "flaky" fails every time it tries to write it.
-        created = await rt.submit(["flaky-x.test"], processor=SCRIPTED,
-                                  options={"marker_dir": "/nonexistent/dir"})
+        created = await rt.submit(
+            ["flaky-x.test"], processor=SCRIPTED, options={"marker_dir": "/nonexistent/dir"}
+        )
         await process(rt, created.id)
         row = (await domains_by_name(rt, created.id))["flaky-x.test"]
         assert row["status"] == "failed" and row["error_code"] == "internal"
@@ -219,8 +222,9 @@ async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) ->
         # The dead worker's late acknowledgement does not overwrite the outcome.
         from domainbatch.storage.queue import Outcome
 
-        await rt.queue.ack([Outcome(claims[0], error_code="timeout", error_message="late")],
-                           "dead-worker")
+        await rt.queue.ack(
+            [Outcome(claims[0], error_code="timeout", error_message="late")], "dead-worker"
+        )
         rows = await domains_by_name(rt, created.id)
         assert rows["a.test"]["status"] == "succeeded"
     finally:
@@ -235,8 +239,9 @@ async def test_final_transition_happens_once_with_concurrent_workers(runtime: Ru
     ]
     try:
         runs = [
-            rt.worker(only_batches=[created.id], burst=True,
-                      on_event=lambda e, b: events.append((e, b))).run()
+            rt.worker(
+                only_batches=[created.id], burst=True, on_event=lambda e, b: events.append((e, b))
+            ).run()
             for rt in workers
         ]
         stats = await asyncio.wait_for(asyncio.gather(*runs), 60)
@@ -249,8 +254,9 @@ async def test_final_transition_happens_once_with_concurrent_workers(runtime: Ru
 
 
 async def test_small_batch_is_not_starved_by_a_big_one(runtime: Runtime) -> None:
-    big = await runtime.submit([f"big{i}.test" for i in range(3000)], processor=SCRIPTED,
-                               options={"delay": 0.002})
+    big = await runtime.submit(
+        [f"big{i}.test" for i in range(3000)], processor=SCRIPTED, options={"delay": 0.002}
+    )
     small = await runtime.submit([f"small{i}.test" for i in range(10)], processor=SCRIPTED)
     rt = Runtime(runtime.settings.with_overrides(concurrency=8, claim_size=8))
     try:

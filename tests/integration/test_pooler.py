@@ -52,8 +52,9 @@ async def workload(settings: Settings) -> tuple[dict[str, Any], list[BaseExcepti
     creator = Runtime(settings)
     created = await creator.submit([f"d{i}.test" for i in range(2000)], processor="noop")
     workers = [Runtime(settings) for _ in range(4)]
-    readers = [Runtime(settings.with_overrides(db_pool_size=1, db_max_overflow=0))
-               for _ in range(20)]
+    readers = [
+        Runtime(settings.with_overrides(db_pool_size=1, db_max_overflow=0)) for _ in range(20)
+    ]
     errors: list[BaseException] = []
     finished = asyncio.Event()
 
@@ -120,7 +121,7 @@ async def test_negative_control_prepared_statements_break_there(
         return args
 
     monkeypatch.setattr(database, "postgres_connect_args", with_psycopg_defaults)
-    final, errors, runtimes = await workload(bouncer_settings)
+    _, errors, runtimes = await workload(bouncer_settings)
     for rt in runtimes:
         await rt.close()
     assert any("prepared statement" in str(e) for e in errors), errors[:3]

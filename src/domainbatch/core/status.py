@@ -36,7 +36,9 @@ OPEN_DOMAIN = (DomainStatus.PENDING, DomainStatus.PROCESSING)
 
 def final_batch_status(counts: Mapping[str, int]) -> BatchStatus:
     """How a batch whose domains are all terminal ends: ``completed`` when one succeeded."""
-    return BatchStatus.COMPLETED if counts.get(DomainStatus.SUCCEEDED, 0) > 0 else BatchStatus.FAILED
+    return (
+        BatchStatus.COMPLETED if counts.get(DomainStatus.SUCCEEDED, 0) > 0 else BatchStatus.FAILED
+    )
 
 
 def backoff_seconds(

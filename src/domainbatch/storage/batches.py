@@ -88,9 +88,9 @@ async def create_batch(
         if created.entries == 0:
             raise EmptyBatchError("the batch has no entries: nothing to process")
         stored = await conn.scalar(
-            select(func.count()).select_from(batch_domains).where(
-                batch_domains.c.batch_id == batch_id
-            )
+            select(func.count())
+            .select_from(batch_domains)
+            .where(batch_domains.c.batch_id == batch_id)
         )
         created.total = int(stored or 0)
         created.duplicates = created.entries - created.total

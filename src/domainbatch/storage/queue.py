@@ -245,16 +245,12 @@ class Queue:
     async def finalize(self, batch_id: str) -> str | None:
         """End the batch if no domain is open. Exactly one caller wins; it gets the status."""
         has_open = exists().where(d.c.batch_id == batch_id, d.c.status.in_(OPEN_DOMAIN))
-        any_success = exists().where(
-            d.c.batch_id == batch_id, d.c.status == DomainStatus.SUCCEEDED
-        )
+        any_success = exists().where(d.c.batch_id == batch_id, d.c.status == DomainStatus.SUCCEEDED)
         stmt = (
             update(b)
             .where(b.c.id == batch_id, b.c.status.in_(ACTIVE_BATCH), ~has_open)
             .values(
-                status=case(
-                    (any_success, BatchStatus.COMPLETED), else_=BatchStatus.FAILED
-                ),
+                status=case((any_success, BatchStatus.COMPLETED), else_=BatchStatus.FAILED),
                 finished_at=epoch_now(),
                 error=case((any_success, None), else_="no domain succeeded"),
             )

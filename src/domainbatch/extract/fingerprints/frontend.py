@@ -82,7 +82,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "jQuery",
         "JavaScript library",
         scripts=(
-            r"/jquery[.-]([\d.]+)(?:\.slim)?(?:\.min)?\.js",
+            r"/jquery[.-](\d+(?:\.\d+)+)[\w.-]*\.js",
             r"/jquery/([\d.]+)/jquery(?:\.slim)?(?:\.min)?\.js",
             r"/jquery@([\d.]+)/",
             r"/jquery(?:\.slim)?(?:\.min)?\.js\?ver=([\d.]+)",
