@@ -161,7 +161,10 @@ async def bench_homepage(
 
 
 def start_testweb() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.testweb"],
         cwd=REPO,
@@ -184,7 +187,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         context = ssl.create_default_context(cafile=web["ca_file"])
         settings = Settings(
             http_port=web["http_port"],
-            https_port=web["https_port"] if args.scheme == "https" else web["http_port"] + 0,
+            https_port=web["https_port"],
             resolve_overrides={"*.test": "127.0.0.1"},
             allow_private_addresses=False,  # the guard on: override targets are trusted
             http_connection_limit=args.concurrency * 2,
