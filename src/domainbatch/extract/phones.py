@@ -1,12 +1,16 @@
 """Phone numbers in E.164: ``tel:`` links, JSON-LD and visible text (phonenumbers).
 
 Only numbers phonenumbers considers *valid* for their region are kept, which filters out
-most dates, prices and reference numbers. Text is scanned with ``Leniency.VALID`` over a
-bounded prefix; numbers without a ``+`` prefix are read in ``default_region``.
+most prices and reference numbers. Text is scanned with ``Leniency.VALID`` over a bounded
+prefix; numbers without a ``+`` prefix are read in ``default_region``. Two guards drop
+what is valid but still not a phone: text matches shaped like dates (``30.06.2024``,
+``2024-01-15``), and numbers right after an identifier label (VAT / P.IVA / USt-IdNr /
+SIRET / KvK / ABN / IBAN / ISBN / order / invoice / SKU / account / routing...).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from urllib.parse import unquote
 
@@ -17,6 +21,17 @@ from domainbatch.extract.document import Document
 MAX_PHONES = 25
 MAX_TEXT_CHARS = 100_000
 MAX_MATCHER_TRIES = 200
+LABEL_WINDOW = 24
+
+_DATE = re.compile(
+    r"^\s*(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{4}[./-]\d{1,2}[./-]\d{1,2})\s*$"
+)
+_IDENTIFIER_LABEL = re.compile(
+    r"\b(?:p\.?\s?iva|vat(?:\s?(?:no|number|id|reg))?|ust-?id(?:nr)?|tax\s?id|siret|siren|kvk|abn|acn"
+    r"|ein|cif|nif|iban|isbn|routing(?:\s?number)?|account(?:\s?number)?|order|invoice|sku|serial"
+    r"|ref(?:erence)?)\b[\s.:#-]*(?:n[or]\.?|number)?[\s.:#-]*$",
+    re.I,
+)
 
 
 def normalize_region(region: str | None) -> str:
@@ -64,6 +79,10 @@ def find_phones(doc: Document, region: str, extra: Iterable[str | None] = ()) ->
         text, region, leniency=phonenumbers.Leniency.VALID, max_tries=MAX_MATCHER_TRIES
     )
     for match in matcher:
+        if _DATE.match(match.raw_string):
+            continue
+        if _IDENTIFIER_LABEL.search(text[max(0, match.start - LABEL_WINDOW) : match.start]):
+            continue
         e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
         if not add(str(e164)):
             break

@@ -1,0 +1,78 @@
+"""get_session(), migrations and the database check on every backend."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+
+from domainbatch.cli.db import check_database
+from domainbatch.errors import StorageError
+from domainbatch.settings import Settings
+from domainbatch.storage import migrate
+from domainbatch.storage.database import Database, dispose_default, get_session
+from domainbatch.storage.tables import batches
+
+
+async def test_get_session_commits_rolls_back_and_closes(settings: Settings) -> None:
+    db = Database(settings)
+    await migrate.upgrade(db)
+    await db.dispose()
+    row = {
+        "id": "b-1",
+        "status": "pending",
+        "processor": "noop",
+        "options": {},
+        "max_attempts": 3,
+        "total": 0,
+        "invalid": 0,
+        "duplicates": 0,
+        "created_at": 1.0,
+    }
+    try:
+        async with get_session(settings) as session:
+            await session.execute(batches.insert().values(**row))
+        with pytest.raises(RuntimeError):
+            async with get_session(settings) as session:
+                await session.execute(batches.insert().values(**{**row, "id": "b-2"}))
+                raise RuntimeError("the caller fails mid-transaction")
+        with pytest.raises(StorageError, match="database error"):
+            async with get_session(settings) as session:
+                await session.execute(text("SELECT * FROM no_such_table"))
+        async with get_session(settings) as session:
+            ids = (await session.scalars(select(batches.c.id))).all()
+            assert await session.scalar(select(func.count()).select_from(batches)) == 1
+        assert ids == ["b-1"]
+        from domainbatch.storage.database import default_database
+
+        assert default_database(settings).checked_out() == 0
+    finally:
+        await dispose_default()
+
+
+async def test_check_reports_server_and_no_leftover_connection(settings: Settings) -> None:
+    db = Database(settings)
+    try:
+        assert await migrate.upgrade(db) == migrate.head_revision()
+        report = await check_database(db)
+    finally:
+        await db.dispose()
+    assert report["ok"] is True and report["checked_out_connections"] == 0
+    assert report["schema_revision"] == migrate.head_revision()
+    expected = "SQLite" if settings.database_url.startswith("sqlite") else "PostgreSQL"
+    assert str(report["server_version"]).startswith(expected)
+    assert (
+        report["pooler_mode"] == settings.pooler_mode if "6432" in settings.database_url else True
+    )
+
+
+async def test_unreachable_database_is_a_storage_error(backend: str) -> None:
+    if backend == "sqlite":
+        url = "sqlite+aiosqlite:////nonexistent-dir/x.db"
+    else:
+        url = "postgresql://postgres@127.0.0.1:1/nothing"
+    db = Database(Settings(database_url=url))
+    try:
+        with pytest.raises(StorageError):
+            await check_database(db)
+    finally:
+        await db.dispose()

@@ -1,0 +1,97 @@
+"""Status and progress rules, and the storage URL / pooler rules (pure)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domainbatch.core.status import BatchStatus, Progress, backoff_seconds, final_batch_status
+from domainbatch.errors import ConfigurationError
+from domainbatch.settings import Settings
+from domainbatch.storage.database import detect_pooler_mode, normalize_url
+
+
+def test_final_status_needs_one_success() -> None:
+    assert final_batch_status({"succeeded": 1, "failed": 9}) == BatchStatus.COMPLETED
+    assert final_batch_status({"failed": 3, "invalid": 2}) == BatchStatus.FAILED
+
+
+@given(st.integers(0, 10_000), st.integers(0, 10_000))
+def test_progress_is_100_only_when_everything_is_terminal(done: int, extra: int) -> None:
+    total = done + extra
+    progress = Progress(total=total, counts={"succeeded": done, "pending": extra})
+    assert 0 <= progress.percent <= 100
+    assert (progress.percent == 100) == (extra == 0)
+
+
+def test_rate_and_eta() -> None:
+    progress = Progress(
+        total=110,
+        counts={"succeeded": 40, "failed": 10, "invalid": 10, "pending": 50},
+        started_at=1000.0,
+        now=1010.0,
+    )
+    assert progress.done == 60 and progress.processed == 50
+    assert progress.rate == 5.0 and progress.eta_seconds == 10.0
+    assert progress.as_dict()["progress"] == 54.54
+    finished = Progress(total=1, counts={"succeeded": 1}, started_at=5.0, finished_at=7.5, now=99)
+    assert finished.elapsed == 2.5 and finished.eta_seconds == 0.0
+    assert Progress(total=3, counts={}).rate is None
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    rng = random.Random(7)
+    for attempt, ceiling in [(1, 2.0), (2, 4.0), (3, 8.0), (10, 60.0)]:
+        values = [backoff_seconds(attempt, 2.0, 60.0, rng) for _ in range(200)]
+        assert all(ceiling / 2 <= v <= ceiling for v in values)
+        assert len(set(values)) > 100  # jittered, not fixed
+
+
+@pytest.mark.parametrize(
+    ("raw", "driver"),
+    [
+        ("postgres://u:p@db.example.com:5432/postgres", "postgresql+psycopg"),
+        ("postgresql://u@h/db", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg"),
+        ("sqlite:///x.db", "sqlite+aiosqlite"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite"),
+    ],
+)
+def test_database_urls_map_to_our_drivers(raw: str, driver: str) -> None:
+    assert normalize_url(raw).drivername == driver
+
+
+@pytest.mark.parametrize("raw", ["mysql://u@h/db", "not a url"])
+def test_unsupported_database_urls_are_refused(raw: str) -> None:
+    with pytest.raises(ConfigurationError):
+        normalize_url(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "configured", "mode"),
+    [
+        ("postgresql://u@aws-0-eu-west-1.pooler.supabase.com:5432/postgres", "auto", "transaction"),
+        ("postgresql://u@db.internal:6543/postgres", "auto", "transaction"),
+        ("postgresql://u@db.internal:5432/postgres", "auto", "direct"),
+        ("postgresql://u@db.internal:6543/postgres", "session", "session"),
+        ("sqlite:///x.db", "auto", "direct"),
+    ],
+)
+def test_pooler_mode_detection(raw: str, configured: str, mode: str) -> None:
+    assert detect_pooler_mode(normalize_url(raw), configured) == mode
+
+
+def test_settings_parse_lists_and_overrides_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOMAINBATCH_EXTRA_SUFFIXES", "test, .Internal")
+    monkeypatch.setenv("DOMAINBATCH_RESOLVE_OVERRIDES", '{"*.test": "127.0.0.1"}')
+    monkeypatch.setenv("DOMAINBATCH_CONCURRENCY", "7")
+    settings = Settings()
+    assert settings.extra_suffixes == ["test", "internal"]
+    assert settings.resolve_overrides == {"*.test": "127.0.0.1"}
+    assert settings.with_overrides(concurrency=None).concurrency == 7
+    assert settings.with_overrides(concurrency=3).concurrency == 3
+    monkeypatch.setenv("DOMAINBATCH_RESOLVE_OVERRIDES", "*.test=127.0.0.1,a.example=::1")
+    assert Settings().resolve_overrides == {"*.test": "127.0.0.1", "a.example": "::1"}
