@@ -271,3 +271,22 @@ async def test_small_batch_is_not_starved_by_a_big_one(runtime: Runtime) -> None
     finally:
         await rt.close()
     assert big_done < 1500, f"the small batch waited for {big_done} big-batch domains"
+
+
+async def test_live_worker_extends_its_leases(runtime: Runtime) -> None:
+    """Work outlasting several lease periods is not reclaimed while its worker lives."""
+    settings = runtime.settings.with_overrides(lease_seconds=0.4)
+    created = await runtime.submit(["slow-1.test"], processor=SCRIPTED, options={"slow": 1.5})
+    holder, rival = Runtime(settings), Runtime(settings)
+    try:
+        first = asyncio.create_task(process(holder, created.id))
+        while (await batch_status(runtime.db, created.id))["counts"]["processing"] == 0:
+            await asyncio.sleep(0.02)
+        # A rival keeps sweeping for expired leases while the slow domain is in hand.
+        second = asyncio.create_task(process(rival, created.id))
+        await asyncio.gather(first, second)
+    finally:
+        await holder.close()
+        await rival.close()
+    row = (await domains_by_name(runtime, created.id))["slow-1.test"]
+    assert row["status"] == "succeeded" and row["attempts"] == 1

@@ -9,7 +9,12 @@ from domainbatch.cli.db import check_database
 from domainbatch.errors import StorageError
 from domainbatch.settings import Settings
 from domainbatch.storage import migrate
-from domainbatch.storage.database import Database, dispose_default, get_session
+from domainbatch.storage.database import (
+    Database,
+    default_database,
+    dispose_default,
+    get_session,
+)
 from domainbatch.storage.tables import batches
 
 
@@ -42,8 +47,6 @@ async def test_get_session_commits_rolls_back_and_closes(settings: Settings) -> 
             ids = (await session.scalars(select(batches.c.id))).all()
             assert await session.scalar(select(func.count()).select_from(batches)) == 1
         assert ids == ["b-1"]
-        from domainbatch.storage.database import default_database
-
         assert default_database(settings).checked_out() == 0
     finally:
         await dispose_default()
@@ -60,9 +63,8 @@ async def test_check_reports_server_and_no_leftover_connection(settings: Setting
     assert report["schema_revision"] == migrate.head_revision()
     expected = "SQLite" if settings.database_url.startswith("sqlite") else "PostgreSQL"
     assert str(report["server_version"]).startswith(expected)
-    assert (
-        report["pooler_mode"] == settings.pooler_mode if "6432" in settings.database_url else True
-    )
+    expected_mode = "transaction" if settings.pooler_mode == "transaction" else "direct"
+    assert report["pooler_mode"] == expected_mode
 
 
 async def test_unreachable_database_is_a_storage_error(backend: str) -> None:

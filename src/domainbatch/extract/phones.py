@@ -5,7 +5,7 @@ most prices and reference numbers. Text is scanned with ``Leniency.VALID`` over 
 prefix; numbers without a ``+`` prefix are read in ``default_region``. Two guards drop
 what is valid but still not a phone: text matches shaped like dates (``30.06.2024``,
 ``2024-01-15``), and numbers right after an identifier label (VAT / P.IVA / USt-IdNr /
-SIRET / KvK / ABN / IBAN / ISBN / order / invoice / SKU / account / routing...).
+Steuernummer / SIRET / KvK / ABN / IBAN / ISBN / order / invoice / SKU / account / routing...).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ _DATE = re.compile(
 )
 _IDENTIFIER_LABEL = re.compile(
     r"\b(?:p\.?\s?iva|vat(?:\s?(?:no|number|id|reg))?|ust-?id(?:nr)?|tax\s?id|siret|siren|kvk|abn|acn"
-    r"|ein|cif|nif|iban|isbn|routing(?:\s?number)?|account(?:\s?number)?|order|invoice|sku|serial"
+    r"|steuer-?(?:nummer|nr)|st-?nr|ein|cif|nif|iban|isbn|routing(?:\s?number)?|account(?:\s?number)?|order|invoice|sku|serial"
     r"|ref(?:erence)?)\b[\s.:#-]*(?:n[or]\.?|number)?[\s.:#-]*$",
     re.I,
 )

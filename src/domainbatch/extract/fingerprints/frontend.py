@@ -142,7 +142,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint(
         "Google Fonts",
         "Font",
-        links=(r"fonts\.(?:googleapis|gstatic)\.com/",),
+        links=(r"fonts\.(?:googleapis|gstatic)\.com\b",),
         html=(r"@import url\([\"']?https://fonts\.googleapis\.com/",),
     ),
     Fingerprint(
