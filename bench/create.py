@@ -7,16 +7,22 @@ status query on the largest batch.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path, and bench/queue.py would shadow the
+# standard library's ``queue`` module.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
 import argparse
 import asyncio
 import contextlib
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import psutil
 
@@ -101,8 +107,11 @@ def main() -> None:
                     flush=True,
                 )
             p50, p99 = asyncio.run(status_latency(url, last_id))
-            print(f"{backend:<9} status query on {sizes[-1]:,} domains: p50 {p50:.1f} ms, "
-                  f"p99 {p99:.1f} ms", flush=True)
+            print(
+                f"{backend:<9} status query on {sizes[-1]:,} domains: p50 {p50:.1f} ms, "
+                f"p99 {p99:.1f} ms",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

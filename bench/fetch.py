@@ -2,14 +2,25 @@
 test web, beside the bare fetch loop (plain aiohttp GET + read: no guard, no limits, no
 extraction) as the ceiling on this machine.
 
-    python bench/fetch.py [--requests 2000] [--concurrency 50] [--hosts 2000] [--scheme https]
+    python bench/fetch.py [--requests 2000] [--concurrency 50] [--hosts 2000]
+                          [--scheme https|http] [--rounds 3] [--json]
 
 The test web runs in its own process (``python -m tests.testweb``), so server and client each
-get a core. Each request goes to a distinct virtual host (``s<i>.bench.test``), as a crawl
-visits each domain once: every fetch pays for a new connection and, over https, a handshake.
+get a core; each mode runs in a fresh child process, so its peak RSS is its own, and rounds
+rotate the modes and report the median (shared machines are noisy). Each request goes to a
+distinct virtual host (``s<i>.bench.test``), as a crawl visits each domain once: every fetch
+pays for a new connection and, over https, a handshake.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path, and bench/queue.py would shadow the
+# standard library's ``queue`` (which concurrent.futures imports).
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
 
 import argparse
 import asyncio
@@ -20,10 +31,8 @@ import socket
 import ssl
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -107,8 +116,14 @@ async def bench_bare(
     domains: list[str], args: argparse.Namespace, web: dict[str, Any], context: ssl.SSLContext
 ) -> tuple[float, int, int]:
     port = web["https_port"] if args.scheme == "https" else web["http_port"]
+    # Same connection policy as the Fetcher (no idle keep-alive pool: each host is visited
+    # once), so the ratio measures guard, resolver, limits and redirect handling.
     connector = aiohttp.TCPConnector(
-        limit=args.concurrency * 2, resolver=StaticResolver(), ssl=context, use_dns_cache=False
+        limit=args.concurrency * 2,
+        resolver=StaticResolver(),
+        ssl=context,
+        use_dns_cache=False,
+        force_close=True,
     )
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -161,14 +176,10 @@ async def bench_homepage(
 
 
 def start_testweb() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.testweb"],
         cwd=REPO,
-        env=env,
+        env=_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -181,65 +192,95 @@ def start_testweb() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     return server, json.loads(line)
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
+def _env() -> dict[str, str]:
+    paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
+async def run_mode(mode: str, args: argparse.Namespace, web: dict[str, Any]) -> dict[str, Any]:
+    """One mode, in this process (the parent runs each mode in a fresh child)."""
+    context = ssl.create_default_context(cafile=web["ca_file"])
+    settings = Settings(
+        http_port=web["http_port"],
+        # Over "http", https is aimed at a refusing port: every fetch falls back at once,
+        # like a plain-http site.
+        https_port=web["https_port"] if args.scheme == "https" else web["closed_port"],
+        resolve_overrides={"*.test": "127.0.0.1"},
+        allow_private_addresses=False,  # the guard on: override targets are trusted
+        http_connection_limit=args.concurrency * 2,
+    )
+    domains = [f"s{i % args.hosts}.bench.test" for i in range(args.requests)]
+    extract_ms: list[float] = []
+    if mode == "bare":
+        elapsed, ok, peak = await bench_bare(domains, args, web, context)
+    elif mode == "fetcher":
+        elapsed, ok, peak = await bench_fetcher(domains, settings, args, context)
+    else:
+        elapsed, ok, peak, extract_ms = await bench_homepage(domains, settings, args, context)
+    return {
+        "seconds": elapsed,
+        "ok": ok,
+        "per_s": args.requests / elapsed,
+        "peak_rss": max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
+        "extract_ms_median": statistics.median(extract_ms) if extract_ms else None,
+    }
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
     server, web = start_testweb()
+    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "fetcher": [], "homepage": []}
     try:
-        context = ssl.create_default_context(cafile=web["ca_file"])
-        settings = Settings(
-            http_port=web["http_port"],
-            https_port=web["https_port"],
-            resolve_overrides={"*.test": "127.0.0.1"},
-            allow_private_addresses=False,  # the guard on: override targets are trusted
-            http_connection_limit=args.concurrency * 2,
-        )
-        if args.scheme == "http":
-            # Aim https at a refusing port so every fetch falls back at once, like a
-            # plain-http site.
-            settings = settings.with_overrides(https_port=web["closed_port"])
-        domains = [f"s{i % args.hosts}.bench.test" for i in range(args.requests)]
-        bare = await bench_bare(domains, args, web, context)
-        fetch = await bench_fetcher(domains, settings, args, context)
-        home_s, home_ok, home_peak, extract_ms = await bench_homepage(
-            domains, settings, args, context
-        )
+        # Rounds rotate the modes, so a noisy neighbour on a shared machine hits all of them.
+        for _ in range(args.rounds):
+            for mode in runs:
+                runs[mode].append(_child(mode, web))
     finally:
         if server.stdin is not None:
             server.stdin.close()
         server.wait(10)
-
-    def rate(elapsed: float) -> float:
-        return args.requests / elapsed
-
+    results = {mode: _median_run(mode_runs) for mode, mode_runs in runs.items()}
+    bare = results["bare"]["per_s"]
     return {
         "requests": args.requests,
         "concurrency": args.concurrency,
         "hosts": args.hosts,
         "scheme": args.scheme,
-        "bare": {"seconds": bare[0], "ok": bare[1], "per_s": rate(bare[0]), "peak_rss": bare[2]},
-        "fetcher": {
-            "seconds": fetch[0],
-            "ok": fetch[1],
-            "per_s": rate(fetch[0]),
-            "peak_rss": fetch[2],
-        },
-        "homepage": {
-            "seconds": home_s,
-            "ok": home_ok,
-            "per_s": rate(home_s),
-            "peak_rss": home_peak,
-            "extract_ms_median": statistics.median(extract_ms) if extract_ms else None,
-        },
-        "ratio_homepage_to_bare": rate(home_s) / rate(bare[0]),
-        "ratio_fetcher_to_bare": rate(fetch[0]) / rate(bare[0]),
-        "max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "rounds": args.rounds,
+        **results,
+        "ratio_homepage_to_bare": results["homepage"]["per_s"] / bare,
+        "ratio_fetcher_to_bare": results["fetcher"]["per_s"] / bare,
     }
+
+
+def _child(mode: str, web: dict[str, Any]) -> dict[str, Any]:
+    """One mode in a fresh process: peak RSS is then that mode's own."""
+    child = subprocess.run(
+        [sys.executable, __file__, *sys.argv[1:], "--child", mode, "--web", json.dumps(web)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if child.returncode != 0:
+        raise SystemExit(f"{mode} run failed:\n{child.stderr}")
+    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _median_run(mode_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(mode_runs, key=lambda run: run["per_s"])
+    median = dict(ordered[len(ordered) // 2])
+    median["per_s_all"] = [round(run["per_s"], 1) for run in mode_runs]
+    median["peak_rss"] = max(run["peak_rss"] for run in mode_runs)
+    return median
 
 
 def report(result: dict[str, Any]) -> None:
     mib = 1024 * 1024
     print(
         f"{result['requests']} requests over {result['scheme']}, concurrency "
-        f"{result['concurrency']}, {result['hosts']} virtual hosts"
+        f"{result['concurrency']}, {result['hosts']} virtual hosts, median of "
+        f"{result['rounds']} rounds"
     )
     rows = [
         ("bare aiohttp GET+read (limit)", result["bare"]),
@@ -249,14 +290,14 @@ def report(result: dict[str, Any]) -> None:
     for name, row in rows:
         print(
             f"  {name:38} {row['per_s']:8.1f} domains/s  ({row['seconds']:.2f} s, "
-            f"{row['ok']} ok, peak RSS {row['peak_rss'] / mib:.0f} MiB)"
+            f"{row['ok']} ok, peak RSS {row['peak_rss'] / mib:.0f} MiB; "
+            f"rounds: {', '.join(map(str, row['per_s_all']))})"
         )
     print(f"  homepage / bare ratio: {result['ratio_homepage_to_bare']:.2f}")
     print(f"  fetcher / bare ratio:  {result['ratio_fetcher_to_bare']:.2f}")
     median = result["homepage"]["extract_ms_median"]
     if median is not None:
-        print(f"  median extract time: {median:.2f} ms per page")
-    print(f"  peak RSS of the process: {result['max_rss'] / mib:.0f} MiB")
+        print(f"  median extract time: {median:.2f} ms per page (in the extraction thread)")
 
 
 def parse_args() -> argparse.Namespace:
@@ -265,13 +306,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--hosts", type=int, default=2000, help="distinct virtual hosts")
     parser.add_argument("--scheme", choices=("https", "http"), default="https")
+    parser.add_argument("--rounds", type=int, default=3, help="median of N rotated rounds")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--child", choices=("bare", "fetcher", "homepage"), help=argparse.SUPPRESS)
+    parser.add_argument("--web", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     arguments = parse_args()
-    figures = asyncio.run(main(arguments))
+    if arguments.child:
+        figures = asyncio.run(run_mode(arguments.child, arguments, json.loads(arguments.web)))
+        print(json.dumps(figures))
+        raise SystemExit(0)
+    figures = main(arguments)
     if arguments.json:
         print(json.dumps(figures, indent=2))
     else:

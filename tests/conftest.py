@@ -79,7 +79,9 @@ def postgres_schema() -> None:
 
 def wipe_postgres() -> None:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute("TRUNCATE batch_domains, batches")
+        conn.execute(
+            "TRUNCATE batch_domains, batch_counts, webhook_deliveries, batches, api_keys, tenants"
+        )
 
 
 @pytest.fixture(params=BACKENDS)

@@ -36,8 +36,18 @@ class LimitExceededError(InputError):
     code = "limit_exceeded"
 
 
+class UnsupportedMediaError(InputError):
+    code = "unsupported_media_type"
+
+
 class NotFoundError(DomainbatchError):
     code = "not_found"
+
+
+class AuthenticationError(DomainbatchError):
+    """No API key, or one that is unknown or revoked."""
+
+    code = "unauthorized"
 
 
 class ConflictError(DomainbatchError):

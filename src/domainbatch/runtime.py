@@ -43,11 +43,19 @@ class Runtime:
         *,
         processor: str | None = None,
         options: Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
     ) -> CreatedBatch:
         name = processor or self.settings.default_processor
         load_processor(name)  # unknown processors are refused before anything is stored
         spec = BatchSpec(
-            processor=name, options=dict(options or {}), max_attempts=self.settings.max_attempts
+            processor=name,
+            options=dict(options or {}),
+            max_attempts=self.settings.max_attempts,
+            tenant_id=tenant_id,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
         )
         return await create_batch(
             self.db,
@@ -73,6 +81,12 @@ class Runtime:
         with handle:
             entries = iter_entries(handle, fmt=fmt, filename=path.name)  # type: ignore[arg-type]
             return await self.submit(entries, processor=processor, options=options)
+
+    async def cancel(self, batch_id: str, *, tenant_id: str | None = None) -> int:
+        return await self.queue.cancel(batch_id, tenant_id=tenant_id)
+
+    async def retry(self, batch_id: str, *, tenant_id: str | None = None) -> int:
+        return await self.queue.retry_failed(batch_id, tenant_id=tenant_id)
 
     def worker(self, **kwargs: Any) -> Worker:
         return Worker(self.db, self.settings, **kwargs)

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     task_timeout: float = Field(120.0, gt=0)
     shutdown_grace_seconds: float = Field(30.0, ge=0)
 
+    # Webhooks (posted by workers from the outbox)
+    webhook_timeout: float = Field(10.0, gt=0)
+    webhook_max_attempts: int = Field(10, ge=1)
+    webhook_retry_base_seconds: float = Field(5.0, ge=0)
+    webhook_retry_max_seconds: float = Field(3600.0, ge=0)
+    webhook_lease_seconds: float = Field(60.0, gt=0)
+
+    # API
+    events_interval_seconds: float = Field(1.0, gt=0)
+
     # DNS
     nameservers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     dns_timeout: float = Field(5.0, gt=0)

@@ -20,10 +20,12 @@ import orjson
 
 from domainbatch.core.status import backoff_seconds
 from domainbatch.errors import DomainbatchError, DomainProcessingError
+from domainbatch.metrics import Histogram
 from domainbatch.processors.registry import Processor, load_processor
 from domainbatch.settings import Settings
 from domainbatch.storage.database import Database
 from domainbatch.storage.queue import ActiveBatch, Claimed, Outcome, Queue
+from domainbatch.webhooks import WebhookSender
 
 log = logging.getLogger("domainbatch.worker")
 
@@ -38,6 +40,7 @@ class WorkerStats:
     retried: int = 0
     released: int = 0
     started_at: float = field(default_factory=time.monotonic)
+    latency: Histogram = field(default_factory=Histogram)  # seconds per processing attempt
 
 
 def new_worker_id() -> str:
@@ -72,6 +75,7 @@ class Worker:
         self._stack = contextlib.AsyncExitStack()
         self._rotation = 0
         self._rng = random.Random()
+        self.webhooks = WebhookSender(db, settings, self.id)
 
     # Control -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -91,6 +95,7 @@ class Worker:
             asyncio.create_task(self._every(self._flush, self.settings.ack_interval_seconds)),
             asyncio.create_task(self._every(self._extend, self.settings.lease_seconds / 3)),
             asyncio.create_task(self._every(self._sweep, self.settings.lease_seconds / 2)),
+            asyncio.create_task(self.webhooks.run()),
         ]
         try:
             async with self._stack:
@@ -103,6 +108,7 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await self._flush()
+            await self.webhooks.drain()
         log.info("worker %s stopped: %s", self.id, self.stats)
         return self.stats
 
@@ -187,6 +193,7 @@ class Worker:
         return processor
 
     async def _execute(self, processor: Processor, batch: ActiveBatch, claim: Claimed) -> None:
+        began = time.monotonic()
         try:
             async with asyncio.timeout(self.settings.task_timeout):
                 result = await processor(claim.domain, batch.options)
@@ -200,6 +207,7 @@ class Worker:
         except Exception as exc:  # one bad domain never aborts its batch
             log.exception("processor %r failed on %s", batch.processor, claim.domain)
             outcome = self._failure(batch, claim, "internal", f"{type(exc).__name__}: {exc}", False)
+        self.stats.latency.observe(time.monotonic() - began)
         self._unacked.append(outcome)
         if len(self._unacked) >= self.settings.ack_batch_size:
             try:
@@ -278,5 +286,6 @@ class Worker:
 
     def _emit(self, event: str, batch_id: str) -> None:
         log.info("%s %s", event, batch_id)
+        self.webhooks.wake()
         if self._on_event is not None:
             self._on_event(event, batch_id)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from domainbatch.errors import EmptyBatchError, LimitExceededError, ProcessorNotFoundError
 from domainbatch.runtime import Runtime
+from domainbatch.storage import counters
 from domainbatch.storage.batches import batch_status, iter_domains
 from domainbatch.storage.tables import batch_domains, batches
 
@@ -21,7 +22,27 @@ async def process(rt: Runtime, batch_id: str, **worker: Any) -> list[tuple[str, 
     events: list[tuple[str, str]] = []
     w = rt.worker(only_batches=[batch_id], burst=True, on_event=lambda e, b: events.append((e, b)))
     await asyncio.wait_for(w.run(), 60)
+    await assert_counters_match_rows(rt, batch_id)
     return events
+
+
+async def assert_counters_match_rows(rt: Runtime, batch_id: str) -> None:
+    """The sharded counters that status reads use agree with the domain rows themselves."""
+    async with rt.db.connect() as conn:
+        counts, errors = await counters.read(conn, batch_id)
+        rows = await conn.execute(
+            select(batch_domains.c.status, batch_domains.c.error_code, func.count())
+            .where(batch_domains.c.batch_id == batch_id)
+            .group_by(batch_domains.c.status, batch_domains.c.error_code)
+        )
+        expected_counts: dict[str, int] = {}
+        expected_errors: dict[str, int] = {}
+        for status, code, n in rows:
+            expected_counts[status] = expected_counts.get(status, 0) + n
+            if status == "failed":
+                expected_errors[code] = expected_errors.get(code, 0) + n
+    assert {k: v for k, v in counts.items() if v} == expected_counts
+    assert errors == expected_errors
 
 
 async def domains_by_name(rt: Runtime, batch_id: str) -> dict[str, dict[str, Any]]:
@@ -186,6 +207,7 @@ async def test_cancel_stops_pending_domains(runtime: Runtime) -> None:
     created = await runtime.submit([f"d{i}.test" for i in range(50)], processor=SCRIPTED)
     cancelled = await runtime.queue.cancel(created.id)
     assert cancelled == 50
+    await assert_counters_match_rows(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
     assert status["status"] == "cancelled" and status["counts"]["cancelled"] == 50
     assert status["errors"] == {}
@@ -198,6 +220,7 @@ async def test_retry_requeues_failed_domains(runtime: Runtime, tmp_path: Path) -
     await process(runtime, created.id)
     assert (await batch_status(runtime.db, created.id))["counts"]["failed"] == 1
     assert await runtime.queue.retry_failed(created.id) == 1
+    await assert_counters_match_rows(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
     assert status["status"] == "processing" and status["counts"]["pending"] == 1
     events = await process(runtime, created.id)
@@ -268,6 +291,7 @@ async def test_small_batch_is_not_starved_by_a_big_one(runtime: Runtime) -> None
         big_done = (await batch_status(runtime.db, big.id))["done"]
         w.stop()
         await task
+        await assert_counters_match_rows(rt, big.id)
     finally:
         await rt.close()
     assert big_done < 1500, f"the small batch waited for {big_done} big-batch domains"
@@ -280,7 +304,7 @@ async def test_live_worker_extends_its_leases(runtime: Runtime) -> None:
     holder, rival = Runtime(settings), Runtime(settings)
     try:
         first = asyncio.create_task(process(holder, created.id))
-        while (await batch_status(runtime.db, created.id))["counts"]["processing"] == 0:
+        while (await batch_status(runtime.db, created.id))["counts"]["processing"] == 0:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         # A rival keeps sweeping for expired leases while the slow domain is in hand.
         second = asyncio.create_task(process(rival, created.id))

@@ -287,6 +287,15 @@ async def test_oversized_header_is_too_large(testweb: TestWeb) -> None:
     assert len(error.message) < 300
 
 
+async def test_total_header_size_is_bounded(testweb: TestWeb) -> None:
+    # Every header fits the per-field limit, the sum does not.
+    error = await fetch_error(testweb, "manyheaders.test", max_header_bytes=4096)
+    assert error.code == "too_large"
+    assert "limit 4096" in error.message
+    result = await fetch(testweb, "manyheaders.test")  # default 64 KiB: fine
+    assert result.status == 200
+
+
 # -- content ---------------------------------------------------------------------------------
 
 

@@ -216,6 +216,7 @@ class TestWeb:
             ),
             "to-ftp.test": self._redirect_url(lambda: "ftp://files.test/"),
             "bigheader.test": self._big_header,
+            "manyheaders.test": self._many_headers,
             "badgzip.test": self._bad_gzip,
         }
 
@@ -370,6 +371,13 @@ class TestWeb:
     async def _big_header(self, request: web.Request) -> web.StreamResponse:
         response = web.Response(body=pages.DEFAULT, content_type="text/html")
         response.headers["X-Padding"] = "x" * 70_000
+        return response
+
+    async def _many_headers(self, request: web.Request) -> web.StreamResponse:
+        # Each header is modest; together they are ~10 KB (for a total-size limit).
+        response = web.Response(body=pages.DEFAULT, content_type="text/html")
+        for i in range(10):
+            response.headers[f"X-Filler-{i}"] = "y" * 1000
         return response
 
     async def _bad_gzip(self, request: web.Request) -> web.StreamResponse:

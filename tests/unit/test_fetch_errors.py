@@ -13,7 +13,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from domainbatch.errors import DomainProcessingError
 from domainbatch.fetching.connect import BlockedAddressError
-from domainbatch.fetching.http import looks_like_html, origin_url
+from domainbatch.fetching.hops import looks_like_html, origin_url
 from domainbatch.fetching.translate import is_connect_failure, translate
 
 KEY = ConnectionKey("example.com", 443, True, True, None, None, None, None)

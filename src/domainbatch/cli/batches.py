@@ -12,8 +12,9 @@ from rich.live import Live
 from rich.table import Table
 
 from domainbatch.cli.common import err, execute, fail, load_settings, out, print_json
-from domainbatch.cli.render import seconds, status_table, when, write_results
+from domainbatch.cli.render import seconds, status_table, when
 from domainbatch.core.status import ACTIVE_BATCH
+from domainbatch.exports import write_results
 from domainbatch.runtime import open_runtime
 from domainbatch.storage.batches import batch_status, iter_domains, list_batches
 

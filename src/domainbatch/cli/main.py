@@ -22,8 +22,9 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
-from domainbatch.cli.render import status_table, write_results
+from domainbatch.cli.render import status_table
 from domainbatch.core.status import ACTIVE_BATCH
+from domainbatch.exports import write_results
 from domainbatch.runtime import Runtime, open_runtime
 from domainbatch.storage.batches import CreatedBatch, batch_status, iter_domains
 from domainbatch.worker import Worker

@@ -1,29 +1,11 @@
-"""Human output: status tables, progress, result export (JSONL / CSV)."""
+"""Human output: status tables and times. Result export lives in ``domainbatch.exports``."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from rich.table import Table
-
-CSV_COLUMNS = [
-    "domain",
-    "display",
-    "input",
-    "status",
-    "attempts",
-    "error_code",
-    "error_message",
-    "final_url",
-    "status_code",
-    "title",
-    "result",
-]
 
 
 def when(epoch: float | None) -> str:
@@ -64,39 +46,3 @@ def status_table(status: dict[str, Any]) -> Table:
     if status["error"]:
         table.add_row("error", str(status["error"]))
     return table
-
-
-def csv_row(item: dict[str, Any]) -> dict[str, Any]:
-    result = item.get("result") or {}
-    extracted = result.get("extracted") or {}
-    return {
-        **{k: item.get(k) for k in CSV_COLUMNS[:7]},
-        "final_url": result.get("final_url"),
-        "status_code": result.get("status_code"),
-        "title": extracted.get("title"),
-        "result": orjson.dumps(item["result"]).decode() if item.get("result") else "",
-    }
-
-
-async def write_results(
-    items: AsyncIterator[dict[str, Any]], fmt: str, write: Callable[[str], Any]
-) -> int:
-    """Stream domains as JSONL or CSV through ``write``; returns how many were written."""
-    count = 0
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        async for item in items:
-            writer.writerow(csv_row(item))
-            count += 1
-            if count % 1000 == 0:
-                write(buffer.getvalue())
-                buffer.seek(0)
-                buffer.truncate()
-        write(buffer.getvalue())
-        return count
-    async for item in items:
-        write(orjson.dumps(item).decode() + "\n")
-        count += 1
-    return count

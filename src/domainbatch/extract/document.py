@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import accumulate
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -16,6 +17,8 @@ from domainbatch.extract.urls import absolutize, http_url
 MAX_ELEMENTS = 5_000  # per kind (meta, link, a, script) looked at
 MAX_TEXT_CHARS = 200_000  # visible text kept for email and phone scanning
 MAX_ATTRIBUTE_CHARS = 4_096
+MAX_NESTING = 512  # like Blink's parser; deeper input is cut (lexbor is quadratic in depth)
+NESTING_CHECK_TAGS = 10_000  # below this many "<", depth cannot cost much
 
 _SKIPPED_TEXT_PARENTS = frozenset({"script", "style", "noscript", "template", "iframe", "head"})
 
@@ -30,6 +33,14 @@ _BLOCK_TAGS = _words(
     "thead tr ul"
 )
 _WHITESPACE = re.compile(r"\s+")
+_RAW_TEXT_TAGS = frozenset({"script", "style", "textarea", "title", "xmp", "noscript"})
+# Elements that never hold children, or that close their open sibling (p, li, td, a...).
+_FLAT_TAGS = _words(
+    "area base br col embed hr img input link meta param source track wbr keygen frame "
+    "p li dt dd option optgroup tr td th thead tbody tfoot rp rt colgroup caption a"
+)
+_NESTING_TAG = re.compile(rf"<(/?)(?!(?:{'|'.join(sorted(_FLAT_TAGS))})[\s/>])[A-Za-z]", re.I)
+_RAW_TEXT = re.compile(rf"<({'|'.join(sorted(_RAW_TEXT_TAGS))})\b.*?(?:</\1\s*>|$)", re.I | re.S)
 
 
 def collapse(text: str | None, limit: int = MAX_ATTRIBUTE_CHARS) -> str | None:
@@ -38,6 +49,32 @@ def collapse(text: str | None, limit: int = MAX_ATTRIBUTE_CHARS) -> str | None:
         return None
     cleaned = _WHITESPACE.sub(" ", text[: limit * 2]).strip()[:limit]
     return cleaned or None
+
+
+def _deepen(depth: int, step: int) -> int:
+    return depth + step if depth + step > 0 else 0
+
+
+def limit_nesting(html: str) -> tuple[str, bool]:
+    """``html`` cut before the first element nested deeper than ``MAX_NESTING`` (estimated).
+
+    The estimate counts start and end tags, skipping void and sibling-closing elements
+    and the content of raw-text elements (scripts, styles); it only runs on documents with
+    many tags. The boolean says whether the text was cut.
+    """
+    if html.count("<") <= NESTING_CHECK_TAGS:
+        return html, False
+    # Blank raw-text contents (same length, so offsets still match), then walk the tags.
+    flat = _RAW_TEXT.sub(lambda m: " " * len(m.group(0)), html)
+    steps = [-1 if closing else 1 for closing in _NESTING_TAG.findall(flat)]
+    if max(accumulate(steps, _deepen), default=0) <= MAX_NESTING:
+        return html, False
+    depth = 0
+    for match in _NESTING_TAG.finditer(flat):
+        depth = _deepen(depth, -1 if match.group(1) else 1)
+        if depth > MAX_NESTING:
+            return html[: match.start()], True
+    return html, False  # pragma: no cover - the estimate above found a deeper point
 
 
 @dataclass(frozen=True)
@@ -72,8 +109,9 @@ class Document:
         self.html = decoded.text
         self.charset = decoded.charset
         self.charset_source = decoded.source
-        self.truncated = decoded.truncated
-        self.tree = LexborHTMLParser(self.html)
+        html, cut = limit_nesting(decoded.text)
+        self.truncated = decoded.truncated or cut
+        self.tree = LexborHTMLParser(html)
 
     def select(self, selector: str) -> list[LexborNode]:
         return list(self.tree.css(selector)[:MAX_ELEMENTS])

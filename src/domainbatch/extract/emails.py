@@ -33,6 +33,8 @@ _OBFUSCATED = re.compile(
     re.I,
 )
 _DOT_SEPARATOR = re.compile(_DOT, re.I)
+# Every obfuscated address has a bracketed at/dot or a spelled-out " dot ": skip texts without.
+_OBFUSCATION_HINT = re.compile(rf"{_OPEN}\s*(?:at|@|dot|\.)\s*{_CLOSE}|\sdot\s", re.I)
 _BRACKET = re.compile(_OPEN)
 _OBFUSCATED_DOT = re.compile(rf"{_OPEN}|\s", re.I)
 
@@ -94,11 +96,13 @@ def _mailto_addresses(href: str) -> list[str]:
 
 
 def _text_candidates(text: str) -> Iterable[str]:
-    for count, match in enumerate(_PLAIN.finditer(text)):
+    plain = _PLAIN.finditer(text) if "@" in text else iter(())
+    for count, match in enumerate(plain):
         if count >= MAX_MATCHES:
             break
         yield f"{match.group(1)}@{match.group(2)}"
-    for count, match in enumerate(_OBFUSCATED.finditer(text)):
+    obfuscated = _OBFUSCATED.finditer(text) if _OBFUSCATION_HINT.search(text) else iter(())
+    for count, match in enumerate(obfuscated):
         if count >= MAX_MATCHES:
             break
         domain = match.group("domain")

@@ -156,15 +156,18 @@ def _url(value: Any, base: str, by_id: dict[str, dict[str, Any]]) -> str | None:
     value = _resolve(value, by_id)
     if isinstance(value, dict):
         value = value.get("url") or value.get("contentUrl")
-    text = _text(value)
-    return absolutize(base, text) if text else None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if not isinstance(value, str):
+        return None  # numbers and booleans are never URLs
+    return absolutize(base, value)
 
 
 def _email(value: Any) -> str | None:
     text = _text(value)
     if not text:
         return None
-    return text.removeprefix("mailto:").strip().lower() or None
+    return text.lower().removeprefix("mailto:").strip() or None
 
 
 def _organization(

@@ -21,6 +21,7 @@ from domainbatch.extract.document import Document
 MAX_PHONES = 25
 MAX_TEXT_CHARS = 100_000
 MAX_MATCHER_TRIES = 200
+MAX_TEXT_MATCHES = 200
 LABEL_WINDOW = 24
 
 _DATE = re.compile(
@@ -71,14 +72,16 @@ def find_phones(doc: Document, region: str, extra: Iterable[str | None] = ()) ->
             found.append(e164)
         return len(found) < MAX_PHONES
 
-    for raw in [*_tel_targets(doc), *(value for value in extra if value)]:
+    for raw in [*_tel_targets(doc), *(value for value in extra if value)][:MAX_TEXT_MATCHES]:
         if not add(parse_phone(raw, region)):
             return found
     text = doc.visible_text[:MAX_TEXT_CHARS]
     matcher = phonenumbers.PhoneNumberMatcher(
         text, region, leniency=phonenumbers.Leniency.VALID, max_tries=MAX_MATCHER_TRIES
     )
-    for match in matcher:
+    for count, match in enumerate(matcher):
+        if count >= MAX_TEXT_MATCHES:
+            break
         if _DATE.match(match.raw_string):
             continue
         if _IDENTIFIER_LABEL.search(text[max(0, match.start - LABEL_WINDOW) : match.start]):

@@ -112,6 +112,11 @@ PLATFORMS: tuple[Platform, ...] = (
     ),
 )
 PLATFORM_KEYS = tuple(platform.key for platform in PLATFORMS)
+# Cheap prefilter: a link that names none of the platforms' hosts is not resolved at all.
+_HOST_HINT = re.compile(
+    "|".join(re.escape(host) for platform in PLATFORMS for host in platform.hosts),
+    re.I,
+)
 
 
 def _platform_for(host: str) -> Platform | None:
@@ -150,14 +155,28 @@ def classify_profile(url: str) -> tuple[str, str] | None:
     return platform.key, f"https://{platform.canonical_host}/{match.group(1)}"
 
 
+def _candidate_links(links: list[str]) -> list[str]:
+    """The links that mention a platform host, in order (one regex pass over all of them)."""
+    joined = "\n".join(links)
+    found: list[str] = []
+    last_start = -1
+    for match in _HOST_HINT.finditer(joined):
+        start = joined.rfind("\n", 0, match.start()) + 1
+        if start == last_start:
+            continue
+        end = joined.find("\n", match.end())
+        found.append(joined[start : end if end >= 0 else len(joined)])
+        last_start = start
+    return found
+
+
 def find_socials(doc: Document, extra: Iterable[Any] = ()) -> dict[str, list[str]]:
     socials: dict[str, list[str]] = {key: [] for key in PLATFORM_KEYS}
     seen: set[str] = set()
-    hrefs = [*doc.anchor_hrefs, *(link.href for link in doc.link_tags), *extra]
-    for href in hrefs:
-        if not isinstance(href, str) or not href:
-            continue
-        url = absolutize(doc.base_url, href) if doc.base_url else absolutize("", href)
+    links = [*doc.anchor_hrefs, *(link.href for link in doc.link_tags)]
+    links += [value for value in extra if isinstance(value, str)]
+    for href in _candidate_links([link.replace("\n", " ") for link in links]):
+        url = absolutize(doc.base_url, href)
         found = classify_profile(url) if url else None
         if found is None:
             continue

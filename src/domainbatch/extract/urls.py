@@ -15,7 +15,8 @@ def absolutize(base: str, href: str | None) -> str | None:
     if not href or len(href) > MAX_URL_CHARS:
         return None
     try:
-        joined = urljoin(base, href) if base else href
+        absolute = href[:8].lower().startswith(("https://", "http://"))
+        joined = href if absolute or not base else urljoin(base, href)
         parts = urlsplit(joined)
     except ValueError:
         return None

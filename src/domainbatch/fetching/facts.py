@@ -159,7 +159,8 @@ def tls_facts(transport: asyncio.Transport | None) -> dict[str, Any] | None:
         "version": ssl_object.version(),
         "cipher": cipher[0] if cipher else None,
     }
-    cert = ssl_object.getpeercert()
+    # asyncio already decoded the certificate after the handshake; decoding is not free.
+    cert = transport.get_extra_info("peercert") or ssl_object.getpeercert()
     if cert:
         not_after = _cert_time(cert.get("notAfter"))
         facts.update(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from domainbatch.errors import DomainProcessingError
@@ -93,9 +94,19 @@ def parse_address(text: str) -> IPAddress | None:
 
 def blocked_reason(address: str | IPAddress) -> str | None:
     """Why ``address`` must not be connected to, or ``None`` when it is public unicast."""
-    addr = parse_address(address) if isinstance(address, str) else address
-    if addr is None:
-        return "not an IP address"
+    if isinstance(address, str):
+        return _text_reason(address)
+    return _reason(address)
+
+
+@lru_cache(maxsize=8192)
+def _text_reason(address: str) -> str | None:
+    # Each fetch checks the same few addresses several times (lookup, connect, peer).
+    addr = parse_address(address)
+    return "not an IP address" if addr is None else _reason(addr)
+
+
+def _reason(addr: IPAddress) -> str | None:
     if addr in _METADATA:
         return _METADATA[addr]
     if isinstance(addr, IPv4Address):
@@ -114,7 +125,7 @@ def _classify_v6(addr: IPv6Address) -> str | None:
     embedded = _embedded_v4(addr)
     if embedded is not None:
         form, v4 = embedded
-        inner = blocked_reason(v4)
+        inner = _reason(v4)
         return f"{inner} ({form} {v4})" if inner else None
     if addr in _V4_COMPATIBLE and addr > IPv6Address("::1"):
         # ``::a.b.c.d`` is deprecated (RFC 4291) and stacks treat it unpredictably: refuse it.
@@ -157,13 +168,13 @@ class AddressGuard:
         """Why connecting to ``address`` (for ``host``) is refused; ``None`` when allowed."""
         if self.allow_private:
             return None
-        parsed = parse_address(address)
-        reason = blocked_reason(parsed if parsed is not None else address)
-        if reason is None or parsed is None:
-            return reason
+        reason = blocked_reason(address)
+        if reason is None:
+            return None
         if host is not None and self._trusted_for is not None:
+            parsed = parse_address(address)
             trusted = self._trusted_for(host) or ()
-            if any(parse_address(t) == parsed for t in trusted):
+            if parsed is not None and any(parse_address(t) == parsed for t in trusted):
                 return None
         return reason
 

@@ -17,8 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.status import BatchStatus, DomainStatus, Progress
 from domainbatch.errors import EmptyBatchError, LimitExceededError, NotFoundError
+from domainbatch.storage import counters
+from domainbatch.storage.counters import Tally
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import batch_domains, batches, epoch_now
+from domainbatch.storage.webhooks import enqueue_event
 
 INVALID_SAMPLE = 100  # invalid entries echoed back in full; the rest are counted
 
@@ -39,6 +42,9 @@ class BatchSpec:
     processor: str
     options: Mapping[str, Any]
     max_attempts: int
+    tenant_id: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
 
 def _insert(db: Database) -> Any:
@@ -72,6 +78,9 @@ async def create_batch(
                 invalid=0,
                 duplicates=0,
                 created_at=epoch_now(),
+                tenant_id=spec.tenant_id,
+                webhook_url=spec.webhook_url,
+                webhook_secret=spec.webhook_secret,
             )
         )
         while chunk := list(islice(source, chunk_size)):
@@ -108,6 +117,12 @@ async def create_batch(
                 finished_at=epoch_now() if all_invalid else None,
             )
         )
+        tally = Tally()
+        tally[counters.key(batch_id, DomainStatus.PENDING)] = created.total - created.invalid
+        tally[counters.key(batch_id, DomainStatus.INVALID)] = created.invalid
+        await counters.apply(conn, tally, 0)
+        if all_invalid:
+            await enqueue_event(conn, batch_id, "batch.failed")
     return created
 
 
@@ -147,29 +162,28 @@ def _rows(
     return valid, invalid
 
 
-async def get_batch_row(conn: AsyncConnection, batch_id: str) -> Row[Any]:
-    row = (await conn.execute(select(batches).where(batches.c.id == batch_id))).first()
+async def get_batch_row(
+    conn: AsyncConnection, batch_id: str, *, tenant_id: str | None = None
+) -> Row[Any]:
+    """The batch row; ``tenant_id`` set means: only if that tenant owns it (else not found,
+    so another tenant's batch is indistinguishable from one that does not exist)."""
+    query = select(batches).where(batches.c.id == batch_id)
+    if tenant_id is not None:
+        query = query.where(batches.c.tenant_id == tenant_id)
+    row = (await conn.execute(query)).first()
     if row is None:
         raise NotFoundError(f"no batch {batch_id}")
     return row
 
 
-async def batch_status(db: Database, batch_id: str) -> dict[str, Any]:
+async def batch_status(
+    db: Database, batch_id: str, *, tenant_id: str | None = None
+) -> dict[str, Any]:
     """The batch with counts by domain status, errors by code, progress, rate and ETA."""
     async with db.connect() as conn:
-        row = await get_batch_row(conn, batch_id)
-        grouped = await conn.execute(
-            select(batch_domains.c.status, batch_domains.c.error_code, func.count())
-            .where(batch_domains.c.batch_id == batch_id)
-            .group_by(batch_domains.c.status, batch_domains.c.error_code)
-        )
+        row = await get_batch_row(conn, batch_id, tenant_id=tenant_id)
+        counts, errors = await counters.read(conn, batch_id)
         now = await conn.scalar(select(epoch_now()))
-    counts: dict[str, int] = {}
-    errors: dict[str, int] = {}
-    for status, code, n in grouped:
-        counts[status] = counts.get(status, 0) + n
-        if code and status == DomainStatus.FAILED:
-            errors[code] = errors.get(code, 0) + n
     progress = Progress(
         total=row.total,
         counts=counts,
@@ -178,10 +192,10 @@ async def batch_status(db: Database, batch_id: str) -> dict[str, Any]:
         finished_at=row.finished_at,
         now=float(now or 0.0),
     )
-    return {**_batch_dict(row), **progress.as_dict()}
+    return {**batch_dict(row), **progress.as_dict()}
 
 
-def _batch_dict(row: Row[Any]) -> dict[str, Any]:
+def batch_dict(row: Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "status": row.status,
@@ -194,6 +208,7 @@ def _batch_dict(row: Row[Any]) -> dict[str, Any]:
         "created_at": row.created_at,
         "started_at": row.started_at,
         "finished_at": row.finished_at,
+        "webhook_url": row.webhook_url,
     }
 
 
@@ -204,11 +219,12 @@ async def list_batches(
     if status:
         query = query.where(batches.c.status == status)
     async with db.connect() as conn:
-        return [_batch_dict(row) for row in await conn.execute(query)]
+        return [batch_dict(row) for row in await conn.execute(query)]
 
 
 def domain_dict(row: Row[Any]) -> dict[str, Any]:
     return {
+        "id": row.id,
         "domain": row.domain,
         "display": row.display or row.domain,
         "input": row.raw_input or row.domain,
@@ -223,11 +239,16 @@ def domain_dict(row: Row[Any]) -> dict[str, Any]:
 
 
 async def iter_domains(
-    db: Database, batch_id: str, *, status: str | None = None, page_size: int = 1000
+    db: Database,
+    batch_id: str,
+    *,
+    status: str | None = None,
+    page_size: int = 1000,
+    tenant_id: str | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Every domain of a batch in id order, paged by key (no long-lived cursor: pooler-safe)."""
     async with db.connect() as conn:
-        await get_batch_row(conn, batch_id)
+        await get_batch_row(conn, batch_id, tenant_id=tenant_id)
     last_id = 0
     while True:
         query = (

@@ -7,6 +7,7 @@ so it runs unchanged through a transaction-mode pooler.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +16,14 @@ from sqlalchemy import and_, bindparam, case, exists, select, update
 
 from domainbatch.core.status import ACTIVE_BATCH, OPEN_DOMAIN, BatchStatus, DomainStatus
 from domainbatch.errors import ConflictError
+from domainbatch.storage import counters
 from domainbatch.storage.batches import get_batch_row
+from domainbatch.storage.counters import Key, Tally
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import batch_domains as d
 from domainbatch.storage.tables import batches as b
 from domainbatch.storage.tables import epoch_now
+from domainbatch.storage.webhooks import enqueue_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,7 @@ class Queue:
     def __init__(self, db: Database, lease_seconds: float) -> None:
         self.db = db
         self.lease_seconds = lease_seconds
+        self.shard = counters.pick_shard()
 
     async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
         query = (
@@ -146,12 +151,17 @@ class Queue:
             rows = (await conn.execute(stmt)).all()
             started = False
             if rows:
+                tally = Tally()
+                tally.move(batch_id, DomainStatus.PENDING, DomainStatus.PROCESSING, len(rows))
+                await counters.apply(conn, tally, self.shard)
                 result = await conn.execute(
                     update(b)
                     .where(b.c.id == batch_id, b.c.status == BatchStatus.PENDING)
                     .values(status=BatchStatus.PROCESSING, started_at=epoch_now())
                 )
                 started = result.rowcount == 1
+                if started:
+                    await enqueue_event(conn, batch_id, "batch.started")
         return [Claimed(r.id, batch_id, r.domain, r.attempts) for r in rows], started
 
     async def extend(self, ids: Iterable[int], worker_id: str) -> None:
@@ -172,33 +182,43 @@ class Queue:
 
     async def ack(self, outcomes: Sequence[Outcome], worker_id: str) -> set[str]:
         """Record many outcomes in one transaction; returns the batches that may have ended."""
-        succeeded: list[dict[str, Any]] = []
-        failed: list[dict[str, Any]] = []
-        retried: list[dict[str, Any]] = []
+        # One executemany per (batch, new counter key): its row count is exactly how many
+        # domains moved there (late acks match no row and count for nothing).
+        groups: dict[tuple[Any, Key], list[dict[str, Any]]] = defaultdict(list)
         for o in outcomes:
             params: dict[str, Any] = {
                 "b_id": o.claimed.id,
                 "b_worker": worker_id,
                 "b_attempt": o.claimed.attempt,
             }
+            batch_id = o.claimed.batch_id
             if o.error_code is None:
-                succeeded.append({**params, "b_result": o.result})
+                target = counters.key(batch_id, DomainStatus.SUCCEEDED)
+                groups[(_SUCCEED, target)].append({**params, "b_result": o.result})
                 continue
             params.update(b_code=o.error_code, b_message=o.error_message)
             if o.retry_in is not None:
-                retried.append({**params, "b_delay": o.retry_in})
+                target = counters.key(batch_id, DomainStatus.PENDING)
+                groups[(_RETRY, target)].append({**params, "b_delay": o.retry_in})
             else:
-                failed.append(params)
+                target = counters.key(batch_id, DomainStatus.FAILED, o.error_code)
+                groups[(_FAIL, target)].append(params)
+        tally = Tally()
         async with self.db.transaction() as conn:
-            for stmt, params_list in ((_SUCCEED, succeeded), (_FAIL, failed), (_RETRY, retried)):
-                if params_list:
-                    await conn.execute(stmt, params_list)
+            for (stmt, target), params_list in groups.items():
+                moved = (await conn.execute(stmt, params_list)).rowcount
+                tally.move(target[0], DomainStatus.PROCESSING, target, moved)
+            await counters.apply(conn, tally, self.shard)
         return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
 
     async def release(self, claims: Iterable[Claimed], worker_id: str) -> None:
         """Hand back unstarted or interrupted work at shutdown, without spending an attempt."""
-        params = [{"b_id": c.id, "b_worker": worker_id, "b_attempt": c.attempt} for c in claims]
-        if not params:
+        by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for c in claims:
+            by_batch[c.batch_id].append(
+                {"b_id": c.id, "b_worker": worker_id, "b_attempt": c.attempt}
+            )
+        if not by_batch:
             return
         stmt = (
             update(d)
@@ -210,8 +230,12 @@ class Queue:
                 attempts=d.c.attempts - 1,
             )
         )
+        tally = Tally()
         async with self.db.transaction() as conn:
-            await conn.execute(stmt, params)
+            for batch_id, params in by_batch.items():
+                moved = (await conn.execute(stmt, params)).rowcount
+                tally.move(batch_id, DomainStatus.PROCESSING, DomainStatus.PENDING, moved)
+            await counters.apply(conn, tally, self.shard)
 
     async def reap(self) -> set[str]:
         """Reclaim expired leases (a crashed worker's domains) for any worker to take.
@@ -237,10 +261,16 @@ class Queue:
                 worker_id=None,
                 lease_expires_at=None,
             )
-            .returning(d.c.batch_id)
+            .returning(d.c.batch_id, d.c.status, d.c.error_code)
         )
         async with self.db.transaction() as conn:
-            return {row.batch_id for row in await conn.execute(stmt)}
+            rows = (await conn.execute(stmt)).all()
+            tally = Tally()
+            for row in rows:
+                new = counters.key(row.batch_id, row.status, row.error_code)
+                tally.move(row.batch_id, DomainStatus.PROCESSING, new)
+            await counters.apply(conn, tally, self.shard)
+        return {row.batch_id for row in rows}
 
     async def finalize(self, batch_id: str) -> str | None:
         """End the batch if no domain is open. Exactly one caller wins; it gets the status."""
@@ -258,12 +288,14 @@ class Queue:
         )
         async with self.db.transaction() as conn:
             row = (await conn.execute(stmt)).first()
+            if row is not None:
+                await enqueue_event(conn, batch_id, f"batch.{row.status}")
         return None if row is None else str(row.status)
 
-    async def cancel(self, batch_id: str) -> int:
+    async def cancel(self, batch_id: str, *, tenant_id: str | None = None) -> int:
         """Cancel pending domains and the batch; in-flight domains finish. Returns the count."""
         async with self.db.transaction() as conn:
-            row = await get_batch_row(conn, batch_id)
+            row = await get_batch_row(conn, batch_id, tenant_id=tenant_id)
             if row.status not in ACTIVE_BATCH:
                 raise ConflictError(f"batch {batch_id} is already {row.status}")
             result = await conn.execute(
@@ -276,30 +308,40 @@ class Queue:
                     finished_at=epoch_now(),
                 )
             )
-            await conn.execute(
+            tally = Tally()
+            tally.move(batch_id, DomainStatus.PENDING, DomainStatus.CANCELLED, result.rowcount)
+            await counters.apply(conn, tally, self.shard)
+            ended = await conn.execute(
                 update(b)
                 .where(b.c.id == batch_id, b.c.status.in_(ACTIVE_BATCH))
                 .values(status=BatchStatus.CANCELLED, finished_at=epoch_now())
             )
+            if ended.rowcount == 1:
+                await enqueue_event(conn, batch_id, "batch.cancelled")
         return int(result.rowcount)
 
-    async def retry_failed(self, batch_id: str) -> int:
-        """Re-queue the failed domains of a batch with fresh attempts; reopens the batch."""
+    async def retry_failed(self, batch_id: str, *, tenant_id: str | None = None) -> int:
+        """Re-queue the failed domains of a batch with fresh attempts; reopens the batch.
+
+        A reopened batch ends again later, and that second ending is a new event."""
         async with self.db.transaction() as conn:
-            await get_batch_row(conn, batch_id)
-            result = await conn.execute(
+            await get_batch_row(conn, batch_id, tenant_id=tenant_id)
+            # The last error stays on the row (as on any retried domain) and comes back here,
+            # so the counters move exactly the rows this statement took.
+            moved = await conn.execute(
                 update(d)
                 .where(d.c.batch_id == batch_id, d.c.status == DomainStatus.FAILED)
                 .values(
-                    status=DomainStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=0,
-                    error_code=None,
-                    error_message=None,
-                    finished_at=None,
+                    status=DomainStatus.PENDING, attempts=0, next_attempt_at=0, finished_at=None
                 )
+                .returning(d.c.error_code)
             )
-            count = int(result.rowcount)
+            tally = Tally()
+            for row in moved:
+                failed = counters.key(batch_id, DomainStatus.FAILED, row.error_code)
+                tally.move(batch_id, failed, DomainStatus.PENDING)
+            await counters.apply(conn, tally, self.shard)
+            count = tally[counters.key(batch_id, DomainStatus.PENDING)]
             if count:
                 await conn.execute(
                     update(b)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -50,8 +51,60 @@ batches = Table(
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),
     Column("finished_at", Float),
+    # Revision 0002: the owning tenant (NULL: created by the CLI or a --no-auth server) and the
+    # webhook that hears about the batch's transitions. Tenants are never deleted, so no FK.
+    Column("tenant_id", String(36)),
+    Column("webhook_url", Text),
+    Column("webhook_secret", Text),
     Index("ix_batches_created", "created_at", "id"),
     Index("ix_batches_status", "status"),
+    Index("ix_batches_tenant_created", "tenant_id", "created_at", "id"),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    # Only a digest is stored; the prefix lets people tell their keys apart in `keys list`.
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
+
+# The outbox: a row per batch event, written in the transaction of the transition itself, then
+# posted (with retries) by whichever worker leases it. Status: pending, delivered, failed.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("batch_id", String(36), ForeignKey("batches.id", ondelete="CASCADE"), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False, server_default="0"),
+    Column("lease_expires_at", Float),
+    Column("worker_id", String(64)),
+    Column("response_status", Integer),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+    Index("ix_webhook_deliveries_batch", "batch_id"),
 )
 
 batch_domains = Table(
@@ -98,6 +151,18 @@ batch_domains = Table(
     ),
 )
 
+
+# Sharded counters (see counters.py): status reads never scan the domain rows.
+batch_counts = Table(
+    "batch_counts",
+    metadata,
+    Column("batch_id", String(36), ForeignKey("batches.id", ondelete="CASCADE"), nullable=False),
+    Column("shard", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error_code", String(32), nullable=False, server_default=""),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("batch_id", "shard", "status", "error_code"),
+)
 
 class epoch_now(FunctionElement[float]):
     """The database clock in epoch seconds (one clock for a whole fleet of workers)."""

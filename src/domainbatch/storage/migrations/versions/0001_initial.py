@@ -80,8 +80,26 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'processing'"),
         sqlite_where=sa.text("status = 'processing'"),
     )
+    op.create_table(
+        "batch_counts",
+        sa.Column("batch_id", sa.String(36), nullable=False),
+        sa.Column("shard", sa.Integer, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("error_code", sa.String(32), nullable=False, server_default=""),
+        sa.Column("n", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint(
+            "batch_id", "shard", "status", "error_code", name="pk_batch_counts"
+        ),
+        sa.ForeignKeyConstraint(
+            ["batch_id"],
+            ["batches.id"],
+            name="fk_batch_counts_batch_id_batches",
+            ondelete="CASCADE",
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("batch_counts")
     op.drop_table("batch_domains")
     op.drop_table("batches")

@@ -1,0 +1,79 @@
+"""Result export as JSONL or CSV, produced as text chunks, for the CLI (written to a file or
+stdout) and the API (streamed as the response body). Memory holds one chunk of rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+
+FORMATS = ("jsonl", "csv")
+MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+CSV_COLUMNS = [
+    "domain",
+    "display",
+    "input",
+    "status",
+    "attempts",
+    "error_code",
+    "error_message",
+    "final_url",
+    "status_code",
+    "title",
+    "result",
+]
+_ROWS_PER_CHUNK = 500
+
+
+def csv_row(item: dict[str, Any]) -> dict[str, Any]:
+    result = item.get("result") or {}
+    extracted = result.get("extracted") or {}
+    return {
+        **{k: item.get(k) for k in CSV_COLUMNS[:7]},
+        "final_url": result.get("final_url"),
+        "status_code": result.get("status_code"),
+        "title": extracted.get("title"),
+        "result": orjson.dumps(item["result"]).decode() if item.get("result") else "",
+    }
+
+
+class Export:
+    """``async for chunk in Export(items, fmt).chunks()``; ``count`` is the rows written."""
+
+    def __init__(self, items: AsyncIterator[dict[str, Any]], fmt: str) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown export format {fmt!r}")
+        self.items = items
+        self.fmt = fmt
+        self.count = 0
+
+    async def chunks(self) -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS) if self.fmt == "csv" else None
+        if writer is not None:
+            writer.writeheader()
+        async for item in self.items:
+            if writer is not None:
+                writer.writerow(csv_row(item))
+            else:
+                buffer.write(orjson.dumps(item).decode() + "\n")
+            self.count += 1
+            if self.count % _ROWS_PER_CHUNK == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue()
+
+
+async def write_results(
+    items: AsyncIterator[dict[str, Any]], fmt: str, write: Callable[[str], Any]
+) -> int:
+    """Stream domains as JSONL or CSV through ``write``; returns how many were written."""
+    export = Export(items, fmt)
+    async for chunk in export.chunks():
+        write(chunk)
+    return export.count

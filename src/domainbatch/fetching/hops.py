@@ -1,0 +1,88 @@
+"""One hop of a fetch: where a redirect leads, cookies within a fetch, the bounded body."""
+
+from __future__ import annotations
+
+import aiohttp
+from yarl import URL
+
+from domainbatch.errors import DomainProcessingError
+from domainbatch.fetching.translate import translate
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+CHUNK_BYTES = 64 * 1024
+MAX_COOKIES_PER_HOST = 50
+
+
+def origin_url(scheme: str, domain: str, port: int) -> URL:
+    """``scheme://domain[:port]/``; yarl leaves the port out when it is the scheme's default."""
+    try:
+        return URL.build(scheme=scheme, host=domain, port=port, path="/")
+    except ValueError as exc:
+        raise DomainProcessingError("invalid_domain", f"{domain!r} is not a valid host") from exc
+
+
+def redirect_target(url: URL, response: aiohttp.ClientResponse) -> URL | None:
+    if response.status not in REDIRECT_STATUSES:
+        return None
+    location = response.headers.get("Location", "").strip()
+    if not location:
+        return None
+    try:
+        target = url.join(URL(location))
+    except ValueError as exc:
+        raise DomainProcessingError(
+            "http_status", f"{url} redirects to an invalid URL {location!r}", transient=False
+        ) from exc
+    if target.scheme not in ("http", "https") or not target.raw_host:
+        raise DomainProcessingError(
+            "http_status", f"{url} redirects to unsupported URL {location!r}", transient=False
+        )
+    return target.with_fragment(None)
+
+
+def remember_cookies(
+    jar: dict[str, dict[str, str]], url: URL, response: aiohttp.ClientResponse
+) -> None:
+    # Some sites set a cookie and redirect to themselves until it comes back; carry cookies
+    # within one fetch, to the host that set them only.
+    if not response.cookies:
+        return
+    host_cookies = jar.setdefault(url.raw_host or "", {})
+    for name, morsel in response.cookies.items():
+        if len(host_cookies) < MAX_COOKIES_PER_HOST or name in host_cookies:
+            host_cookies[name] = morsel.value[:4096]
+
+
+async def read_body(response: aiohttp.ClientResponse, url: URL, limit: int) -> bytes:
+    """The decompressed body, streamed in chunks and abandoned past ``limit`` bytes."""
+    length = response.content_length
+    if length is not None and length > limit and "Content-Encoding" not in response.headers:
+        response.close()
+        raise DomainProcessingError(
+            "too_large", f"{url} announces {length} bytes (limit {limit})", transient=False
+        )
+    body = bytearray()
+    try:
+        async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+            body += chunk
+            if len(body) > limit:
+                response.close()
+                raise DomainProcessingError(
+                    "too_large",
+                    f"{url} body exceeds {limit} bytes (decompressed)",
+                    transient=False,
+                )
+    except DomainProcessingError:
+        raise
+    except Exception as exc:
+        response.close()
+        raise translate(exc, str(url)) from exc
+    return bytes(body)
+
+
+def looks_like_html(body: bytes) -> bool:
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html")) or any(
+        tag in head for tag in (b"<html", b"<head", b"<body", b"<title")
+    )

@@ -1,0 +1,111 @@
+"""Keyset pages for the API: batches newest first, a batch's domains in id order, each page
+ending with an opaque cursor (base64 of the last row's key). No OFFSET (page N costs as much as
+page 1) and no server-side cursor (nothing outlives one statement: pooler-safe)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, or_, select
+
+from domainbatch.errors import InputError, NotFoundError
+from domainbatch.storage.batches import batch_dict, domain_dict, get_batch_row
+from domainbatch.storage.database import Database
+from domainbatch.storage.tables import batch_domains as d
+from domainbatch.storage.tables import batches as b
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def encode_cursor(key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, shape: tuple[type | tuple[type, ...], ...]) -> list[Any]:
+    """The key inside ``cursor``; a cursor that was not ours is an input error (422)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = orjson.loads(raw)
+    except (binascii.Error, ValueError):
+        raise InputError("the cursor is not valid; use next_cursor from a previous page") from None
+    if (
+        not isinstance(key, list)
+        or len(key) != len(shape)
+        or not all(
+            isinstance(v, t) and not isinstance(v, bool) for v, t in zip(key, shape, strict=True)
+        )
+    ):
+        raise InputError("the cursor is not valid; use next_cursor from a previous page")
+    return key
+
+
+async def batch_page(
+    db: Database,
+    *,
+    tenant_id: str | None,
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """Batches, newest first. ``tenant_id`` None lists every batch (no-auth mode, CLI)."""
+    query = select(b).order_by(b.c.created_at.desc(), b.c.id.desc()).limit(limit + 1)
+    if tenant_id is not None:
+        query = query.where(b.c.tenant_id == tenant_id)
+    if status:
+        query = query.where(b.c.status == status)
+    if cursor:
+        created, last_id = decode_cursor(cursor, ((int, float), str))
+        query = query.where(
+            or_(b.c.created_at < created, and_(b.c.created_at == created, b.c.id < last_id))
+        )
+    async with db.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor([rows[-1].created_at, rows[-1].id]) if more else None
+    return Page([batch_dict(r) for r in rows], next_cursor)
+
+
+async def domain_page(
+    db: Database,
+    batch_id: str,
+    *,
+    tenant_id: str | None,
+    status: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Page:
+    """One page of a batch's domains in id (= input) order, optionally of one status."""
+    after = decode_cursor(cursor, (int,))[0] if cursor else 0
+    query = (
+        select(d).where(d.c.batch_id == batch_id, d.c.id > after).order_by(d.c.id).limit(limit + 1)
+    )
+    if status:
+        query = query.where(d.c.status == status)
+    async with db.connect() as conn:
+        await get_batch_row(conn, batch_id, tenant_id=tenant_id)
+        rows = (await conn.execute(query)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page([domain_dict(r) for r in rows], encode_cursor([rows[-1].id]) if more else None)
+
+
+async def get_domain(
+    db: Database, batch_id: str, domain_id: int, *, tenant_id: str | None
+) -> dict[str, Any]:
+    async with db.connect() as conn:
+        await get_batch_row(conn, batch_id, tenant_id=tenant_id)
+        row = (
+            await conn.execute(select(d).where(d.c.batch_id == batch_id, d.c.id == domain_id))
+        ).first()
+    if row is None:
+        raise NotFoundError(f"no domain {domain_id} in batch {batch_id}")
+    return domain_dict(row)

@@ -1,0 +1,217 @@
+"""Webhook delivery: workers post the outbox's events (see ``storage/webhooks.py``), signed with
+HMAC-SHA256 over ``"<timestamp>.<body>"``, retried with exponential backoff and jitter.
+
+Receivers verify with :func:`verify` (or the README's snippet): recompute the signature with
+the batch's secret, compare in constant time, and refuse timestamps older than a few minutes so
+a captured request cannot be replayed later. The body's ``id`` is the event id: a receiver that
+answered but whose answer was lost gets the event again with the same id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import socket
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from domainbatch.core.status import backoff_seconds
+from domainbatch.errors import InputError
+from domainbatch.fetching.guard import blocked_reason, parse_address
+from domainbatch.settings import Settings
+from domainbatch.storage.batches import batch_status
+from domainbatch.storage.database import Database
+from domainbatch.storage.webhooks import Delivery, Outbox
+
+log = logging.getLogger("domainbatch.webhooks")
+
+SIGNATURE_HEADER = "X-Domainbatch-Signature"
+TIMESTAMP_HEADER = "X-Domainbatch-Timestamp"
+CLAIM_SIZE = 16
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(
+    secret: str, timestamp: str, signature: str, body: bytes, *, tolerance: float = 300.0
+) -> bool:
+    """Whether a received webhook is authentic and fresh."""
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        return False
+    if abs(time.time() - sent_at) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, sent_at, body), signature)
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Refuse, at submission, a webhook URL that can never be delivered to."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError("the webhook url must be an absolute http:// or https:// URL")
+    address = parse_address(parts.hostname)
+    if address is not None and not allow_private:
+        reason = blocked_reason(address)
+        if reason:
+            raise InputError(
+                f"the webhook url points at a {reason} address; "
+                "set allow_private_addresses to permit"
+            )
+
+
+class _GuardedResolver(AbstractResolver):
+    """aiohttp's resolver minus the addresses the SSRF guard refuses (for host names; IP
+    literals never reach a resolver and are checked before the request)."""
+
+    def __init__(self) -> None:
+        self._inner = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self._inner.resolve(host, port, family)
+        allowed = [a for a in answers if blocked_reason(a["host"]) is None]
+        if not allowed:
+            reason = blocked_reason(answers[0]["host"]) if answers else "no address"
+            raise OSError(f"{host} resolves only to refused addresses ({reason})")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class WebhookSender:
+    """Claims due deliveries and posts them. One per worker; any number per fleet."""
+
+    def __init__(self, db: Database, settings: Settings, worker_id: str) -> None:
+        self.db = db
+        self.settings = settings
+        self.worker_id = worker_id
+        self.outbox = Outbox(db, settings.webhook_lease_seconds)
+        self.sent = 0
+        self._session: aiohttp.ClientSession | None = None
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until cancelled, polling with backoff when idle."""
+        idle = 0
+        while True:
+            try:
+                idle = 0 if await self.deliver_due() else idle + 1
+            except Exception:
+                log.exception("webhook round failed; backing off")
+                idle += 1
+            if idle:
+                ceiling = min(
+                    self.settings.poll_max_seconds,
+                    self.settings.poll_min_seconds * 2 ** min(idle, 16),
+                )
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), ceiling)
+
+    async def deliver_due(self) -> int:
+        deliveries = await self.outbox.claim(self.worker_id, CLAIM_SIZE)
+        if deliveries:
+            await asyncio.gather(*(self._deliver(d) for d in deliveries))
+        return len(deliveries)
+
+    async def drain(self) -> None:
+        """Post what is due before the worker exits (a burst worker's final events), briefly;
+        what is left stays in the outbox for other workers."""
+        try:
+            async with asyncio.timeout(min(self.settings.webhook_timeout, 10.0)):
+                while await self.deliver_due():
+                    pass
+        except Exception:
+            log.warning("webhooks left in the outbox for other workers", exc_info=True)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            resolver = None if self.settings.allow_private_addresses else _GuardedResolver()
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(resolver=resolver, limit=CLAIM_SIZE),
+                timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout),
+                headers={"User-Agent": self.settings.user_agent},
+            )
+        return self._session
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        status: int | None = None
+        try:
+            self._check_target(delivery.url)
+            body = orjson.dumps(await self._payload(delivery))
+            timestamp = int(time.time())
+            headers = {
+                "Content-Type": "application/json",
+                "X-Domainbatch-Event": delivery.event,
+                "X-Domainbatch-Delivery": delivery.id,
+                TIMESTAMP_HEADER: str(timestamp),
+                SIGNATURE_HEADER: sign(delivery.secret, timestamp, body),
+            }
+            async with self._client().post(
+                delivery.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                status = response.status
+                await response.read()
+            if 200 <= status < 300:
+                await self.outbox.delivered(delivery, self.worker_id, status)
+                self.sent += 1
+                return
+            error = f"the receiver answered HTTP {status}"
+        except (aiohttp.ClientError, OSError, TimeoutError, InputError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        await self._failed(delivery, error, status)
+
+    async def _failed(self, delivery: Delivery, error: str, status: int | None) -> None:
+        retry_in = None
+        if delivery.attempt < self.settings.webhook_max_attempts:
+            retry_in = backoff_seconds(
+                delivery.attempt,
+                self.settings.webhook_retry_base_seconds,
+                self.settings.webhook_retry_max_seconds,
+            )
+        log.warning(
+            "webhook %s for %s attempt %d failed: %s (%s)",
+            delivery.event,
+            delivery.batch_id,
+            delivery.attempt,
+            error,
+            "giving up" if retry_in is None else f"retry in {retry_in:.1f}s",
+        )
+        await self.outbox.failed(
+            delivery, self.worker_id, error, status_code=status, retry_in=retry_in
+        )
+
+    def _check_target(self, url: str) -> None:
+        check_url(url, allow_private=self.settings.allow_private_addresses)
+
+    async def _payload(self, delivery: Delivery) -> dict[str, Any]:
+        return {
+            "id": delivery.id,
+            "event": delivery.event,
+            "created_at": delivery.created_at,
+            "batch": await batch_status(self.db, delivery.batch_id),
+        }

@@ -1,0 +1,112 @@
+"""Title, description, language, canonical, favicon, OpenGraph and Twitter fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domainbatch.extract import extract
+from domainbatch.extract.metadata import normalize_language
+
+
+def run(html: str, headers: Any = (), url: str = "https://acme.test/a/b") -> dict[str, Any]:
+    result = extract(url, headers, html.encode())
+    assert result["errors"] == []
+    return result
+
+
+def test_title_skips_svg_titles_and_collapses_whitespace() -> None:
+    html = "<body><svg><title>Icon</title></svg><title>\n  Real\t title </title></body>"
+    assert run(html)["title"] == "Real title"
+
+
+def test_description_is_meta_description_only() -> None:
+    html = '<meta property="og:description" content="og"><meta name="Description" content=" d ">'
+    result = run(html)
+    assert result["description"] == "d"
+    assert result["opengraph"] == {"description": "og"}
+    assert run('<meta property="og:description" content="og">')["description"] is None
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("en", "en"),
+        ("EN-us", "en-US"),
+        ("en_GB", "en-GB"),
+        ("zh-hant-tw", "zh-Hant-TW"),
+        ("es-419", "es-419"),
+        ("", None),
+        ("  ", None),
+        ("{{ lang }}", None),
+        ("de, en", "de"),
+    ],
+)
+def test_normalize_language(tag: str, expected: str | None) -> None:
+    assert normalize_language(tag) == expected
+
+
+def test_language_falls_back_to_header_then_meta() -> None:
+    assert run("<p>x</p>", [("Content-Language", "fr-CA")])["language"] == "fr-CA"
+    html = '<meta http-equiv="content-language" content="nl">'
+    assert run(html)["language"] == "nl"
+    assert run('<html lang="pt"><p>x</p>', {"content-language": "fr"})["language"] == "pt"
+
+
+def test_relative_canonical_and_base_href() -> None:
+    assert run('<link rel="canonical" href="../c">')["canonical_url"] == "https://acme.test/c"
+    html = '<base href="https://cdn.acme.test/x/"><link rel="canonical" href="y">'
+    assert run(html)["canonical_url"] == "https://cdn.acme.test/x/y"
+    assert run('<link rel="canonical" href="javascript:void(0)">')["canonical_url"] is None
+
+
+def test_favicon_preference_and_default() -> None:
+    html = (
+        '<link rel="apple-touch-icon" href="/apple.png">'
+        '<link rel="icon" href="data:image/png;base64,AAAA">'
+        '<link rel="SHORTCUT ICON" href="/fav.ico">'
+    )
+    result = run(html)
+    assert (result["favicon_url"], result["favicon_declared"]) == (
+        "https://acme.test/fav.ico",
+        True,
+    )
+    result = run('<link rel="apple-touch-icon" href="/apple.png">')
+    assert result["favicon_url"] == "https://acme.test/apple.png"
+    result = run("<p>no icon</p>")
+    assert (result["favicon_url"], result["favicon_declared"]) == (
+        "https://acme.test/favicon.ico",
+        False,
+    )
+
+
+def test_no_usable_url_gives_no_absolute_links() -> None:
+    result = run('<link rel="canonical" href="/c"><link rel="icon" href="/i.png">', url="not a url")
+    assert result["canonical_url"] is None
+    assert result["favicon_url"] is None
+
+
+def test_cards_first_value_wins_urls_resolved_and_capped() -> None:
+    html = (
+        '<meta property="og:image" content="/one.png"><meta property="og:image" content="/two.png">'
+        '<meta name="og:title" content="T"><meta property="twitter:card" content="summary">'
+        '<meta name="twitter:image:src" content="/tw.png"><meta property="og:" content="empty">'
+        + "".join(f'<meta property="og:x{i}" content="v">' for i in range(100))
+    )
+    result = run(html)
+    og = result["opengraph"]
+    assert og["image"] == "https://acme.test/one.png"
+    assert og["title"] == "T"
+    assert len(og) == 40
+    assert result["twitter"] == {"card": "summary", "image:src": "https://acme.test/tw.png"}
+
+
+def test_headers_as_mapping_or_pairs_case_insensitive() -> None:
+    body = "café".encode("cp1252")
+    for headers in (
+        {"CONTENT-TYPE": "text/html; charset=latin-1"},
+        [("content-type", "text/html; charset=latin-1")],
+    ):
+        result = extract("https://acme.test/", headers, body)
+        assert (result["charset"], result["charset_source"]) == ("cp1252", "header")
