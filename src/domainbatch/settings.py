@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     strip_www: bool = False
     extra_suffixes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     insert_chunk_size: int = Field(5_000, ge=1)
-    default_processor: str = "dns"
+    default_processor: str = "homepage"
 
     # Queue and workers
     concurrency: int = Field(32, ge=1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import shutil
 import socket
 import ssl
@@ -139,6 +140,23 @@ class TestWeb:
             "dns_port": self.dns_port,
             "closed_port": self.closed_port,
             "ca_file": self.ca_file,
+            "env": self.env(),
+        }
+
+    def env(self) -> dict[str, str]:
+        """Environment that aims a ``domainbatch`` process (CLI, worker) at this test web.
+
+        ``SSL_CERT_FILE`` makes OpenSSL's default trust store this CA alone (verification
+        stays on), so a plain ``homepage`` processor fetches the https sites.
+        """
+        return {
+            "DOMAINBATCH_HTTP_PORT": str(self.http_port),
+            "DOMAINBATCH_HTTPS_PORT": str(self.https_port),
+            "DOMAINBATCH_RESOLVE_OVERRIDES": json.dumps({"*.test": self.host}),
+            "DOMAINBATCH_NAMESERVERS": f"{self.host}:{self.dns_port}",
+            "DOMAINBATCH_ALLOW_PRIVATE_ADDRESSES": "true",
+            "DOMAINBATCH_EXTRA_SUFFIXES": "test,example",
+            "SSL_CERT_FILE": self.ca_file,
         }
 
     # -- serving -------------------------------------------------------------------------

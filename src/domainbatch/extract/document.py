@@ -1,4 +1,5 @@
-"""A parsed page: decoded text, the selectolax tree and the collections extractors share."""
+"""A parsed page: decoded text, the selectolax tree, link resolution and the collections
+extractors share."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate
+from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from domainbatch.extract.charset import decode_body
 from domainbatch.extract.headers import HeaderBag
-from domainbatch.extract.urls import absolutize, http_url
 
 MAX_ELEMENTS = 5_000  # per kind (meta, link, a, script) looked at
 MAX_TEXT_CHARS = 200_000  # visible text kept for email and phone scanning
 MAX_ATTRIBUTE_CHARS = 4_096
+MAX_URL_CHARS = 2_048
 MAX_NESTING = 512  # like Blink's parser; deeper input is cut (lexbor is quadratic in depth)
 NESTING_CHECK_TAGS = 10_000  # below this many "<", depth cannot cost much
 
@@ -39,8 +41,38 @@ _FLAT_TAGS = _words(
     "area base br col embed hr img input link meta param source track wbr keygen frame "
     "p li dt dd option optgroup tr td th thead tbody tfoot rp rt colgroup caption a"
 )
-_NESTING_TAG = re.compile(rf"<(/?)(?!(?:{'|'.join(sorted(_FLAT_TAGS))})[\s/>])[A-Za-z]", re.I)
-_RAW_TEXT = re.compile(rf"<({'|'.join(sorted(_RAW_TEXT_TAGS))})\b.*?(?:</\1\s*>|$)", re.I | re.S)
+_FLAT_ANY_CASE = _FLAT_TAGS | {tag.upper() for tag in _FLAT_TAGS}
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})")
+_RAW_TEXT_OPEN = re.compile(rf"<({'|'.join(sorted(_RAW_TEXT_TAGS))})\b")
+
+
+def absolutize(base: str, href: str | None) -> str | None:
+    """``href`` resolved against ``base``, or None when it is not an http(s) URL."""
+    if not href:
+        return None
+    href = href.strip()
+    if not href or len(href) > MAX_URL_CHARS:
+        return None
+    try:
+        absolute = href[:8].lower().startswith(("https://", "http://"))
+        joined = href if absolute or not base else urljoin(base, href)
+        parts = urlsplit(joined)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return joined
+
+
+def http_url(url: str) -> str:
+    """``url`` when it is an absolute http(s) URL, else an empty string (no base to resolve)."""
+    try:
+        parts = urlsplit(url.strip())
+    except (ValueError, AttributeError):
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    return url.strip()
 
 
 def collapse(text: str | None, limit: int = MAX_ATTRIBUTE_CHARS) -> str | None:
@@ -55,6 +87,22 @@ def _deepen(depth: int, step: int) -> int:
     return depth + step if depth + step > 0 else 0
 
 
+def _blank_raw_text(html: str) -> str:
+    """``html`` with the contents of scripts, styles... replaced by spaces (same length)."""
+    lowered = html.lower()
+    pieces: list[str] = []
+    position = 0
+    for match in _RAW_TEXT_OPEN.finditer(lowered):
+        if match.start() < position:
+            continue
+        end = lowered.find("</" + match.group(1), match.end())
+        end = len(html) if end < 0 else end
+        pieces += (html[position : match.end()], " " * (end - match.end()))
+        position = end
+    pieces.append(html[position:])
+    return "".join(pieces)
+
+
 def limit_nesting(html: str) -> tuple[str, bool]:
     """``html`` cut before the first element nested deeper than ``MAX_NESTING`` (estimated).
 
@@ -64,16 +112,16 @@ def limit_nesting(html: str) -> tuple[str, bool]:
     """
     if html.count("<") <= NESTING_CHECK_TAGS:
         return html, False
-    # Blank raw-text contents (same length, so offsets still match), then walk the tags.
-    flat = _RAW_TEXT.sub(lambda m: " " * len(m.group(0)), html)
-    steps = [-1 if closing else 1 for closing in _NESTING_TAG.findall(flat)]
+    flat = _blank_raw_text(html)
+    steps = [-1 if end else 1 for end, name in _TAG.findall(flat) if name not in _FLAT_ANY_CASE]
     if max(accumulate(steps, _deepen), default=0) <= MAX_NESTING:
         return html, False
     depth = 0
-    for match in _NESTING_TAG.finditer(flat):
-        depth = _deepen(depth, -1 if match.group(1) else 1)
-        if depth > MAX_NESTING:
-            return html[: match.start()], True
+    for match in _TAG.finditer(flat):
+        if match.group(2) not in _FLAT_ANY_CASE:
+            depth = _deepen(depth, -1 if match.group(1) else 1)
+            if depth > MAX_NESTING:
+                return html[: match.start()], True
     return html, False  # pragma: no cover - the estimate above found a deeper point
 
 

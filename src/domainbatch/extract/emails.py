@@ -96,11 +96,15 @@ def _mailto_addresses(href: str) -> list[str]:
 
 
 def _text_candidates(text: str) -> Iterable[str]:
-    plain = _PLAIN.finditer(text) if "@" in text else iter(())
-    for count, match in enumerate(plain):
-        if count >= MAX_MATCHES:
+    at = text.find("@")
+    for _ in range(MAX_MATCHES):  # each "@" is examined in a window around it, not the text
+        if at < 0:
             break
-        yield f"{match.group(1)}@{match.group(2)}"
+        for match in _PLAIN.finditer(text, max(0, at - 65), at + 256):
+            if match.start(2) == at + 1:
+                yield f"{match.group(1)}@{match.group(2)}"
+                break
+        at = text.find("@", at + 1)
     obfuscated = _OBFUSCATED.finditer(text) if _OBFUSCATION_HINT.search(text) else iter(())
     for count, match in enumerate(obfuscated):
         if count >= MAX_MATCHES:

@@ -14,8 +14,7 @@ from typing import Any
 
 import orjson
 
-from domainbatch.extract.document import Document, collapse
-from domainbatch.extract.urls import absolutize
+from domainbatch.extract.document import Document, absolutize, collapse
 
 MAX_BLOCKS = 20
 MAX_BLOCK_CHARS = 1_000_000

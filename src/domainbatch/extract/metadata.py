@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from domainbatch.extract.document import Document, collapse
-from domainbatch.extract.urls import absolutize
+from domainbatch.extract.document import Document, absolutize, collapse
 
 MAX_CARD_FIELDS = 40
 MAX_TITLE_CHARS = 1_000

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from domainbatch.extract.document import Document
-from domainbatch.extract.urls import absolutize
+from domainbatch.extract.document import Document, absolutize
 
 MAX_PER_PLATFORM = 10
 
@@ -113,10 +112,7 @@ PLATFORMS: tuple[Platform, ...] = (
 )
 PLATFORM_KEYS = tuple(platform.key for platform in PLATFORMS)
 # Cheap prefilter: a link that names none of the platforms' hosts is not resolved at all.
-_HOST_HINT = re.compile(
-    "|".join(re.escape(host) for platform in PLATFORMS for host in platform.hosts),
-    re.I,
-)
+_HOSTS = tuple(host for platform in PLATFORMS for host in platform.hosts)
 
 
 def _platform_for(host: str) -> Platform | None:
@@ -156,17 +152,20 @@ def classify_profile(url: str) -> tuple[str, str] | None:
 
 
 def _candidate_links(links: list[str]) -> list[str]:
-    """The links that mention a platform host, in order (one regex pass over all of them)."""
+    """The links that mention a platform host, in order (``str.find`` over all of them)."""
     joined = "\n".join(links)
+    lowered = joined.lower()
+    starts: set[int] = set()
+    for host in _HOSTS:
+        position = lowered.find(host)
+        while position >= 0:
+            starts.add(lowered.rfind("\n", 0, position) + 1)
+            line_end = lowered.find("\n", position)
+            position = -1 if line_end < 0 else lowered.find(host, line_end)
     found: list[str] = []
-    last_start = -1
-    for match in _HOST_HINT.finditer(joined):
-        start = joined.rfind("\n", 0, match.start()) + 1
-        if start == last_start:
-            continue
-        end = joined.find("\n", match.end())
+    for start in sorted(starts):
+        end = joined.find("\n", start)
         found.append(joined[start : end if end >= 0 else len(joined)])
-        last_start = start
     return found
 
 

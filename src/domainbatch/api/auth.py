@@ -1,0 +1,66 @@
+"""Who is calling: a Bearer API key names a tenant, and every batch query is scoped to it.
+
+The dashboard keeps the key in an HttpOnly, SameSite=Strict cookie; the API accepts that cookie
+for reads only (GET/HEAD, e.g. the browser's EventSource, which cannot send headers), so a
+cross-site form can never use it to change anything. Writes need the Authorization header (or
+go through the dashboard's own same-origin form routes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from domainbatch.errors import AuthenticationError
+from domainbatch.runtime import Runtime
+from domainbatch.storage.tenants import authenticate
+from domainbatch.worker import Worker
+
+COOKIE = "domainbatch_key"
+
+bearer = HTTPBearer(auto_error=False, description="An API key from `domainbatch keys create`")
+
+
+@dataclass
+class Service:
+    """What the routes share, built in the app's lifespan."""
+
+    runtime: Runtime
+    require_auth: bool
+    worker: Worker | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller. ``tenant_id`` None means unscoped (a ``--no-auth`` server sees everything)."""
+
+    tenant_id: str | None
+    tenant_name: str | None = None
+
+
+def service(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+async def principal_for_key(svc: Service, key: str | None) -> Principal:
+    if not svc.require_auth:
+        return Principal(None)
+    if not key:
+        raise AuthenticationError("an API key is required: send 'Authorization: Bearer <key>'")
+    tenant = await authenticate(svc.runtime.db, key)
+    return Principal(tenant.id, tenant.name)
+
+
+async def principal(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+) -> Principal:
+    key = credentials.credentials if credentials is not None else None
+    if key is None and request.method in ("GET", "HEAD"):
+        key = request.cookies.get(COOKIE)
+    if key is None and request.headers.get("authorization"):
+        raise AuthenticationError("use 'Authorization: Bearer <key>'")
+    return await principal_for_key(service(request), key)

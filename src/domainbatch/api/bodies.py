@@ -1,0 +1,99 @@
+"""Reading a batch out of a request body: the body is streamed into a spooled temporary file
+(memory up to 1 MiB, then disk) with the size limit enforced as it arrives, then parsed lazily
+by ``iter_entries`` while the batch is inserted chunk by chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from tempfile import SpooledTemporaryFile
+from typing import IO, Any
+
+from fastapi import Request
+from pydantic import ValidationError
+
+from domainbatch.api.schemas import CreateBatchRequest
+from domainbatch.core.inputs import Format
+from domainbatch.errors import InputError, LimitExceededError, UnsupportedMediaError
+
+_IN_MEMORY = 1024 * 1024
+
+# Media type -> input format; a missing or generic type is sniffed like a file without a name.
+FORMATS: dict[str, Format] = {
+    "text/plain": "text",
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "application/octet-stream": "auto",
+    "": "auto",
+}
+JSON_TYPES = ("application/json",)
+
+REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "A JSON object, or a text file (one domain per line) or a CSV with a "
+    "domain/url/website column. Text and CSV are streamed: use them for big batches.",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/CreateBatchRequest"}},
+        "text/plain": {"schema": {"type": "string"}},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def too_large(limit: int) -> LimitExceededError:
+    return LimitExceededError(f"the request body is larger than {limit:,} bytes (max_request_bytes)")
+
+
+@contextmanager
+def _closing(spool: IO[bytes]) -> Iterator[IO[bytes]]:
+    try:
+        yield spool
+    finally:
+        spool.close()
+
+
+async def spool_body(request: Request, limit: int) -> IO[bytes]:
+    """The whole body in a temporary file, or ``LimitExceededError`` as soon as it is too big."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)  # refused before a byte is read
+    spool: IO[bytes] = SpooledTemporaryFile(max_size=_IN_MEMORY)  # noqa: SIM115 - returned
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+def parse_json(spool: IO[bytes]) -> CreateBatchRequest:
+    data = spool.read()
+    if not data.strip():
+        raise InputError("the request body is empty: send {\"domains\": [...]}")
+    try:
+        return CreateBatchRequest.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InputError(f"invalid JSON body at {where}: {first['msg']}") from None
+
+
+def text_format(kind: str) -> Format:
+    if kind in FORMATS:
+        return FORMATS[kind]
+    raise UnsupportedMediaError(
+        f"unsupported Content-Type {kind!r}: send application/json, text/plain or text/csv"
+    )
+
+
+__all__ = ["REQUEST_BODY", "parse_json", "spool_body", "text_format"]
