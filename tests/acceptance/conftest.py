@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, backend_settings
+from tests.conftest import BACKENDS, REPO, backend_settings, wipe_postgres
+from tests.support.apiserver import ApiServer, issue_key, server_env
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -45,3 +46,39 @@ def cli(backend: str, tmp_path: Path) -> Cli:
         )
 
     return run
+
+
+# The API server: one real `domainbatch serve` process per backend per test module --------------
+API_BACKENDS = [b for b in BACKENDS if b in ("sqlite", "pgbouncer")]
+
+
+@pytest.fixture(scope="module", params=API_BACKENDS)
+def api_backend(request: pytest.FixtureRequest, postgres_schema: None) -> Iterator[str]:
+    yield request.param
+    if request.param != "sqlite":
+        wipe_postgres()
+
+
+@pytest.fixture(scope="module")
+def api_workdir(api_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp(f"api-{api_backend}")
+
+
+@pytest.fixture(scope="module")
+def api(api_backend: str, api_workdir: Path) -> Iterator[ApiServer]:
+    """An authenticated server with an embedded worker; ``api.key`` is tenant "alpha"'s key."""
+    env = server_env(api_backend, api_workdir, DOMAINBATCH_ALLOW_PRIVATE_ADDRESSES="true")
+    server = ApiServer(env, api_workdir)
+    try:
+        server.start()
+        server.key = issue_key(backend_settings(api_backend, api_workdir), "alpha")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def tenant_key(api_backend: str, api_workdir: Path) -> Callable[[str], str]:
+    """Issue a key for a (new or existing) tenant of the module's server."""
+    settings = backend_settings(api_backend, api_workdir)
+    return lambda name: issue_key(settings, name)

@@ -9,6 +9,7 @@ go through the dashboard's own same-origin form routes).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -56,7 +57,7 @@ async def principal_for_key(svc: Service, key: str | None) -> Principal:
 
 async def principal(
     request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     key = credentials.credentials if credentials is not None else None
     if key is None and request.method in ("GET", "HEAD"):

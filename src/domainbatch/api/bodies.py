@@ -4,8 +4,6 @@ by ``iter_entries`` while the batch is inserted chunk by chunk."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
@@ -45,15 +43,8 @@ def media_type(request: Request) -> str:
 
 
 def too_large(limit: int) -> LimitExceededError:
-    return LimitExceededError(f"the request body is larger than {limit:,} bytes (max_request_bytes)")
-
-
-@contextmanager
-def _closing(spool: IO[bytes]) -> Iterator[IO[bytes]]:
-    try:
-        yield spool
-    finally:
-        spool.close()
+    message = f"the request body is larger than {limit:,} bytes (max_request_bytes)"
+    return LimitExceededError(message)
 
 
 async def spool_body(request: Request, limit: int) -> IO[bytes]:
@@ -79,7 +70,7 @@ async def spool_body(request: Request, limit: int) -> IO[bytes]:
 def parse_json(spool: IO[bytes]) -> CreateBatchRequest:
     data = spool.read()
     if not data.strip():
-        raise InputError("the request body is empty: send {\"domains\": [...]}")
+        raise InputError('the request body is empty: send {"domains": [...]}')
     try:
         return CreateBatchRequest.model_validate_json(data)
     except ValidationError as exc:

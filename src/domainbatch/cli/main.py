@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from domainbatch.cli import batches as batch_commands
 from domainbatch.cli import db as db_commands
+from domainbatch.cli import serve as serve_commands
 from domainbatch.cli.common import (
     configure_logging,
     err,
@@ -38,6 +39,7 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 batch_commands.register(app)
+serve_commands.register(app)
 
 DatabaseUrl = Annotated[
     str | None,

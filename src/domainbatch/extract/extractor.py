@@ -1,5 +1,18 @@
 """``extract``: one page (URL, headers, body bytes) in, a JSON-ready dict out. Never raises.
 
+The result always has every key below, in this order (plain dict/list/str/bool/None):
+
+``title``, ``description``, ``language`` (BCP 47, ``en-US``), ``canonical_url`` (absolute),
+``favicon_url`` (absolute; ``/favicon.ico`` on the page's origin when none is declared),
+``favicon_declared`` (bool), ``charset`` (Python codec used), ``charset_source``
+(``bom`` | ``header`` | ``meta`` | ``detected``), ``opengraph`` / ``twitter`` ({field without
+prefix: first value}), ``jsonld`` ({``organization``: {name, url, logo, same_as,
+telephone, email, contact_points: [{telephone, email, contact_type}]} | None,
+``website``: {name, url} | None}), ``emails`` (lowercased, first seen first), ``phones``
+(E.164), ``socials`` ({facebook, x, linkedin, instagram, youtube, tiktok, github,
+pinterest: [canonical profile URLs]}), ``technologies`` ([{name, category, version}] by
+name), ``truncated`` (the body exceeded a bound and only its start was read), ``errors``.
+
 Each step runs on its own: a step that fails leaves its fields at their empty values and
 records ``"<step>: <ExceptionType>: <message>"`` in ``errors`` (an empty list means a
 clean run), so one bad field never costs the others.

@@ -164,6 +164,7 @@ batch_counts = Table(
     PrimaryKeyConstraint("batch_id", "shard", "status", "error_code"),
 )
 
+
 class epoch_now(FunctionElement[float]):
     """The database clock in epoch seconds (one clock for a whole fleet of workers)."""
 

@@ -1,0 +1,235 @@
+"""API v1: batches. Every query is scoped to the caller's tenant, so another tenant's batch is
+a 404 exactly like one that does not exist."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from domainbatch.api.auth import Principal, Service, principal, service
+from domainbatch.api.bodies import REQUEST_BODY, media_type, parse_json, spool_body, text_format
+from domainbatch.api.errors import documented
+from domainbatch.api.events import progress_stream
+from domainbatch.api.schemas import (
+    Batch,
+    BatchAction,
+    BatchDetail,
+    BatchList,
+    CreatedBatch,
+    Domain,
+    DomainList,
+)
+from domainbatch.core.inputs import iter_entries
+from domainbatch.core.status import BatchStatus, DomainStatus
+from domainbatch.errors import InputError
+from domainbatch.exports import MEDIA_TYPES, Export
+from domainbatch.storage.batches import batch_status, get_batch_row, iter_domains
+from domainbatch.storage.pages import batch_page, domain_page, get_domain
+from domainbatch.webhooks import check_url
+
+router = APIRouter(prefix="/v1", tags=["batches"], responses=documented(401, 503))
+
+BatchId = Annotated[uuid.UUID, "the batch id"]
+Caller = Annotated[Principal, Depends(principal)]
+Svc = Annotated[Service, Depends(service)]
+Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the last page")]
+
+
+@router.post(
+    "/batches",
+    status_code=201,
+    response_model=CreatedBatch,
+    responses=documented(413, 415, 422),
+    openapi_extra={"requestBody": REQUEST_BODY},
+)
+async def create_batch(
+    request: Request,
+    response: Response,
+    svc: Svc,
+    caller: Caller,
+    processor: Annotated[str | None, Query(max_length=200)] = None,
+    options: Annotated[str | None, Query(description="JSON object (text/CSV bodies)")] = None,
+    webhook_url: Annotated[str | None, Query(max_length=2000)] = None,
+) -> dict[str, Any]:
+    """Create a batch from a JSON object, a text list or a CSV (streamed)."""
+    settings = svc.runtime.settings
+    kind = media_type(request)
+    fmt = None if kind in ("application/json",) else text_format(kind)
+    spool = await spool_body(request, settings.max_request_bytes)
+    with spool:
+        if fmt is None:
+            body = parse_json(spool)
+            entries: Any = body.domains
+            processor, opts = body.processor, body.options
+            hook_url = body.webhook.url if body.webhook else None
+            hook_secret = body.webhook.secret if body.webhook else None
+        else:
+            opts = _options(options)
+            hook_url, hook_secret = webhook_url, request.headers.get("x-webhook-secret")
+            if hook_url and not hook_secret:
+                raise InputError("a webhook_url needs a secret: send it as X-Webhook-Secret")
+            entries = iter_entries(spool, fmt=fmt)
+        if hook_url:
+            check_url(hook_url, allow_private=settings.allow_private_addresses)
+        created = await svc.runtime.submit(
+            entries,
+            processor=processor,
+            options=opts,
+            tenant_id=caller.tenant_id,
+            webhook_url=hook_url,
+            webhook_secret=hook_secret,
+        )
+    if svc.worker is not None:
+        svc.worker.wake()
+    status_url = str(request.url_for("get_batch", batch_id=created.id))
+    response.headers["Location"] = status_url
+    return {**vars(created), "status_url": status_url}
+
+
+def _options(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InputError("options must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise InputError("options must be a JSON object")
+    return value
+
+
+@router.get("/batches", response_model=BatchList, responses=documented(422))
+async def list_batches(
+    svc: Svc,
+    caller: Caller,
+    status: BatchStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """The caller's batches, newest first, a page at a time."""
+    page = await batch_page(
+        svc.runtime.db, tenant_id=caller.tenant_id, status=status, limit=limit, cursor=cursor
+    )
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/batches/{batch_id}", response_model=BatchDetail, responses=documented(404, 422))
+async def get_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str, Any]:
+    """Status, counts by domain status, progress, errors by code, timing, rate and ETA."""
+    return await batch_status(svc.runtime.db, str(batch_id), tenant_id=caller.tenant_id)
+
+
+@router.get(
+    "/batches/{batch_id}/domains", response_model=DomainList, responses=documented(404, 422)
+)
+async def list_domains(
+    batch_id: BatchId,
+    svc: Svc,
+    caller: Caller,
+    status: DomainStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """A batch's domains in input order, optionally of one status, a page at a time."""
+    page = await domain_page(
+        svc.runtime.db,
+        str(batch_id),
+        tenant_id=caller.tenant_id,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get(
+    "/batches/{batch_id}/domains/{domain_id}",
+    response_model=Domain,
+    responses=documented(404, 422),
+)
+async def get_batch_domain(
+    batch_id: BatchId,
+    domain_id: Annotated[int, "the domain's id within its batch"],
+    svc: Svc,
+    caller: Caller,
+) -> dict[str, Any]:
+    """One domain with its full result."""
+    return await get_domain(svc.runtime.db, str(batch_id), domain_id, tenant_id=caller.tenant_id)
+
+
+@router.get(
+    "/batches/{batch_id}/results",
+    responses={
+        200: {
+            "description": "Every domain with its result, streamed",
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+        },
+        **documented(404, 422),
+    },
+)
+async def export_results(
+    request: Request,
+    batch_id: BatchId,
+    svc: Svc,
+    caller: Caller,
+    fmt: Annotated[str | None, Query(alias="format", pattern="^(jsonl|csv)$")] = None,
+    status: DomainStatus | None = None,
+) -> StreamingResponse:
+    """Stream every domain and its result as JSONL (default) or CSV (``?format=csv`` or
+    ``Accept: text/csv``)."""
+    fmt = fmt or ("csv" if "text/csv" in request.headers.get("accept", "") else "jsonl")
+    async with svc.runtime.db.connect() as conn:  # 404 now, before the stream begins
+        await get_batch_row(conn, str(batch_id), tenant_id=caller.tenant_id)
+    items = iter_domains(svc.runtime.db, str(batch_id), status=status, tenant_id=caller.tenant_id)
+    name = f"batch-{batch_id}.{fmt}"
+    return StreamingResponse(
+        Export(items, fmt).chunks(),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/batches/{batch_id}/events",
+    responses={
+        200: {"description": "Server-Sent Events", "content": {"text/event-stream": {}}},
+        **documented(404, 422),
+    },
+)
+async def batch_events(batch_id: BatchId, svc: Svc, caller: Caller) -> StreamingResponse:
+    """Server-Sent Events: a ``progress`` event (the batch status) about every second, then an
+    ``end`` event with the final status when the batch ends."""
+    first = await batch_status(svc.runtime.db, str(batch_id), tenant_id=caller.tenant_id)
+    return StreamingResponse(
+        progress_stream(svc, [first], tenant_id=caller.tenant_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post(
+    "/batches/{batch_id}/cancel", response_model=BatchAction, responses=documented(404, 409, 422)
+)
+async def cancel_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str, Any]:
+    """Cancel the batch's pending domains (in-flight ones finish). 409 if it already ended."""
+    count = await svc.runtime.cancel(str(batch_id), tenant_id=caller.tenant_id)
+    return {"id": str(batch_id), "status": BatchStatus.CANCELLED, "affected": count}
+
+
+@router.post(
+    "/batches/{batch_id}/retry", response_model=BatchAction, responses=documented(404, 422)
+)
+async def retry_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str, Any]:
+    """Re-queue the batch's failed domains with fresh attempts."""
+    count = await svc.runtime.retry(str(batch_id), tenant_id=caller.tenant_id)
+    if svc.worker is not None and count:
+        svc.worker.wake()
+    status = await batch_status(svc.runtime.db, str(batch_id), tenant_id=caller.tenant_id)
+    return {"id": str(batch_id), "status": status["status"], "affected": count}
+
+
+__all__ = ["Batch", "router"]

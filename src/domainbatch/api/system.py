@@ -1,0 +1,94 @@
+"""Liveness, readiness and Prometheus metrics (not under /v1 and not authenticated, like any
+probe endpoint; they reveal counts, never batch contents)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import func, select
+
+from domainbatch.api.auth import Service, service
+from domainbatch.api.errors import documented
+from domainbatch.api.schemas import Health
+from domainbatch.core.status import BatchStatus, DomainStatus
+from domainbatch.metrics import CONTENT_TYPE, Family, histogram_family, render
+from domainbatch.storage.tables import batch_domains as d
+from domainbatch.storage.tables import batches as b
+from domainbatch.storage.tables import epoch_now
+
+router = APIRouter(tags=["system"])
+Svc = Annotated[Service, Depends(service)]
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> dict[str, str]:
+    """The process is up (no database access)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Health, responses=documented(503))
+async def readyz(svc: Svc) -> dict[str, str]:
+    """The database answers and has our schema (503 otherwise)."""
+    async with svc.runtime.db.connect() as conn:
+        await conn.execute(select(b.c.id).limit(1))
+    return {"status": "ready"}
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}, **documented(503)},
+)
+async def metrics(svc: Svc) -> PlainTextResponse:
+    """Prometheus text format: batches by status, queue depth and busy workers (fleet-wide,
+    from the database); domains processed and processing latency (this process's worker)."""
+    async with svc.runtime.db.connect() as conn:
+        grouped = await conn.execute(select(b.c.status, func.count()).group_by(b.c.status))
+        by_status: dict[str, int] = {row[0]: row[1] for row in grouped}
+        depth = await conn.scalar(
+            select(func.count())
+            .select_from(d)
+            .where(d.c.status == DomainStatus.PENDING, d.c.next_attempt_at <= epoch_now())
+        )
+        busy = await conn.scalar(
+            select(func.count(d.c.worker_id.distinct())).where(
+                d.c.status == DomainStatus.PROCESSING, d.c.lease_expires_at > epoch_now()
+            )
+        )
+    batches = Family("domainbatch_batches", "gauge", "Batches by status")
+    for status in BatchStatus:
+        batches.add(by_status.get(status.value, 0), status=status.value)
+    families = [
+        batches,
+        Family("domainbatch_queue_depth", "gauge", "Pending domains due for processing").add(
+            depth or 0
+        ),
+        Family("domainbatch_workers_busy", "gauge", "Workers holding live leases (fleet-wide)").add(
+            busy or 0
+        ),
+        Family("domainbatch_embedded_workers", "gauge", "Workers running in this process").add(
+            1 if svc.worker is not None else 0
+        ),
+    ]
+    if svc.worker is not None:
+        stats = svc.worker.stats
+        processed = Family(
+            "domainbatch_domains_processed_total", "counter", "Attempts by outcome (this process)"
+        )
+        processed.add(stats.succeeded, outcome="succeeded")
+        processed.add(stats.failed, outcome="failed")
+        processed.add(stats.retried, outcome="retried")
+        families += [
+            processed,
+            histogram_family(
+                "domainbatch_domain_processing_seconds",
+                "Seconds per processing attempt (this process)",
+                stats.latency,
+            ),
+            Family("domainbatch_webhooks_delivered_total", "counter", "Webhooks delivered").add(
+                svc.worker.webhooks.sent
+            ),
+        ]
+    return PlainTextResponse(render(families), media_type=CONTENT_TYPE)

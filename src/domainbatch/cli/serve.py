@@ -1,0 +1,145 @@
+"""``domainbatch serve`` (the HTTP API, with an embedded worker by default) and
+``domainbatch keys`` (tenants' API keys)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any
+
+import typer
+
+from domainbatch.cli.common import (
+    configure_logging,
+    err,
+    execute,
+    fail,
+    load_settings,
+    out,
+    print_json,
+)
+from domainbatch.cli.render import when
+from domainbatch.runtime import open_runtime
+from domainbatch.storage.tenants import create_key, list_keys, revoke_key
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+keys_app = typer.Typer(help="API keys: each belongs to a tenant.", no_args_is_help=True)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="API only: separate `domainbatch worker`s work.")
+    ] = False,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="No API keys: anyone can do anything (loopback only)."),
+    ] = False,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, help="Embedded worker's slots.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    verbose: Annotated[bool, typer.Option("--verbose/--quiet", "-v/-q")] = True,
+) -> None:
+    """Serve the HTTP API and dashboard (with an embedded worker unless --no-worker)."""
+    import uvicorn  # here, not at import time: other commands never need a web server
+
+    from domainbatch.api import create_app
+
+    if no_auth and not is_loopback(host):
+        fail(f"--no-auth is refused on {host}: bind a loopback address (127.0.0.1)", code=2)
+    configure_logging(verbose)
+    settings = load_settings(database_url=database_url, concurrency=concurrency)
+    if no_auth:
+        err.print(
+            "[bold red]WARNING: --no-auth: API keys are NOT checked; anyone who can reach "
+            f"{host}:{port} can read, create and cancel every batch.[/]"
+        )
+    app = create_app(settings, require_auth=not no_auth, run_worker=not no_worker)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info" if verbose else "warning",
+        # Event streams would otherwise hold a shutdown open until their batches end.
+        timeout_graceful_shutdown=5,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+
+
+@keys_app.command("create")
+def create(
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant name (created if new).")],
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an API key for a tenant; the key is printed once and never stored."""
+    settings = load_settings(database_url=database_url)
+
+    async def main() -> Any:
+        async with open_runtime(settings) as rt:
+            return await create_key(rt.db, tenant)
+
+    issued = execute(main)
+    if as_json:
+        print_json({"id": issued.id, "key": issued.key, "tenant": issued.tenant.name})
+        return
+    err.print(f"API key {issued.id} for tenant {issued.tenant.name!r} (shown once, keep it):")
+    out.print(issued.key)
+
+
+@keys_app.command("list")
+def list_(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List API keys (their prefixes, never the keys)."""
+    settings = load_settings(database_url=database_url)
+
+    async def main() -> list[dict[str, Any]]:
+        async with open_runtime(settings) as rt:
+            return await list_keys(rt.db, tenant)
+
+    rows = execute(main)
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        state = "revoked " + when(row["revoked_at"]) if row["revoked_at"] else "active"
+        out.print(f"{row['id']}  {row['prefix']}…  {row['tenant']}  {state}")
+
+
+@keys_app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (or its listed prefix).")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke an API key: requests with it are refused from now on."""
+    settings = load_settings(database_url=database_url)
+
+    async def main() -> str:
+        async with open_runtime(settings) as rt:
+            return await revoke_key(rt.db, key_id)
+
+    out.print(f"revoked API key {execute(main)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.add_typer(keys_app, name="keys")
