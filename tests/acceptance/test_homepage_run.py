@@ -1,0 +1,44 @@
+"""`domainbatch run` with the default processor (homepage) against the local test web."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from tests.acceptance.conftest import Cli
+from tests.testweb import running_testweb
+
+
+def test_run_fetches_and_extracts_with_the_default_processor(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "sites.txt"
+    source.write_text(
+        "wordpress.test\nshop.test\nnotfound.test\nhuge.test\nbinary.test\n"
+        "nx-missing.example\nlocalhost\n"
+    )
+    with running_testweb() as web:
+        done = cli(
+            "run",
+            str(source),
+            "--json",
+            "--output",
+            str(tmp_path / "out.csv"),
+            DOMAINBATCH_MAX_BODY_BYTES="1000000",
+            **web.env(),
+        )
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["processor"] == "homepage"
+    assert status["status"] == "completed" and status["progress"] == 100
+    assert status["counts"]["succeeded"] == 2 and status["counts"]["invalid"] == 1
+    assert status["errors"] == {"http_status": 1, "too_large": 1, "not_html": 1, "dns_nxdomain": 1}
+    rows = {r["domain"]: r for r in csv.DictReader((tmp_path / "out.csv").open())}
+    wordpress = json.loads(rows["wordpress.test"]["result"])
+    assert rows["wordpress.test"]["status_code"] == "200"
+    assert "WordPress" in {t["name"] for t in wordpress["extracted"]["technologies"]}
+    assert rows["wordpress.test"]["title"] == wordpress["extracted"]["title"] != ""
+    shop = json.loads(rows["shop.test"]["result"])
+    assert shop["final_url"].startswith("https://www.shop.test")
+    assert shop["redirects"][0]["status"] == 301
+    assert rows["notfound.test"]["error_code"] == "http_status"
+    assert rows["huge.test"]["error_code"] == "too_large"
