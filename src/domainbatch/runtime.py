@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.inputs import iter_entries
 from domainbatch.errors import InputError
@@ -49,6 +51,10 @@ class Runtime:
     ) -> CreatedBatch:
         name = processor or self.settings.default_processor
         load_processor(name)  # unknown processors are refused before anything is stored
+        try:
+            orjson.dumps(options)  # what cannot be stored is refused as input, not at insert
+        except orjson.JSONEncodeError as exc:
+            raise InputError(f"options cannot be stored as JSON: {exc}") from None
         spec = BatchSpec(
             processor=name,
             options=dict(options or {}),

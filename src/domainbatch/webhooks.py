@@ -24,8 +24,9 @@ import orjson
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from domainbatch.core.status import backoff_seconds
-from domainbatch.errors import InputError
+from domainbatch.errors import DomainProcessingError, InputError
 from domainbatch.fetching.guard import blocked_reason, parse_address
+from domainbatch.fetching.resolver import Resolver
 from domainbatch.settings import Settings
 from domainbatch.storage.batches import batch_status
 from domainbatch.storage.database import Database
@@ -58,6 +59,8 @@ def verify(
 
 def check_url(url: str, *, allow_private: bool) -> None:
     """Refuse, at submission, a webhook URL that can never be delivered to."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in url):
+        raise InputError("the webhook url contains control characters")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError("the webhook url must be an absolute http:// or https:// URL")
@@ -71,25 +74,47 @@ def check_url(url: str, *, allow_private: bool) -> None:
             )
 
 
-class _GuardedResolver(AbstractResolver):
-    """aiohttp's resolver minus the addresses the SSRF guard refuses (for host names; IP
-    literals never reach a resolver and are checked before the request)."""
+class _ReceiverResolver(AbstractResolver):
+    """Resolves receivers like the processors resolve domains (``nameservers``,
+    ``resolve_overrides``) and drops what the SSRF guard refuses unless
+    ``allow_private_addresses`` is set. IP literals never reach a resolver: they are checked
+    before the request."""
 
-    def __init__(self) -> None:
-        self._inner = aiohttp.DefaultResolver()
+    def __init__(self, settings: Settings) -> None:
+        self._resolver = Resolver.from_settings(settings)
+        self._allow_private = settings.allow_private_addresses
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        answers = await self._inner.resolve(host, port, family)
-        allowed = [a for a in answers if blocked_reason(a["host"]) is None]
-        if not allowed:
-            reason = blocked_reason(answers[0]["host"]) if answers else "no address"
-            raise OSError(f"{host} resolves only to refused addresses ({reason})")
-        return allowed
+        try:
+            answer = await self._resolver.resolve(host, want_mx=False)
+        except DomainProcessingError as exc:
+            raise OSError(exc.message) from None
+        results: list[ResolveResult] = []
+        refused: list[str] = []
+        for address in answer.addresses:
+            parsed = parse_address(address)
+            reason = None if self._allow_private else blocked_reason(address)
+            if parsed is None or reason is not None:
+                refused.append(f"{address}: {reason or 'not an address'}")
+                continue
+            results.append(
+                {
+                    "hostname": host,
+                    "host": address,
+                    "port": port,
+                    "family": socket.AF_INET6 if parsed.version == 6 else socket.AF_INET,
+                    "proto": 0,
+                    "flags": socket.AI_NUMERICHOST,
+                }
+            )
+        if not results:
+            raise OSError(f"{host} resolves only to refused addresses ({'; '.join(refused)})")
+        return results
 
     async def close(self) -> None:
-        await self._inner.close()
+        return None
 
 
 class WebhookSender:
@@ -150,7 +175,7 @@ class WebhookSender:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            resolver = None if self.settings.allow_private_addresses else _GuardedResolver()
+            resolver = _ReceiverResolver(self.settings)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(resolver=resolver, limit=CLAIM_SIZE),
                 timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout),
@@ -182,7 +207,9 @@ class WebhookSender:
                 return
             error = f"the receiver answered HTTP {status}"
         except (aiohttp.ClientError, OSError, TimeoutError, InputError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            # aiohttp wraps the resolver's refusal; its own text would hide the reason.
+            cause = getattr(exc, "os_error", None) or exc.__cause__ or exc
+            error = f"{type(exc).__name__}: {cause}"
         await self._failed(delivery, error, status)
 
     async def _failed(self, delivery: Delivery, error: str, status: int | None) -> None:

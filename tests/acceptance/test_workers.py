@@ -99,3 +99,17 @@ def test_sigterm_releases_work_in_hand(cli: Cli, backend: str, tmp_path: Path) -
     assert status["counts"]["processing"] == 0 and status["counts"]["pending"] == 20
     rows = [json.loads(x) for x in cli("results", batch_id).stdout.splitlines()]
     assert {r["attempts"] for r in rows} == {0}
+
+
+def test_worker_batch_option_leaves_other_batches_alone(
+    cli: Cli, backend: str, tmp_path: Path
+) -> None:
+    mine = submit(cli, tmp_path, 5)
+    other = submit(cli, tmp_path, 5)
+    worker = start_worker(cli_env(backend, tmp_path), tmp_path, "--burst", "--batch", mine)
+    _, errs = worker.communicate(timeout=60)
+    assert worker.returncode == 0, errs
+    assert "5 claimed" in errs
+    assert json.loads(cli("status", mine, "--json").stdout)["status"] == "completed"
+    untouched = json.loads(cli("status", other, "--json").stdout)
+    assert untouched["status"] == "pending" and untouched["counts"]["pending"] == 5

@@ -9,11 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from domainbatch.errors import EmptyBatchError, LimitExceededError, ProcessorNotFoundError
+from domainbatch.errors import (
+    EmptyBatchError,
+    LimitExceededError,
+    NotFoundError,
+    ProcessorNotFoundError,
+)
 from domainbatch.runtime import Runtime
 from domainbatch.storage import counters
-from domainbatch.storage.batches import batch_status, iter_domains
-from domainbatch.storage.tables import batch_domains, batches
+from domainbatch.storage.batches import batch_status, delete_batch, iter_domains
+from domainbatch.storage.tables import batch_counts, batch_domains, batches, webhook_deliveries
 
 SCRIPTED = "tests.support.processors:scripted"
 
@@ -314,3 +319,51 @@ async def test_live_worker_extends_its_leases(runtime: Runtime) -> None:
         await rival.close()
     row = (await domains_by_name(runtime, created.id))["slow-1.test"]
     assert row["status"] == "succeeded" and row["attempts"] == 1
+
+
+async def test_delete_batch_removes_it_and_nothing_else(runtime: Runtime) -> None:
+    kept = await runtime.submit(["keep.test", "fail-keep.test"], processor=SCRIPTED)
+    doomed = await runtime.submit(["a.test", "fail-b.test", "localhost"], processor=SCRIPTED)
+    await process(runtime, doomed.id)
+    async with runtime.db.transaction() as conn:  # an outbox row, as a webhook batch would have
+        await conn.execute(
+            webhook_deliveries.insert().values(
+                id="w-1",
+                batch_id=doomed.id,
+                event="batch.completed",
+                status="pending",
+                created_at=1.0,
+            )
+        )
+    assert await delete_batch(runtime.db, doomed.id) == 3
+    with pytest.raises(NotFoundError):
+        await batch_status(runtime.db, doomed.id)
+    with pytest.raises(NotFoundError):
+        await delete_batch(runtime.db, doomed.id)
+    async with runtime.db.connect() as conn:
+        for table in (batch_domains, batch_counts, webhook_deliveries):
+            left = await conn.scalar(
+                select(func.count()).select_from(table).where(table.c.batch_id == doomed.id)
+            )
+            assert left == 0, table.name
+    assert await count_rows(runtime) == (1, 2)
+    status = await batch_status(runtime.db, kept.id)
+    assert status["status"] == "pending" and status["counts"]["pending"] == 2
+
+
+async def test_deleting_a_batch_under_a_live_worker_writes_nothing_back(runtime: Runtime) -> None:
+    created = await runtime.submit(
+        [f"d{i}.test" for i in range(6)], processor=SCRIPTED, options={"delay": 0.3}
+    )
+    started = asyncio.Event()
+    worker = runtime.worker(
+        only_batches=[created.id], burst=True, on_event=lambda event, _: started.set()
+    )
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(started.wait(), 30)  # its first claim is in hand
+    await delete_batch(runtime.db, created.id)
+    await asyncio.wait_for(task, 30)  # its acks match no row; the batch is gone, it exits
+    assert worker.stats.claimed == 6
+    assert await count_rows(runtime) == (0, 0)
+    async with runtime.db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(batch_counts)) == 0

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from domainbatch.api.auth import Principal, Service, principal, service
@@ -36,14 +36,28 @@ router = APIRouter(prefix="/v1", tags=["batches"], responses=documented(401, 503
 BatchId = Annotated[uuid.UUID, "the batch id"]
 Caller = Annotated[Principal, Depends(principal)]
 Svc = Annotated[Service, Depends(service)]
+# OpenAPI links: a created batch's id feeds every per-batch operation (clients and
+# Schemathesis's stateful tests follow them).
+LINKS = {
+    op: {"operationId": op, "parameters": {"batch_id": "$response.body#/id"}}
+    for op in (
+        "getBatch",
+        "listDomains",
+        "exportResults",
+        "batchEvents",
+        "cancelBatch",
+        "retryBatch",
+    )
+}
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the last page")]
 
 
 @router.post(
     "/batches",
+    operation_id="createBatch",
     status_code=201,
     response_model=CreatedBatch,
-    responses=documented(413, 415, 422),
+    responses={201: {"description": "Created", "links": LINKS}, **documented(413, 415, 422)},
     openapi_extra={"requestBody": REQUEST_BODY},
 )
 async def create_batch(
@@ -102,7 +116,9 @@ def _options(raw: str | None) -> dict[str, Any]:
     return value
 
 
-@router.get("/batches", response_model=BatchList, responses=documented(422))
+@router.get(
+    "/batches", operation_id="listBatches", response_model=BatchList, responses=documented(422)
+)
 async def list_batches(
     svc: Svc,
     caller: Caller,
@@ -117,14 +133,22 @@ async def list_batches(
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.get("/batches/{batch_id}", response_model=BatchDetail, responses=documented(404, 422))
+@router.get(
+    "/batches/{batch_id}",
+    operation_id="getBatch",
+    response_model=BatchDetail,
+    responses=documented(404, 422),
+)
 async def get_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str, Any]:
     """Status, counts by domain status, progress, errors by code, timing, rate and ETA."""
     return await batch_status(svc.runtime.db, str(batch_id), tenant_id=caller.tenant_id)
 
 
 @router.get(
-    "/batches/{batch_id}/domains", response_model=DomainList, responses=documented(404, 422)
+    "/batches/{batch_id}/domains",
+    operation_id="listDomains",
+    response_model=DomainList,
+    responses=documented(404, 422),
 )
 async def list_domains(
     batch_id: BatchId,
@@ -148,12 +172,13 @@ async def list_domains(
 
 @router.get(
     "/batches/{batch_id}/domains/{domain_id}",
+    operation_id="getDomain",
     response_model=Domain,
     responses=documented(404, 422),
 )
 async def get_batch_domain(
     batch_id: BatchId,
-    domain_id: Annotated[int, "the domain's id within its batch"],
+    domain_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The domain's id")],
     svc: Svc,
     caller: Caller,
 ) -> dict[str, Any]:
@@ -163,6 +188,7 @@ async def get_batch_domain(
 
 @router.get(
     "/batches/{batch_id}/results",
+    operation_id="exportResults",
     responses={
         200: {
             "description": "Every domain with its result, streamed",
@@ -195,6 +221,7 @@ async def export_results(
 
 @router.get(
     "/batches/{batch_id}/events",
+    operation_id="batchEvents",
     responses={
         200: {"description": "Server-Sent Events", "content": {"text/event-stream": {}}},
         **documented(404, 422),
@@ -212,7 +239,10 @@ async def batch_events(batch_id: BatchId, svc: Svc, caller: Caller) -> Streaming
 
 
 @router.post(
-    "/batches/{batch_id}/cancel", response_model=BatchAction, responses=documented(404, 409, 422)
+    "/batches/{batch_id}/cancel",
+    operation_id="cancelBatch",
+    response_model=BatchAction,
+    responses=documented(404, 409, 422),
 )
 async def cancel_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str, Any]:
     """Cancel the batch's pending domains (in-flight ones finish). 409 if it already ended."""
@@ -221,7 +251,10 @@ async def cancel_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str,
 
 
 @router.post(
-    "/batches/{batch_id}/retry", response_model=BatchAction, responses=documented(404, 422)
+    "/batches/{batch_id}/retry",
+    operation_id="retryBatch",
+    response_model=BatchAction,
+    responses=documented(404, 422),
 )
 async def retry_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str, Any]:
     """Re-queue the batch's failed domains with fresh attempts."""

@@ -12,7 +12,12 @@ from pydantic import ValidationError
 
 from domainbatch.api.schemas import CreateBatchRequest
 from domainbatch.core.inputs import Format
-from domainbatch.errors import InputError, LimitExceededError, UnsupportedMediaError
+from domainbatch.errors import (
+    EmptyBatchError,
+    InputError,
+    LimitExceededError,
+    UnsupportedMediaError,
+)
 
 _IN_MEMORY = 1024 * 1024
 
@@ -75,6 +80,8 @@ def parse_json(spool: IO[bytes]) -> CreateBatchRequest:
         return CreateBatchRequest.model_validate_json(data)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "too_short" and tuple(first["loc"]) == ("domains",):
+            raise EmptyBatchError("the batch has no entries: nothing to process") from None
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise InputError(f"invalid JSON body at {where}: {first['msg']}") from None
 

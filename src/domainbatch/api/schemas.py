@@ -14,14 +14,17 @@ class WebhookSpec(BaseModel):
 
     url: str = Field(max_length=2000, description="http(s) URL that receives batch events")
     secret: str = Field(
-        min_length=8, max_length=200, description="Key of the HMAC-SHA256 body signature"
+        min_length=8,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Key of the HMAC-SHA256 body signature (no control characters)",
     )
 
 
 class CreateBatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    domains: list[str] = Field(description="Domains or URLs, one entry each")
+    domains: list[str] = Field(min_length=1, description="Domains or URLs, one entry each")
     processor: str | None = Field(None, max_length=200, description="Default: the server's")
     options: dict[str, Any] = Field(default_factory=dict, description="Processor options")
     webhook: WebhookSpec | None = None

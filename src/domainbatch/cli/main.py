@@ -213,6 +213,14 @@ def submit(
 def worker(
     concurrency: Concurrency = None,
     burst: Annotated[bool, typer.Option("--burst", help="Exit when no work is left.")] = False,
+    batch: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--batch",
+            "-b",
+            help="Only process this batch (repeatable); by default every active batch.",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     verbose: Annotated[bool, typer.Option("--verbose/--quiet", "-v/-q")] = True,
 ) -> None:
@@ -222,7 +230,7 @@ def worker(
 
     async def main() -> None:
         async with open_runtime(settings) as rt:
-            w = rt.worker(burst=burst)
+            w = rt.worker(burst=burst, only_batches=batch or None)
             install_signal_handlers(w)
             stats = await w.run()
         err.print(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Insert, func, select, update
+from sqlalchemy import Insert, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,7 +20,13 @@ from domainbatch.errors import EmptyBatchError, LimitExceededError, NotFoundErro
 from domainbatch.storage import counters
 from domainbatch.storage.counters import Tally
 from domainbatch.storage.database import Database
-from domainbatch.storage.tables import batch_domains, batches, epoch_now
+from domainbatch.storage.tables import (
+    batch_counts,
+    batch_domains,
+    batches,
+    epoch_now,
+    webhook_deliveries,
+)
 from domainbatch.storage.webhooks import enqueue_event
 
 INVALID_SAMPLE = 100  # invalid entries echoed back in full; the rest are counted
@@ -126,13 +132,20 @@ async def create_batch(
     return created
 
 
+def _storable(text: str) -> str:
+    """Text every database stores: Postgres refuses NUL, and no driver encodes a lone UTF-16
+    surrogate (JSON input can carry both). Such entries are invalid anyway; keep them readable."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def _rows(
     batch_id: str, chunk: list[str], normalizer: DomainNormalizer, created: CreatedBatch
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     valid: list[dict[str, Any]] = []
     invalid: list[dict[str, Any]] = []
-    for raw in chunk:
-        entry = normalizer.normalize(raw)
+    for text in chunk:
+        entry = normalizer.normalize(text)
+        raw = _storable(text)
         if entry.domain is not None:
             valid.append(
                 {
@@ -145,7 +158,7 @@ def _rows(
             )
             continue
         created.invalid += 1
-        reason = entry.reason or "invalid domain"
+        reason = _storable(entry.reason or "invalid domain")
         if len(created.invalid_entries) < INVALID_SAMPLE:
             created.invalid_entries.append({"input": raw, "reason": reason})
         invalid.append(
@@ -174,6 +187,26 @@ async def get_batch_row(
     if row is None:
         raise NotFoundError(f"no batch {batch_id}")
     return row
+
+
+async def delete_batch(db: Database, batch_id: str, *, tenant_id: str | None = None) -> int:
+    """Remove a batch and everything recorded for it (domains, counters, webhook outbox) in
+    one transaction; returns how many domain rows went. ``NotFoundError`` if there is none.
+
+    Any status may be deleted: a worker still holding some of its domains finds that its
+    acknowledgements match no row any more, so nothing is written back for the batch.
+    """
+    async with db.transaction() as conn:
+        await get_batch_row(conn, batch_id, tenant_id=tenant_id)
+        # Children first and explicitly, rather than trusting ON DELETE CASCADE: SQLite only
+        # cascades on connections that enabled foreign keys.
+        for child in (webhook_deliveries, batch_counts):
+            await conn.execute(delete(child).where(child.c.batch_id == batch_id))
+        removed = await conn.execute(
+            delete(batch_domains).where(batch_domains.c.batch_id == batch_id)
+        )
+        await conn.execute(delete(batches).where(batches.c.id == batch_id))
+    return int(removed.rowcount)
 
 
 async def batch_status(

@@ -2,14 +2,17 @@
 reports, so an event exists exactly when its transition committed (once per transition, never
 lost, never doubled). Deliveries are then leased like domains: one statement claims a few, the
 lease makes a crashed sender's rows claimable again, and every update is guarded by
-(worker, attempt) so a late answer from a reclaimed lease changes nothing."""
+(worker, attempt) so a late answer from a reclaimed lease changes nothing. A batch's events
+are sent in the order they happened: a later one waits while an earlier one is retried (and
+goes out once the earlier one is delivered or given up)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.storage.database import Database
@@ -62,12 +65,20 @@ class Outbox:
     async def claim(self, worker_id: str, limit: int) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries in one statement, oldest first."""
         now = epoch_now()
+        earlier = w.alias("earlier")
+        # A batch's events go out in order: none while an older one of its batch is pending.
+        blocked = exists().where(
+            earlier.c.batch_id == w.c.batch_id,
+            earlier.c.status == "pending",
+            earlier.c.created_at < w.c.created_at,
+        )
         due = (
             select(w.c.id)
             .where(
                 w.c.status == "pending",
                 w.c.next_attempt_at <= now,
                 or_(w.c.lease_expires_at.is_(None), w.c.lease_expires_at < now),
+                ~blocked,
             )
             .order_by(w.c.next_attempt_at, w.c.created_at)
             .limit(limit)
@@ -137,7 +148,7 @@ class Outbox:
         async with self.db.transaction() as conn:
             await conn.execute(update(w).where(_guard(delivery, worker_id)).values(**values))
 
-    async def deliveries(self, batch_id: str) -> list[dict[str, object]]:
+    async def deliveries(self, batch_id: str) -> list[dict[str, Any]]:
         """What was recorded for one batch (for operators and tests)."""
         async with self.db.connect() as conn:
             rows = await conn.execute(

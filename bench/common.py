@@ -1,0 +1,223 @@
+"""What the bench parts share: database URLs and resets, child processes with their peak RSS
+and CPU time, percentiles, and the result rows every part returns."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+
+BENCH_DB = os.environ.get("BENCH_DATABASE", "domainbatch_bench")
+PG_SERVER = os.environ.get("BENCH_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
+BOUNCER_SERVER = os.environ.get("BENCH_PGBOUNCER_SERVER", "postgresql://postgres@127.0.0.1:6432")
+
+
+def pg_url(database: str = BENCH_DB, *, bouncer: bool = False) -> str:
+    return f"{BOUNCER_SERVER if bouncer else PG_SERVER}/{database}"
+
+
+def reset_database(database: str = BENCH_DB, *, migrate: bool = True) -> str:
+    """Drop and re-create a bench database (and apply domainbatch's migrations)."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{database}" with (force)')
+        conn.execute(f'create database "{database}"')
+    if migrate:
+        subprocess.run(
+            [sys.executable, "-m", "domainbatch", "db", "upgrade", "--database-url", pg_url(database)],
+            check=True,
+            capture_output=True,
+            env=child_env(),
+        )
+    return pg_url(database)
+
+
+def drop_database(database: str = BENCH_DB) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{database}" with (force)')
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for child processes: the repository importable (``bench``, ``tests``)."""
+    paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    env.update(extra)
+    return env
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in 0..1)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), int(fraction * len(ordered) + 0.999999)))
+    return ordered[rank - 1]
+
+
+def self_cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used so far, every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def self_peak_rss() -> int:
+    """This process's peak resident set size, in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class Watch:
+    """Samples the RSS and CPU time of some processes (and their children) in a thread."""
+
+    def __init__(self, pids: list[int], interval: float = 0.05) -> None:
+        self.handles = [psutil.Process(pid) for pid in pids]
+        self.peak = [0] * len(pids)
+        self.cpu = [0.0] * len(pids)
+        self.samples: list[tuple[float, list[int]]] = []
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> None:
+        now = []
+        for i, handle in enumerate(self.handles):
+            rss = 0
+            with contextlib.suppress(psutil.Error):
+                rss = handle.memory_info().rss
+                times = handle.cpu_times()
+                self.cpu[i] = max(self.cpu[i], times.user + times.system)
+            self.peak[i] = max(self.peak[i], rss)
+            now.append(rss)
+        self.samples.append((time.monotonic(), now))
+
+    def __enter__(self) -> Watch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_children(
+    commands: list[list[str]], env: dict[str, str], *, timeout: float = 3600
+) -> tuple[float, list[int], list[float], list[str]]:
+    """Start every command at once, wait for all. Returns (wall seconds, peak RSS bytes per
+    process, CPU seconds per process, stdout per process); raises if one fails."""
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for cmd in commands
+    ]
+    outputs: list[str] = [""] * len(procs)
+    errors: list[str] = [""] * len(procs)
+
+    def reader(i: int) -> None:
+        outputs[i], errors[i] = procs[i].communicate()
+
+    readers = [threading.Thread(target=reader, args=(i,), daemon=True) for i in range(len(procs))]
+    with Watch([p.pid for p in procs]) as watch:
+        for thread in readers:
+            thread.start()
+        deadline = time.monotonic() + timeout
+        for thread in readers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    elapsed = time.perf_counter() - started
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+    for i, proc in enumerate(procs):
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(commands[i][:4])} failed: {errors[i][-3000:]}")
+    return elapsed, watch.peak, watch.cpu, outputs
+
+
+@dataclass
+class Target:
+    """One figure checked against the issue's target."""
+
+    name: str
+    value: float
+    target: str  # e.g. ">= 1.5"
+    met: bool
+    note: str = ""
+
+
+@dataclass
+class Part:
+    """What a bench part returns: a table, the targets, and raw figures for the JSON file."""
+
+    name: str
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def check(self, name: str, value: float, op: str, bound: float, note: str = "") -> None:
+        met = value >= bound if op == ">=" else value <= bound
+        self.targets.append(Target(name, round(value, 3), f"{op} {bound:g}", met, note))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "-"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "-" if value is None else str(value)
+
+
+def render(part: Part) -> str:
+    cells = [[fmt(v) for v in row] for row in part.rows]
+    widths = [
+        max(len(col), *(len(r[i]) for r in cells)) if cells else len(col)
+        for i, col in enumerate(part.columns)
+    ]
+    lines = [f"## {part.name}", ""]
+    lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(part.columns, widths)) + " |")
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells:
+        lines.append(
+            "| "
+            + " | ".join(
+                c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))
+            )
+            + " |"
+        )
+    if part.targets:
+        lines.append("")
+        for t in part.targets:
+            mark = "met" if t.met else "MISSED"
+            note = f" ({t.note})" if t.note else ""
+            lines.append(f"- {t.name}: {fmt(t.value)} (target {t.target}): {mark}{note}")
+    for note in part.notes:
+        lines.append(f"- {note}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,40 @@
+"""Webhook receivers on private addresses obey ``allow_private_addresses`` (its own module:
+the other webhook tests' server permits private receivers and would deliver these events)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tests.acceptance.test_api_webhooks import SECRET, Receiver, deliveries, hook
+from tests.support.apiserver import ApiServer, server_env
+
+
+def test_private_receivers_obey_the_ssrf_setting(api_backend: str, api_workdir: Path) -> None:
+    env = server_env(
+        api_backend,
+        api_workdir,
+        DOMAINBATCH_WEBHOOK_MAX_ATTEMPTS="2",
+        DOMAINBATCH_RESOLVE_OVERRIDES="hooks.test=127.0.0.1",
+    )
+    with Receiver(failures=0) as receiver, ApiServer(env, api_workdir, "--no-auth") as server:
+        refused = server.post(
+            "/v1/batches", key="", json={"domains": ["p.test"], "webhook": hook(receiver)}
+        )
+        assert refused.status_code == 422 and "loopback" in refused.json()["message"]
+        # A host name that resolves to loopback passes submission but is refused at delivery.
+        named = {"url": receiver.url.replace("127.0.0.1", "hooks.test"), "secret": SECRET}
+        batch_id = server.create(["p.test"], key="", webhook=named)["id"]
+        server.wait(batch_id)
+        rows: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 30
+        while not rows or any(r["status"] == "pending" for r in rows):
+            assert time.monotonic() < deadline, rows
+            time.sleep(0.1)
+            rows = deliveries(api_backend, api_workdir, batch_id)
+        assert {r["status"] for r in rows} == {"failed"}
+        errors = [str(r["last_error"]) for r in rows]
+        assert all("refused addresses" in e for e in errors), errors
+        assert receiver.attempts == Counter()
