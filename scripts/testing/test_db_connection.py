@@ -279,8 +279,10 @@ async def activity(settings: Settings, app_name: str) -> dict[str, int]:
 async def after_dispose(settings: Settings, app_name: str, pooler_mode: str) -> None:
     if pooler_mode == "direct":
         # A closed connection's backend exits a moment later: wait for it, briefly.
-        deadline = time.monotonic() + 10
-        while (states := await activity(settings, app_name)) and time.monotonic() < deadline:
+        for _ in range(50):
+            states = await activity(settings, app_name)
+            if not states:
+                break
             await asyncio.sleep(0.2)
         check(not states, "no server connection of this run is left", str(states))
         return

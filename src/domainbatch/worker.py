@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from domainbatch.core.status import backoff_seconds
+from domainbatch.core.status import BatchStatus, backoff_seconds
 from domainbatch.errors import DomainbatchError, DomainProcessingError
 from domainbatch.metrics import Histogram
 from domainbatch.processors.registry import Processor, load_processor
@@ -28,6 +28,8 @@ from domainbatch.storage.queue import ActiveBatch, Claimed, Outcome, Queue
 from domainbatch.webhooks import WebhookSender
 
 log = logging.getLogger("domainbatch.worker")
+
+ACTIVE_TTL = 1.0  # seconds a productive worker may reuse its list of active batches
 
 BatchEvent = Callable[[str, str], None]  # (event, batch_id), e.g. ("batch.completed", id)
 
@@ -75,6 +77,11 @@ class Worker:
         self._stack = contextlib.AsyncExitStack()
         self._rotation = 0
         self._rng = random.Random()
+        # Batches a claim of this worker found exhausted: only their acks may end them, so
+        # only those try to finalize after an ack (the others cannot end yet).
+        self._drained: set[str] = set()
+        # The active batches, re-read at most every ACTIVE_TTL while claims keep succeeding.
+        self._active_cache: tuple[float, list[ActiveBatch]] | None = None
         self.webhooks = WebhookSender(db, settings, self.id)
 
     # Control -------------------------------------------------------------------------------
@@ -86,6 +93,7 @@ class Worker:
 
     def wake(self) -> None:
         """New work was just stored by this process: skip the rest of the poll backoff."""
+        self._active_cache = None
         self._wake.set()
 
     # Main loop ------------------------------------------------------------------------------
@@ -122,7 +130,7 @@ class Worker:
                 await self._slot_free.wait()
                 continue
             try:
-                active = await self._active()
+                active = await self._active(cached=idle_rounds == 0)
                 if not active and self.burst and not self._inflight:
                     await self._flush()
                     if not await self._active():
@@ -152,7 +160,11 @@ class Worker:
             if processor is None:
                 continue
             limit = min(share, room, self.settings.claim_size)
-            claims, started = await self.queue.claim(batch.id, self.id, limit)
+            claims, started = await self.queue.claim(
+                batch.id, self.id, limit, maybe_pending=batch.status == BatchStatus.PENDING
+            )
+            if len(claims) < limit:
+                self._drained.add(batch.id)
             if started:
                 self._emit("batch.started", batch.id)
             for claim in claims:
@@ -171,8 +183,15 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self._rng.uniform(ceiling / 2, ceiling))
 
-    async def _active(self) -> list[ActiveBatch]:
-        return await self.queue.active_batches(self.only_batches)
+    async def _active(self, *, cached: bool = False) -> list[ActiveBatch]:
+        """The active batches; ``cached``: a list read less than ``ACTIVE_TTL`` ago will do
+        (claim rounds that keep finding work need not re-read it every time)."""
+        now = time.monotonic()
+        if cached and self._active_cache is not None and now - self._active_cache[0] < ACTIVE_TTL:
+            return self._active_cache[1]
+        active = await self.queue.active_batches(self.only_batches)
+        self._active_cache = (now, active)
+        return active
 
     # Processing -----------------------------------------------------------------------------
     async def _processor(self, batch: ActiveBatch) -> Processor | None:
@@ -197,8 +216,9 @@ class Worker:
         try:
             async with asyncio.timeout(self.settings.task_timeout):
                 result = await processor(claim.domain, batch.options)
-            orjson.dumps(result)  # a result that cannot be stored fails here, not in the ack
-            outcome = Outcome(claim, result=result)
+            # A result that cannot be stored fails here, not in the ack; the text is reused.
+            encoded = orjson.dumps(result).decode()
+            outcome = Outcome(claim, result=result, encoded=encoded)
         except DomainProcessingError as exc:
             outcome = self._failure(batch, claim, exc.code, exc.message, exc.transient)
         except TimeoutError:
@@ -245,7 +265,8 @@ class Worker:
             raise
         self.stats.succeeded += sum(1 for o in outcomes if o.error_code is None)
         for batch_id in ended:
-            await self._finalize(batch_id)
+            if batch_id in self._drained:
+                await self._finalize(batch_id)
 
     async def _finalize(self, batch_id: str) -> None:
         status = await self.queue.finalize(batch_id)

@@ -45,7 +45,7 @@ def test_schemathesis_finds_no_violations(api_backend: str, api_workdir: Path) -
                 "--max-examples",
                 "25",
                 "--max-time",
-                "60",
+                "40",
                 "--request-timeout",
                 "15",
                 "--workers",

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -183,4 +184,6 @@ def issue_key(settings: Settings, tenant: str) -> str:
         finally:
             await db.dispose()
 
-    return asyncio.run(make())
+    # A thread of its own: the caller may be inside an event loop (Playwright's sync API).
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, make()).result()

@@ -3,6 +3,8 @@
 Their behaviour depends only on the domain name, so every worker process agrees:
 ``fail-*`` fails for good, ``flaky-*`` fails transiently on its first attempt (recorded in a
 file per domain), ``boom-*`` raises a bug, ``slow-*`` sleeps, anything else succeeds.
+``exploding`` raises a bug on every domain: a broken deployment, for the validation scripts'
+negative tests.
 """
 
 from __future__ import annotations
@@ -45,3 +47,12 @@ async def behave(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
 @asynccontextmanager
 async def scripted(settings: Settings) -> AsyncIterator[Processor]:
     yield behave
+
+
+async def _explode(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    raise RuntimeError(f"exploding test processor refuses {domain}")
+
+
+@asynccontextmanager
+async def exploding(settings: Settings) -> AsyncIterator[Processor]:
+    yield _explode

@@ -58,6 +58,7 @@ def create_app(
     app.include_router(system.router)
     app.include_router(batches.router)
     app.include_router(dashboard.build_router(settings, require_auth))
+    dashboard.install(app)
     _document_request_schemas(app)
     return app
 

@@ -6,12 +6,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from domainbatch.api.auth import Principal, Service, principal, service
-from domainbatch.api.bodies import REQUEST_BODY, media_type, parse_json, spool_body, text_format
+from domainbatch.api.bodies import (
+    REQUEST_BODY,
+    media_type,
+    parse_json,
+    parse_options,
+    spool_body,
+    text_format,
+)
 from domainbatch.api.errors import documented
 from domainbatch.api.events import progress_stream
 from domainbatch.api.schemas import (
@@ -82,7 +88,7 @@ async def create_batch(
             hook_url = body.webhook.url if body.webhook else None
             hook_secret = body.webhook.secret if body.webhook else None
         else:
-            opts = _options(options)
+            opts = parse_options(options)
             hook_url, hook_secret = webhook_url, request.headers.get("x-webhook-secret")
             if hook_url and not hook_secret:
                 raise InputError("a webhook_url needs a secret: send it as X-Webhook-Secret")
@@ -102,18 +108,6 @@ async def create_batch(
     status_url = str(request.url_for("get_batch", batch_id=created.id))
     response.headers["Location"] = status_url
     return {**vars(created), "status_url": status_url}
-
-
-def _options(raw: str | None) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InputError("options must be a JSON object") from None
-    if not isinstance(value, dict):
-        raise InputError("options must be a JSON object")
-    return value
 
 
 @router.get(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
+import orjson
 from fastapi import Request
 from pydantic import ValidationError
 
@@ -86,6 +87,19 @@ def parse_json(spool: IO[bytes]) -> CreateBatchRequest:
         raise InputError(f"invalid JSON body at {where}: {first['msg']}") from None
 
 
+def parse_options(raw: str | None) -> dict[str, Any]:
+    """Processor options given as text (a query parameter, a form field): a JSON object."""
+    if not raw or not raw.strip():
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InputError("options must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise InputError("options must be a JSON object")
+    return value
+
+
 def text_format(kind: str) -> Format:
     if kind in FORMATS:
         return FORMATS[kind]
@@ -94,4 +108,4 @@ def text_format(kind: str) -> Format:
     )
 
 
-__all__ = ["REQUEST_BODY", "parse_json", "spool_body", "text_format"]
+__all__ = ["REQUEST_BODY", "parse_json", "parse_options", "spool_body", "text_format"]

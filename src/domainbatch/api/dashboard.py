@@ -1,11 +1,228 @@
-"""The web dashboard (placeholder until the templates land)."""
+"""The web dashboard: server-rendered pages (Jinja2) over the same storage code as the API, with
+a little JavaScript for live progress (Server-Sent Events). No build step.
+
+Auth: without ``--no-auth`` the dashboard asks for an API key once and keeps it in an HttpOnly,
+SameSite=Strict cookie. Its forms post to same-origin routes here, which also refuse a request
+whose Origin is another site, so another page cannot drive them.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import contextlib
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import UploadFile
+
+from domainbatch.api.auth import COOKIE, Principal, Service, principal_for_key, service
+from domainbatch.api.bodies import parse_options, too_large
+from domainbatch.api.events import progress_stream
+from domainbatch.cli.render import seconds, when
+from domainbatch.core.inputs import iter_entries
+from domainbatch.core.status import ACTIVE_BATCH, BatchStatus, DomainStatus
+from domainbatch.errors import AuthenticationError, ConflictError, InputError
 from domainbatch.settings import Settings
+from domainbatch.storage.batches import batch_status
+from domainbatch.storage.pages import batch_page, domain_page, get_domain
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["when"] = when
+templates.env.filters["seconds"] = seconds
+templates.env.filters["percent"] = lambda value: f"{float(value):g}"  # 100, 42.5: as JSON shows
+
+Svc = Annotated[Service, Depends(service)]
+
+
+class LoginRequired(Exception):
+    """Raised by pages when the visitor has no valid key: answered with a redirect."""
+
+
+async def viewer(request: Request, svc: Svc) -> Principal:
+    try:
+        return await principal_for_key(svc, request.cookies.get(COOKIE))
+    except AuthenticationError:
+        raise LoginRequired() from None
+
+
+Viewer = Annotated[Principal, Depends(viewer)]
+
+
+def same_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    expected = f"{request.url.scheme}://{request.url.netloc}"
+    if origin is not None and origin != expected:
+        raise InputError("cross-site form submissions are refused")
+
+
+def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context)
 
 
 def build_router(settings: Settings, require_auth: bool) -> APIRouter:
-    return APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/login")
+    async def login_page(request: Request, error: str | None = None) -> Response:
+        if not require_auth:
+            return RedirectResponse("/", status_code=303)
+        return page(request, "login.html", error=error)
+
+    @router.post("/login")
+    async def login(request: Request, svc: Svc) -> Response:
+        same_origin(request)
+        form = await request.form()
+        key = str(form.get("key") or "").strip()
+        try:
+            await principal_for_key(svc, key)
+        except AuthenticationError as exc:
+            return page(request, "login.html", error=exc.message)
+        response = RedirectResponse("/", status_code=303)
+        secure = request.url.scheme == "https"
+        response.set_cookie(COOKIE, key, httponly=True, samesite="strict", secure=secure)
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        same_origin(request)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @router.get("/")
+    async def index(
+        request: Request,
+        svc: Svc,
+        who: Viewer,
+        status: BatchStatus | None = None,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Response:
+        listing = await batch_page(
+            svc.runtime.db, tenant_id=who.tenant_id, status=status, limit=25, cursor=cursor
+        )
+        snapshots = [
+            await batch_status(svc.runtime.db, b["id"], tenant_id=who.tenant_id)
+            for b in listing.items
+        ]
+        return page(
+            request,
+            "index.html",
+            who=who,
+            auth=require_auth,
+            batches=snapshots,
+            next_cursor=listing.next_cursor,
+            status=status,
+            statuses=list(BatchStatus),
+            active=[b["id"] for b in snapshots if b["status"] in ACTIVE_BATCH],
+        )
+
+    @router.post("/ui/batches")
+    async def submit(request: Request, svc: Svc, who: Viewer) -> Response:
+        same_origin(request)
+        limit = settings.max_request_bytes
+        length = request.headers.get("content-length", "")
+        if not length.isdigit():
+            raise InputError("the form must be sent with a Content-Length")
+        if int(length) > limit:
+            raise too_large(limit)
+        form = await request.form(max_part_size=limit)
+        upload = form.get("file")
+        processor = str(form.get("processor") or "").strip() or None
+        options = parse_options(str(form.get("options") or ""))
+        if isinstance(upload, UploadFile) and upload.filename:
+            entries = iter_entries(upload.file, filename=upload.filename)
+        else:
+            entries = iter_entries([str(form.get("domains") or "").encode()], fmt="text")
+        created = await svc.runtime.submit(
+            entries, processor=processor, options=options, tenant_id=who.tenant_id
+        )
+        await form.close()
+        if svc.worker is not None:
+            svc.worker.wake()
+        return RedirectResponse(f"/batches/{created.id}", status_code=303)
+
+    @router.get("/batches/{batch_id}")
+    async def batch(
+        request: Request,
+        batch_id: uuid.UUID,
+        svc: Svc,
+        who: Viewer,
+        status: DomainStatus | None = None,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Response:
+        current = await batch_status(svc.runtime.db, str(batch_id), tenant_id=who.tenant_id)
+        domains = await domain_page(
+            svc.runtime.db,
+            str(batch_id),
+            tenant_id=who.tenant_id,
+            status=status,
+            limit=50,
+            cursor=cursor,
+        )
+        return page(
+            request,
+            "batch.html",
+            who=who,
+            auth=require_auth,
+            batch=current,
+            active=current["status"] in ACTIVE_BATCH,
+            domains=domains.items,
+            next_cursor=domains.next_cursor,
+            status=status,
+            statuses=list(DomainStatus),
+        )
+
+    @router.get("/batches/{batch_id}/domains/{domain_id}")
+    async def domain(
+        request: Request, batch_id: uuid.UUID, domain_id: int, svc: Svc, who: Viewer
+    ) -> Response:
+        item = await get_domain(svc.runtime.db, str(batch_id), domain_id, tenant_id=who.tenant_id)
+        return page(
+            request, "domain.html", who=who, auth=require_auth, batch_id=batch_id, item=item
+        )
+
+    @router.post("/ui/batches/{batch_id}/{action}")
+    async def act(
+        request: Request, batch_id: uuid.UUID, action: str, svc: Svc, who: Viewer
+    ) -> Response:
+        same_origin(request)
+        if action == "cancel":
+            with contextlib.suppress(ConflictError):  # already ended: the page shows how
+                await svc.runtime.cancel(str(batch_id), tenant_id=who.tenant_id)
+        elif action == "retry":
+            if await svc.runtime.retry(str(batch_id), tenant_id=who.tenant_id) and svc.worker:
+                svc.worker.wake()
+        else:
+            raise InputError(f"unknown action {action!r}")
+        return RedirectResponse(f"/batches/{batch_id}", status_code=303)
+
+    @router.get("/ui/events")
+    async def events(
+        svc: Svc, who: Viewer, batch_id: Annotated[list[uuid.UUID], Query(alias="id")]
+    ) -> StreamingResponse:
+        first = [
+            await batch_status(svc.runtime.db, str(b), tenant_id=who.tenant_id)
+            for b in batch_id[:50]
+        ]
+        return StreamingResponse(
+            progress_stream(svc, first, tenant_id=who.tenant_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    return router
+
+
+def install(app: Any) -> None:
+    """Static files and the login redirect (a page, unlike the API, answers with HTML)."""
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    async def to_login(request: Request, exc: Exception) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    app.add_exception_handler(LoginRequired, to_login)

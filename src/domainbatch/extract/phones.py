@@ -44,10 +44,19 @@ _IDENTIFIER_LABEL = re.compile(
     r"|ref(?:erence)?)\b[\s.:#-]*(?:n[or]\.?|number)?[\s.:#-]*$",
     re.I,
 )
-# Inside a match of phonenumbers' candidate pattern, digit blocks are separated by at most
-# four punctuation characters (and a number's own digits all sit in those blocks).
-_MAX_DIGIT_GAP = 4
+_MAX_DIGIT_GAP = 4  # phonenumbers' _PUNCTUATION_LIMIT
 _LOOKBACK_CHARS = 64
+
+
+def _private_text(module: str, name: str) -> str:
+    """A string constant of phonenumbers' internals (AttributeError/TypeError if gone)."""
+    from phonenumbers import phonenumbermatcher, phonenumberutil
+
+    modules = {"phonenumbermatcher": phonenumbermatcher, "phonenumberutil": phonenumberutil}
+    value = getattr(modules[module], name)
+    if not isinstance(value, str):
+        raise TypeError(f"phonenumbers {name} is not a string")
+    return value
 
 
 def _phone_characters() -> str:
@@ -57,23 +66,15 @@ def _phone_characters() -> str:
     every character of its extension patterns such as "ext", "#", "доб"), so it is a superset
     of what its candidate pattern accepts; compiled with the same flags (case-insensitive).
     """
-    from phonenumbers import phonenumbermatcher, phonenumberutil
-
-    def private(module: object, name: str) -> str:
-        value = getattr(module, name)
-        if not isinstance(value, str):
-            raise TypeError(f"phonenumbers {name} is not a string")
-        return value
-
     literals = {"\t"}
-    literals.update(private(phonenumberutil, "_EXTN_PATTERNS_FOR_MATCHING"))
-    literals.update(private(phonenumberutil, "_PLUS_CHARS"))
-    literals.update(private(phonenumbermatcher, "_OPENING_PARENS"))
-    literals.update(private(phonenumbermatcher, "_CLOSING_PARENS"))
+    literals.update(_private_text("phonenumberutil", "_EXTN_PATTERNS_FOR_MATCHING"))
+    literals.update(_private_text("phonenumberutil", "_PLUS_CHARS"))
+    literals.update(_private_text("phonenumbermatcher", "_OPENING_PARENS"))
+    literals.update(_private_text("phonenumbermatcher", "_CLOSING_PARENS"))
     # _VALID_PUNCTUATION is written for a character class (it holds ranges such as
     # U+2010-U+2015 and starts with "-"), so it goes first, as is.
     return (
-        private(phonenumberutil, "_VALID_PUNCTUATION")
+        _private_text("phonenumberutil", "_VALID_PUNCTUATION")
         + "\\d"
         + "".join(re.escape(char) for char in sorted(literals))
     )
@@ -121,9 +122,16 @@ def min_digits(region: str) -> int:
 
 
 @cache
-def _digit_chain(digits: int) -> re.Pattern[str]:
-    """``digits`` digits or more, each within ``_MAX_DIGIT_GAP`` characters of the next."""
-    return re.compile(rf"\d(?:[^\d\n]{{0,{_MAX_DIGIT_GAP}}}\d){{{max(0, digits - 1)},}}")
+def _digit_chain(digits: int) -> re.Pattern[str] | None:
+    """``digits`` digits or more, each block separated from the next by at most
+    ``_MAX_DIGIT_GAP`` of phonenumbers' punctuation characters (as in its candidate pattern,
+    where a number's own digits all sit); None when phonenumbers' internals changed."""
+    try:
+        punctuation = _private_text("phonenumberutil", "_VALID_PUNCTUATION")
+        gap = f"[{punctuation}]{{0,{_MAX_DIGIT_GAP}}}"
+        return re.compile(rf"\d(?:{gap}\d){{{max(0, digits - 1)},}}", re.IGNORECASE | re.UNICODE)
+    except (AttributeError, ImportError, TypeError, re.error):  # pragma: no cover
+        return None
 
 
 def _run_start(text: str, position: int, floor: int, run: re.Pattern[str]) -> int:
@@ -147,11 +155,11 @@ def candidate_windows(text: str, region: str) -> list[tuple[int, int]]:
     one (or at the end), so a matcher run on the span sees the same candidates, and the same
     characters around them, as one run on the whole text.
     """
-    run = _phone_run()
-    if run is None:  # pragma: no cover - phonenumbers internals changed: no pre-scan
+    run, chains = _phone_run(), _digit_chain(min_digits(region))
+    if run is None or chains is None:  # pragma: no cover - phonenumbers changed: no pre-scan
         return [(0, len(text))] if text else []
     windows: list[tuple[int, int]] = []
-    for chain in _digit_chain(min_digits(region)).finditer(text):
+    for chain in chains.finditer(text):
         previous_end = windows[-1][1] if windows else 0
         if chain.end() <= previous_end:
             continue

@@ -5,6 +5,13 @@ and matches it against the headers, cookies, meta tags, script and link URLs, a 
 prefix of the HTML and the page URL. Implied technologies (WooCommerce -> WordPress ->
 PHP) are added without a version. The first version found wins, in the order meta,
 headers, scripts, links, HTML, cookies, URL.
+
+Speed: a regex runs only when the lowercased source holds every literal it requires
+(:func:`required_literals`). Which literals a source holds is found in one pass
+(:class:`NeedleScanner`), not with one scan per pattern: each pattern contributes its
+rarest literal (its *gate*); the gates are combined into one regex anchored on each gate's
+rarest character, so the regex engine skips from one such character to the next in C. A
+pattern whose gate is present then checks its other literals with ``in``.
 """
 
 from __future__ import annotations
@@ -97,16 +104,49 @@ def _literal_runs(pattern: str) -> list[str]:
     return runs
 
 
+# Characters of HTML, rarest first (counted over real and generated pages); a gate is
+# anchored on its rarest character, so the combined scan stops as seldom as possible.
+_RARITY = "~^%\\+?!`|[]q*@$}{z&)(;#,:jx7968453120kw_yb'-v.g=fum\"h/pdlinc<>ortsae "
+_RANK = {char: rank for rank, char in enumerate(_RARITY)}
+
+
+def _rank(char: str) -> int:
+    return _RANK.get(char, -1)  # anything not listed (non-ASCII) is rarer still
+
+
+def _anchor(needle: str) -> int:
+    """The index of ``needle``'s rarest character."""
+    return min(range(len(needle)), key=lambda index: _rank(needle[index]))
+
+
+def choose_gate(needles: tuple[str, ...]) -> str:
+    """The needle to look for first: the one with the rarest character (then the longest)."""
+    if not needles:
+        return ""
+    return min(needles, key=lambda needle: (_rank(needle[_anchor(needle)]), -len(needle)))
+
+
 @dataclass(frozen=True)
 class Pattern:
     regex: re.Pattern[str]
     template: str | None
     needles: tuple[str, ...]  # lowercased literals every match contains
+    gate: str = ""  # the needle looked for in the combined scan ("" when there are none)
 
     def search(self, text: str, lowered: str | None = None) -> tuple[bool, str | None]:
         """(matched, version) for ``text``; ``lowered`` (text.lower()) enables the prefilter."""
         if lowered is not None and not all(needle in lowered for needle in self.needles):
             return False, None
+        return self.run(text)
+
+    def live(self, lowered: str, present: frozenset[str] | set[str]) -> bool:
+        """Whether the page can match: the gate was found and every other needle is in it."""
+        if self.gate and self.gate not in present:
+            return False
+        return all(needle in lowered for needle in self.needles if needle != self.gate)
+
+    def run(self, text: str) -> tuple[bool, str | None]:
+        """(matched, version): the regex itself, no prefilter."""
         match = self.regex.search(text)
         if match is None:
             return False, None
@@ -134,9 +174,53 @@ class CompiledFingerprint:
 
 def compile_pattern(text: str) -> Pattern:
     regex, separator, template = text.partition(_TEMPLATE_SEPARATOR)
+    needles = required_literals(regex)
     return Pattern(
-        re.compile(regex, _FLAGS), template if separator else None, required_literals(regex)
+        re.compile(regex, _FLAGS), template if separator else None, needles, choose_gate(needles)
     )
+
+
+class NeedleScanner:
+    """Which of a fixed set of lowercase needles occur in a lowercased text, in one pass.
+
+    One regex: for each anchor character (a needle's rarest), that character followed by
+    an alternation of lookarounds, one per needle anchored there (``(?<=before)`` including
+    the anchor, ``(?=after)``). The regex engine jumps between anchor characters in C and
+    each match consumes one character, so every occurrence of every needle is reported.
+    Same answer as ``{n for n in needles if n in lowered}``, in about the time of two or
+    three ``in`` scans instead of one per needle.
+    """
+
+    def __init__(self, needles: Iterable[str]) -> None:
+        self.needles = tuple(sorted({needle for needle in needles if needle}))
+        by_anchor: dict[str, list[tuple[str, int]]] = {}
+        for needle in self.needles:
+            index = _anchor(needle)
+            by_anchor.setdefault(needle[index], []).append((needle, index))
+        self._by_anchor = {char: tuple(items) for char, items in by_anchor.items()}
+        branches = []
+        for char, items in self._by_anchor.items():
+            # After the anchor: the rest of the needle, then a lookbehind for all of it. An
+            # alternative starting with a literal is skipped by the engine at a glance.
+            looks = sorted(
+                (re.escape(needle[index + 1 :]) + f"(?<={re.escape(needle)})", needle)
+                for needle, index in items
+            )
+            alternatives = "|".join(look for look, _ in looks)
+            branches.append(f"{re.escape(char)}(?=(?:{alternatives}))")
+        self._regex = re.compile("|".join(branches)) if branches else None
+
+    def present(self, lowered: str) -> set[str]:
+        found: set[str] = set()
+        if self._regex is None:
+            return found
+        for match in self._regex.finditer(lowered):
+            position = match.start()
+            for needle, index in self._by_anchor[lowered[position]]:
+                start = position - index
+                if start >= 0 and needle not in found and lowered.startswith(needle, start):
+                    found.add(needle)
+        return found
 
 
 def compile_fingerprint(fingerprint: Fingerprint) -> CompiledFingerprint:
@@ -171,6 +255,19 @@ def _categories() -> dict[str, str]:
     return {fingerprint.name: fingerprint.category for fingerprint in FINGERPRINTS}
 
 
+_SOURCES = ("scripts", "links", "html", "cookies", "url")
+
+
+@cache
+def _scanners() -> dict[str, NeedleScanner]:
+    """One scanner per source, over the gates of every pattern that reads it."""
+    gates: dict[str, set[str]] = {source: set() for source in _SOURCES}
+    for fingerprint in compiled_table():
+        for source, patterns in fingerprint.sources:
+            gates[source].update(pattern.gate for pattern in patterns if pattern.gate)
+    return {source: NeedleScanner(needles) for source, needles in gates.items()}
+
+
 class Evidence:
     """What one page offers to fingerprints, each source joined into one searchable string."""
 
@@ -190,15 +287,23 @@ class Evidence:
         self.lowered: dict[str, str | None] = {
             source: text.lower() if prefilter else None for source, text in self.texts.items()
         }
+        # The gates found in each source, in one scan per source (prefilter only).
+        self.present: dict[str, set[str]] = {}
+        if prefilter:
+            scanners = _scanners()
+            for source, lowered in self.lowered.items():
+                self.present[source] = scanners[source].present(lowered) if lowered else set()
 
     def match(self, fingerprint: CompiledFingerprint) -> tuple[bool, str | None]:
         """(matched, version): every source is tried until a version turns up."""
         matched = False
         for key, pattern in fingerprint.meta:
-            hit, version = _search_all(pattern, self.meta.get(key, ()))
-            if version:
-                return True, version
-            matched = matched or hit
+            values = self.meta.get(key)
+            if values:
+                hit, version = _search_all(pattern, values)
+                if version:
+                    return True, version
+                matched = matched or hit
         for name, pattern in fingerprint.headers:
             hit, version = _search_all(pattern, self.headers.get_all(name))
             if version:
@@ -209,8 +314,12 @@ class Evidence:
             if not text:
                 continue
             lowered = self.lowered[source]
+            present = self.present.get(source)
             for pattern in patterns:
-                hit, version = pattern.search(text, lowered)
+                prefiltered = lowered is not None and present is not None
+                if prefiltered and not pattern.live(lowered or "", present or set()):
+                    continue
+                hit, version = pattern.run(text)
                 if version:
                     return True, version
                 matched = matched or hit

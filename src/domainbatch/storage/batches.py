@@ -3,8 +3,11 @@ domain pages and result export. Queue transitions live in ``queue.py``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -18,6 +21,7 @@ from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.status import BatchStatus, DomainStatus, Progress
 from domainbatch.errors import EmptyBatchError, LimitExceededError, NotFoundError
 from domainbatch.storage import counters
+from domainbatch.storage.bulk import Chunk, CopyLoader
 from domainbatch.storage.counters import Tally
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import (
@@ -89,24 +93,60 @@ async def create_batch(
                 webhook_secret=spec.webhook_secret,
             )
         )
-        while chunk := list(islice(source, chunk_size)):
+
+        def on_invalid(raw: str, reason: str) -> None:
+            created.invalid += 1
+            if len(created.invalid_entries) < INVALID_SAMPLE:
+                created.invalid_entries.append({"input": raw, "reason": reason})
+
+        def take() -> list[str]:
+            chunk = list(islice(source, chunk_size))
             created.entries += len(chunk)
             if created.entries > max_entries:
                 raise LimitExceededError(
                     f"the batch has more than {max_entries:,} entries (max_entries)"
                 )
-            valid, invalid = _rows(batch_id, chunk, normalizer, created)
-            if valid:
-                await conn.execute(valid_stmt, valid)
-            if invalid:
-                await conn.execute(invalid_stmt, invalid)
+            return chunk
+
+        loader = None
+        if db.is_sqlite:
+            while chunk := take():
+                valid, invalid = _rows(batch_id, chunk, normalizer, created)
+                if valid:
+                    await conn.execute(valid_stmt, valid)
+                if invalid:
+                    await conn.execute(invalid_stmt, invalid)
+        else:
+            # Postgres: COPY straight into the table (see bulk.py), pipelined: a thread reads
+            # and normalizes the next chunk while the server ingests this one.
+            copier = loader = CopyLoader(conn, batch_id, normalizer, _storable)
+
+            def prepare() -> Chunk | None:
+                chunk = take()
+                return copier.prepare(chunk, on_invalid) if chunk else None
+
+            loop = asyncio.get_running_loop()
+            with ThreadPoolExecutor(1, thread_name_prefix="batch-create") as pool:
+                ready = await loop.run_in_executor(pool, prepare)
+                while ready is not None:
+                    following = loop.run_in_executor(pool, prepare)
+                    try:
+                        await copier.load(ready)
+                    except BaseException:
+                        with contextlib.suppress(BaseException):
+                            await following
+                        raise
+                    ready = await following
         if created.entries == 0:
             raise EmptyBatchError("the batch has no entries: nothing to process")
-        stored = await conn.scalar(
-            select(func.count())
-            .select_from(batch_domains)
-            .where(batch_domains.c.batch_id == batch_id)
-        )
+        if loader is not None:
+            stored: int | None = loader.stored
+        else:
+            stored = await conn.scalar(
+                select(func.count())
+                .select_from(batch_domains)
+                .where(batch_domains.c.batch_id == batch_id)
+            )
         created.total = int(stored or 0)
         created.duplicates = created.entries - created.total
         all_invalid = created.invalid == created.total

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, bindparam, case, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.core.status import ACTIVE_BATCH, OPEN_DOMAIN, BatchStatus, DomainStatus
 from domainbatch.errors import ConflictError
@@ -32,6 +34,7 @@ class ActiveBatch:
     processor: str
     options: dict[str, Any]
     max_attempts: int
+    status: str = BatchStatus.PENDING  # when listed: ``processing`` skips the start check
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class Outcome:
     error_code: str | None = None
     error_message: str | None = None
     retry_in: float | None = None
+    encoded: str | None = None  # ``result`` as JSON text, when the worker already has it
 
 
 def _guard() -> Any:
@@ -101,6 +105,74 @@ _RETRY = (
 )
 
 
+_NOW = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+
+# Postgres hot path (see Queue._claim_postgres and Queue._ack_postgres).
+_PG_CLAIM = f"""
+WITH claimed AS (
+    UPDATE batch_domains
+    SET status = 'processing', worker_id = %(worker)s, attempts = attempts + 1,
+        lease_expires_at = {_NOW} + %(lease)s, started_at = {_NOW}
+    WHERE id IN (
+        SELECT id FROM batch_domains
+        WHERE batch_id = %(batch)s AND status = 'pending' AND next_attempt_at <= {_NOW}
+        ORDER BY next_attempt_at
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, domain, attempts
+), counted AS (
+    INSERT INTO batch_counts AS c (batch_id, shard, status, error_code, n)
+    SELECT %(batch)s, %(shard)s, s.status, '', s.n
+    FROM (SELECT count(*) AS k FROM claimed) AS t
+    CROSS JOIN LATERAL (VALUES ('pending', -t.k), ('processing', t.k)) AS s (status, n)
+    WHERE t.k > 0
+    ORDER BY s.status
+    ON CONFLICT (batch_id, shard, status, error_code) DO UPDATE SET n = c.n + excluded.n
+)
+SELECT id, domain, attempts FROM claimed
+"""
+
+_PG_ACK = f"""
+WITH v AS (
+    SELECT * FROM unnest(
+        %(ids)s::bigint[], %(attempts)s::int[], %(statuses)s::text[], %(codes)s::text[],
+        %(messages)s::text[], %(results)s::text[], %(delays)s::float8[]
+    ) AS v (id, attempt, status, code, message, result, delay)
+), moved AS (
+    UPDATE batch_domains AS d
+    SET status = v.status,
+        result = CASE WHEN v.status = 'succeeded' THEN v.result::json ELSE d.result END,
+        error_code = CASE WHEN v.status = 'succeeded' THEN NULL ELSE v.code END,
+        error_message = CASE WHEN v.status = 'succeeded' THEN NULL ELSE v.message END,
+        lease_expires_at = NULL,
+        finished_at = CASE WHEN v.status = 'pending' THEN d.finished_at ELSE {_NOW} END,
+        worker_id = CASE WHEN v.status = 'pending' THEN NULL ELSE d.worker_id END,
+        next_attempt_at = CASE
+            WHEN v.status = 'pending' THEN {_NOW} + v.delay ELSE d.next_attempt_at END
+    FROM v
+    WHERE d.id = v.id AND d.status = 'processing' AND d.worker_id = %(worker)s
+        AND d.attempts = v.attempt
+    RETURNING d.batch_id, d.status, d.error_code
+), deltas AS (
+    SELECT batch_id, status,
+        CASE WHEN status = 'failed' THEN coalesce(error_code, '') ELSE '' END AS code,
+        count(*) AS n
+    FROM moved GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT batch_id, 'processing', '', -count(*) FROM moved GROUP BY 1
+), counted AS (
+    INSERT INTO batch_counts AS c (batch_id, shard, status, error_code, n)
+    SELECT batch_id, %(shard)s, status, code, sum(n) FROM deltas
+    GROUP BY batch_id, status, code
+    HAVING sum(n) <> 0
+    ORDER BY batch_id, status, code
+    ON CONFLICT (batch_id, shard, status, error_code) DO UPDATE SET n = c.n + excluded.n
+)
+SELECT count(*) FROM moved
+"""
+
+
 class Queue:
     def __init__(self, db: Database, lease_seconds: float) -> None:
         self.db = db
@@ -109,7 +181,7 @@ class Queue:
 
     async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
         query = (
-            select(b.c.id, b.c.processor, b.c.options, b.c.max_attempts)
+            select(b.c.id, b.c.processor, b.c.options, b.c.max_attempts, b.c.status)
             .where(b.c.status.in_(ACTIVE_BATCH))
             .order_by(b.c.created_at, b.c.id)
         )
@@ -117,13 +189,20 @@ class Queue:
             query = query.where(b.c.id.in_(list(only)))
         async with self.db.connect() as conn:
             rows = await conn.execute(query)
-            return [ActiveBatch(r.id, r.processor, r.options, r.max_attempts) for r in rows]
+            return [
+                ActiveBatch(r.id, r.processor, r.options, r.max_attempts, r.status) for r in rows
+            ]
 
-    async def claim(self, batch_id: str, worker_id: str, limit: int) -> tuple[list[Claimed], bool]:
+    async def claim(
+        self, batch_id: str, worker_id: str, limit: int, *, maybe_pending: bool = True
+    ) -> tuple[list[Claimed], bool]:
         """Lease up to ``limit`` due domains of one batch in one statement.
 
-        Returns the claims and whether this claim moved the batch from pending to processing.
+        Returns the claims and whether this claim moved the batch from pending to processing
+        (checked only when ``maybe_pending``: a batch already seen processing skips it).
         """
+        if not self.db.is_sqlite:
+            return await self._claim_postgres(batch_id, worker_id, limit, maybe_pending)
         due = (
             select(d.c.id)
             .where(
@@ -154,15 +233,42 @@ class Queue:
                 tally = Tally()
                 tally.move(batch_id, DomainStatus.PENDING, DomainStatus.PROCESSING, len(rows))
                 await counters.apply(conn, tally, self.shard)
-                result = await conn.execute(
-                    update(b)
-                    .where(b.c.id == batch_id, b.c.status == BatchStatus.PENDING)
-                    .values(status=BatchStatus.PROCESSING, started_at=epoch_now())
-                )
-                started = result.rowcount == 1
-                if started:
-                    await enqueue_event(conn, batch_id, "batch.started")
+                if maybe_pending:
+                    started = await self._mark_started(conn, batch_id)
         return [Claimed(r.id, batch_id, r.domain, r.attempts) for r in rows], started
+
+    async def _mark_started(self, conn: AsyncConnection, batch_id: str) -> bool:
+        result = await conn.execute(
+            update(b)
+            .where(b.c.id == batch_id, b.c.status == BatchStatus.PENDING)
+            .values(status=BatchStatus.PROCESSING, started_at=epoch_now())
+        )
+        started = result.rowcount == 1
+        if started:
+            await enqueue_event(conn, batch_id, "batch.started")
+        return bool(started)
+
+    async def _claim_postgres(
+        self, batch_id: str, worker_id: str, limit: int, maybe_pending: bool
+    ) -> tuple[list[Claimed], bool]:
+        # One statement: the claim and its counter deltas (a data-modifying CTE), sent on the
+        # driver connection (no ORM or Core compilation on the hot path).
+        params = {
+            "batch": batch_id,
+            "worker": worker_id,
+            "limit": limit,
+            "lease": self.lease_seconds,
+            "shard": self.shard,
+        }
+        async with self.db.transaction() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            async with driver.cursor() as cur:  # type: ignore[union-attr]
+                await cur.execute(_PG_CLAIM, params)
+                rows = await cur.fetchall()
+            started = False
+            if rows and maybe_pending:
+                started = await self._mark_started(conn, batch_id)
+        return [Claimed(id_, batch_id, domain, attempt) for id_, domain, attempt in rows], started
 
     async def extend(self, ids: Iterable[int], worker_id: str) -> None:
         """Push the lease of every domain this worker still holds."""
@@ -182,6 +288,8 @@ class Queue:
 
     async def ack(self, outcomes: Sequence[Outcome], worker_id: str) -> set[str]:
         """Record many outcomes in one transaction; returns the batches that may have ended."""
+        if not self.db.is_sqlite:
+            return await self._ack_postgres(outcomes, worker_id)
         # One executemany per (batch, new counter key): its row count is exactly how many
         # domains moved there (late acks match no row and count for nothing).
         groups: dict[tuple[Any, Key], list[dict[str, Any]]] = defaultdict(list)
@@ -209,6 +317,46 @@ class Queue:
                 moved = (await conn.execute(stmt, params_list)).rowcount
                 tally.move(target[0], DomainStatus.PROCESSING, target, moved)
             await counters.apply(conn, tally, self.shard)
+        return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
+
+    async def _ack_postgres(self, outcomes: Sequence[Outcome], worker_id: str) -> set[str]:
+        # One statement for the whole batch of outcomes: arrays in, UPDATE ... FROM unnest,
+        # and the counter deltas of exactly the rows that moved (a late ack moves none).
+        ordered = sorted(outcomes, key=lambda o: o.claimed.id)  # a fixed row-lock order
+        ids, attempts, statuses, codes, messages, results, delays = [], [], [], [], [], [], []
+        for o in ordered:
+            ids.append(o.claimed.id)
+            attempts.append(o.claimed.attempt)
+            if o.error_code is None:
+                statuses.append(DomainStatus.SUCCEEDED.value)
+                results.append(
+                    o.encoded if o.encoded is not None else orjson.dumps(o.result).decode()
+                )
+            else:
+                statuses.append(
+                    DomainStatus.PENDING.value
+                    if o.retry_in is not None
+                    else DomainStatus.FAILED.value
+                )
+                results.append(None)
+            codes.append(o.error_code)
+            messages.append(o.error_message)
+            delays.append(float(o.retry_in or 0.0))
+        params = {
+            "ids": ids,
+            "attempts": attempts,
+            "statuses": statuses,
+            "codes": codes,
+            "messages": messages,
+            "results": results,
+            "delays": delays,
+            "worker": worker_id,
+            "shard": self.shard,
+        }
+        async with self.db.transaction() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            async with driver.cursor() as cur:  # type: ignore[union-attr]
+                await cur.execute(_PG_ACK, params)
         return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
 
     async def release(self, claims: Iterable[Claimed], worker_id: str) -> None:
