@@ -500,6 +500,7 @@ async def _run(name: str, args: argparse.Namespace, body: Body) -> int:
 
 
 def _failed(reason: str, code: int = 1) -> int:
+    reason = " ".join(reason.split())  # one line: driver messages span several
     where = f" [step: {_current_step[-1]}]" if _current_step else ""
     log.error("FAILED%s: %s", where, reason)
     return code

@@ -52,6 +52,10 @@ from domainbatch.worker import Worker
 # and issues SET for them): they are the pooler's doing, not session state of ours.
 POOLER_TRACKED = ("application_name", "client_encoding", "datestyle", "timezone", "intervalstyle")
 POOLER_TRACKED += ("standard_conforming_strings",)
+# These describe the current transaction only (a BEGIN ISOLATION LEVEL ... sets them, and
+# pg_settings reports a transaction-local value as "session"); a session-wide change shows
+# in default_transaction_isolation & co, which stay checked.
+TRANSACTION_SCOPED = ("transaction_isolation", "transaction_read_only", "transaction_deferrable")
 
 STATE_QUERIES = {
     "prepared statements": "SELECT count(*) FROM pg_prepared_statements",
@@ -251,7 +255,8 @@ async def session_state(conn: AsyncConnection) -> dict[str, Any]:
     rows = await conn.execute(
         text("SELECT name FROM pg_settings WHERE source = 'session' ORDER BY name")
     )
-    state["settings set"] = [r[0] for r in rows if r[0].lower() not in POOLER_TRACKED]
+    ignored = POOLER_TRACKED + TRANSACTION_SCOPED
+    state["settings set"] = [r[0] for r in rows if r[0].lower() not in ignored]
     return state
 
 

@@ -217,7 +217,7 @@ class Worker:
             async with asyncio.timeout(self.settings.task_timeout):
                 result = await processor(claim.domain, batch.options)
             # A result that cannot be stored fails here, not in the ack; the text is reused.
-            encoded = orjson.dumps(result).decode()
+            encoded = orjson.dumps(result)
             outcome = Outcome(claim, result=result, encoded=encoded)
         except DomainProcessingError as exc:
             outcome = self._failure(batch, claim, exc.code, exc.message, exc.transient)

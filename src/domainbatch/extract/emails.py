@@ -34,7 +34,13 @@ _OBFUSCATED = re.compile(
 )
 _DOT_SEPARATOR = re.compile(_DOT, re.I)
 # Every obfuscated address has a bracketed at/dot or a spelled-out " dot ": skip texts without.
-_OBFUSCATION_HINT = re.compile(rf"{_OPEN}\s*(?:at|@|dot|\.)\s*{_CLOSE}|\sdot\s", re.I)
+# One regex per opening bracket (a literal first character is found at memchr speed, where
+# a character class or a case-insensitive word is tested at every position), and " dot "
+# only looked for when the text holds "dot" in some case.
+_BRACKETED_HINTS = tuple(
+    re.compile(rf"{re.escape(bracket)}\s*(?:at|@|dot|\.)\s*{_CLOSE}", re.I) for bracket in "[({<"
+)
+_SPELLED_DOT = re.compile(r"\sdot\s", re.I)
 _BRACKET = re.compile(_OPEN)
 _OBFUSCATED_DOT = re.compile(rf"{_OPEN}|\s", re.I)
 
@@ -95,6 +101,17 @@ def _mailto_addresses(href: str) -> list[str]:
     return [part for part in unquote(target).split(",") if part.strip()]
 
 
+def has_obfuscation_hint(text: str) -> bool:
+    """Whether ``text`` has a bracketed at/dot (``[at]``, ``(.)``) or a spaced " dot "."""
+    if any(hint.search(text) for hint in _BRACKETED_HINTS):
+        return True
+    # "dot" in any case: the regex folds only ASCII d/o/t, and UTF-8 keeps ASCII bytes for
+    # ASCII characters only, so bytes.lower() finds the same (faster than str.lower()).
+    if b"dot" not in text.encode("utf-8", "surrogatepass").lower():
+        return False
+    return _SPELLED_DOT.search(text) is not None
+
+
 def _text_candidates(text: str) -> Iterable[str]:
     at = text.find("@")
     for _ in range(MAX_MATCHES):  # each "@" is examined in a window around it, not the text
@@ -105,7 +122,7 @@ def _text_candidates(text: str) -> Iterable[str]:
                 yield f"{match.group(1)}@{match.group(2)}"
                 break
         at = text.find("@", at + 1)
-    obfuscated = _OBFUSCATED.finditer(text) if _OBFUSCATION_HINT.search(text) else iter(())
+    obfuscated = _OBFUSCATED.finditer(text) if has_obfuscation_hint(text) else iter(())
     for count, match in enumerate(obfuscated):
         if count >= MAX_MATCHES:
             break

@@ -12,9 +12,10 @@ contain around such a chain, from and to a character no match can contain. The m
 never looks past those characters, so each window gives what a scan of the whole text gives
 there; skipped text holds no valid number. Short digit runs no longer use up the matcher's
 budget of failed candidates (``MAX_MATCHER_TRIES``), which is now shared by the windows.
-Two guards drop
+Three guards drop
 what is valid but still not a phone: text matches shaped like dates (``30.06.2024``,
-``2024-01-15``), and numbers right after an identifier label (VAT / P.IVA / USt-IdNr /
+``2024-01-15``), dotted identifiers (OIDs ``1.3.101.110``, IPv4 addresses, versions), and
+numbers right after an identifier label (VAT / P.IVA / USt-IdNr /
 Steuernummer / SIRET / KvK / ABN / IBAN / ISBN / order / invoice / SKU / account / routing...).
 """
 
@@ -38,6 +39,9 @@ LABEL_WINDOW = 24
 _DATE = re.compile(
     r"^\s*(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{4}[./-]\d{1,2}[./-]\d{1,2})\s*$"
 )
+# Four or more dot-separated groups of 1-3 digits, one of them a single digit: an OID
+# (1.3.101.110), an IPv4 address (192.168.1.1) or a version (2.4.57.1), not a phone number.
+_DOTTED_IDENTIFIER = re.compile(r"^(?=.*(?:^|\.)\d(?:\.|$))\d{1,3}(?:\.\d{1,3}){3,}$")
 _IDENTIFIER_LABEL = re.compile(
     r"\b(?:p\.?\s?iva|vat(?:\s?(?:no|number|id|reg))?|ust-?id(?:nr)?|tax\s?id|siret|siren|kvk|abn|acn"
     r"|steuer-?(?:nummer|nr)|st-?nr|ein|cif|nif|iban|isbn|routing(?:\s?number)?|account(?:\s?number)?|order|invoice|sku|serial"
@@ -230,7 +234,7 @@ def find_phones(doc: Document, region: str, extra: Iterable[str | None] = ()) ->
             matches += 1
             if matches > MAX_TEXT_MATCHES:
                 return found
-            if _DATE.match(match.raw_string):
+            if _DATE.match(match.raw_string) or _DOTTED_IDENTIFIER.match(match.raw_string):
                 continue
             at = start + match.start
             if _IDENTIFIER_LABEL.search(text[max(0, at - LABEL_WINDOW) : at]):

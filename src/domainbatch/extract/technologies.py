@@ -6,12 +6,13 @@ prefix of the HTML and the page URL. Implied technologies (WooCommerce -> WordPr
 PHP) are added without a version. The first version found wins, in the order meta,
 headers, scripts, links, HTML, cookies, URL.
 
-Speed: a regex runs only when the lowercased source holds every literal it requires
-(:func:`required_literals`). Which literals a source holds is found in one pass
-(:class:`NeedleScanner`), not with one scan per pattern: each pattern contributes its
-rarest literal (its *gate*); the gates are combined into one regex anchored on each gate's
-rarest character, so the regex engine skips from one such character to the next in C. A
-pattern whose gate is present then checks its other literals with ``in``.
+Speed (see ``extract.needles``): a regex runs only when the page holds the literals every
+match contains (:func:`required_literals`, plus groups of literal alternatives). Each
+pattern has a *gate*, its rarest literal; the gates of all patterns of a source are found
+in a few passes (:class:`~domainbatch.extract.needles.NeedleScanner`) instead of one scan
+per pattern, and the other literals are checked only for patterns whose gate is there.
+A regex that runs starts its search where its leading literal first occurs, since ``re``
+scans slowly for a case-insensitive pattern. None of this changes a result.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from domainbatch.extract.document import Document
 from domainbatch.extract.fingerprints import FINGERPRINTS, Fingerprint
+from domainbatch.extract.needles import NeedleScanner, choose_gates, fold, literal_structure
 
 MAX_HTML_CHARS = 1_000_000
 MAX_URLS = 1_000
@@ -104,34 +106,14 @@ def _literal_runs(pattern: str) -> list[str]:
     return runs
 
 
-# Characters of HTML, rarest first (counted over real and generated pages); a gate is
-# anchored on its rarest character, so the combined scan stops as seldom as possible.
-_RARITY = "~^%\\+?!`|[]q*@$}{z&)(;#,:jx7968453120kw_yb'-v.g=fum\"h/pdlinc<>ortsae "
-_RANK = {char: rank for rank, char in enumerate(_RARITY)}
-
-
-def _rank(char: str) -> int:
-    return _RANK.get(char, -1)  # anything not listed (non-ASCII) is rarer still
-
-
-def _anchor(needle: str) -> int:
-    """The index of ``needle``'s rarest character."""
-    return min(range(len(needle)), key=lambda index: _rank(needle[index]))
-
-
-def choose_gate(needles: tuple[str, ...]) -> str:
-    """The needle to look for first: the one with the rarest character (then the longest)."""
-    if not needles:
-        return ""
-    return min(needles, key=lambda needle: (_rank(needle[_anchor(needle)]), -len(needle)))
-
-
 @dataclass(frozen=True)
 class Pattern:
     regex: re.Pattern[str]
     template: str | None
     needles: tuple[str, ...]  # lowercased literals every match contains
-    gate: str = ""  # the needle looked for in the combined scan ("" when there are none)
+    gates: tuple[str, ...] = ()  # every match holds one: looked for in the page's one scan
+    choices: tuple[tuple[str, ...], ...] = ()  # every match holds one of each group
+    leads: tuple[tuple[str, int], ...] = ()  # (needle, most characters of a match before it)
 
     def search(self, text: str, lowered: str | None = None) -> tuple[bool, str | None]:
         """(matched, version) for ``text``; ``lowered`` (text.lower()) enables the prefilter."""
@@ -139,15 +121,28 @@ class Pattern:
             return False, None
         return self.run(text)
 
-    def live(self, lowered: str, present: frozenset[str] | set[str]) -> bool:
-        """Whether the page can match: the gate was found and every other needle is in it."""
-        if self.gate and self.gate not in present:
-            return False
-        return all(needle in lowered for needle in self.needles if needle != self.gate)
+    def start(self, folded: str, present: set[str]) -> int | None:
+        """Where a search can start in the text ``folded`` was folded from (``fold``), or
+        None when no match is possible: a gate is missing from ``present`` (the gates the
+        page's scan found), or a needle or every option of a choice is missing."""
+        if self.gates and not any(gate in present for gate in self.gates):
+            return None
+        start = 0
+        for needle in self.needles:
+            position = folded.find(needle)
+            if position < 0:
+                return None
+            for literal, lead in self.leads:
+                if literal == needle:
+                    start = max(start, position - lead)
+        for choice in self.choices:
+            if not any(option in folded for option in choice):
+                return None
+        return start
 
-    def run(self, text: str) -> tuple[bool, str | None]:
-        """(matched, version): the regex itself, no prefilter."""
-        match = self.regex.search(text)
+    def run(self, text: str, start: int = 0) -> tuple[bool, str | None]:
+        """(matched, version): the regex itself, searched from ``start``, no prefilter."""
+        match = self.regex.search(text, start)
         if match is None:
             return False, None
         version: str | None = None
@@ -175,52 +170,16 @@ class CompiledFingerprint:
 def compile_pattern(text: str) -> Pattern:
     regex, separator, template = text.partition(_TEMPLATE_SEPARATOR)
     needles = required_literals(regex)
+    structure = literal_structure(regex, _FLAGS, needles)
+    gates = choose_gates(needles, structure.choices)
     return Pattern(
-        re.compile(regex, _FLAGS), template if separator else None, needles, choose_gate(needles)
+        re.compile(regex, _FLAGS),
+        template if separator else None,
+        needles,
+        gates,
+        structure.choices,
+        structure.leads,
     )
-
-
-class NeedleScanner:
-    """Which of a fixed set of lowercase needles occur in a lowercased text, in one pass.
-
-    One regex: for each anchor character (a needle's rarest), that character followed by
-    an alternation of lookarounds, one per needle anchored there (``(?<=before)`` including
-    the anchor, ``(?=after)``). The regex engine jumps between anchor characters in C and
-    each match consumes one character, so every occurrence of every needle is reported.
-    Same answer as ``{n for n in needles if n in lowered}``, in about the time of two or
-    three ``in`` scans instead of one per needle.
-    """
-
-    def __init__(self, needles: Iterable[str]) -> None:
-        self.needles = tuple(sorted({needle for needle in needles if needle}))
-        by_anchor: dict[str, list[tuple[str, int]]] = {}
-        for needle in self.needles:
-            index = _anchor(needle)
-            by_anchor.setdefault(needle[index], []).append((needle, index))
-        self._by_anchor = {char: tuple(items) for char, items in by_anchor.items()}
-        branches = []
-        for char, items in self._by_anchor.items():
-            # After the anchor: the rest of the needle, then a lookbehind for all of it. An
-            # alternative starting with a literal is skipped by the engine at a glance.
-            looks = sorted(
-                (re.escape(needle[index + 1 :]) + f"(?<={re.escape(needle)})", needle)
-                for needle, index in items
-            )
-            alternatives = "|".join(look for look, _ in looks)
-            branches.append(f"{re.escape(char)}(?=(?:{alternatives}))")
-        self._regex = re.compile("|".join(branches)) if branches else None
-
-    def present(self, lowered: str) -> set[str]:
-        found: set[str] = set()
-        if self._regex is None:
-            return found
-        for match in self._regex.finditer(lowered):
-            position = match.start()
-            for needle, index in self._by_anchor[lowered[position]]:
-                start = position - index
-                if start >= 0 and needle not in found and lowered.startswith(needle, start):
-                    found.add(needle)
-        return found
 
 
 def compile_fingerprint(fingerprint: Fingerprint) -> CompiledFingerprint:
@@ -258,14 +217,44 @@ def _categories() -> dict[str, str]:
 _SOURCES = ("scripts", "links", "html", "cookies", "url")
 
 
+@dataclass(frozen=True)
+class _Index:
+    """Which fingerprints can match a page, from what the page has (prefilter only)."""
+
+    scanners: dict[str, NeedleScanner]  # per source, over its patterns' gates
+    by_gate: dict[str, dict[str, frozenset[int]]]  # source -> gate -> fingerprint indexes
+    by_meta: dict[str, frozenset[int]]  # meta name -> indexes
+    by_header: dict[str, frozenset[int]]  # header name -> indexes
+    ungated: frozenset[int]  # fingerprints with a pattern that has no gate (always tried)
+
+
+def _grouped(pairs: Iterable[tuple[str, int]]) -> dict[str, frozenset[int]]:
+    groups: dict[str, set[int]] = {}
+    for key, index in pairs:
+        groups.setdefault(key, set()).add(index)
+    return {key: frozenset(indexes) for key, indexes in groups.items()}
+
+
 @cache
-def _scanners() -> dict[str, NeedleScanner]:
-    """One scanner per source, over the gates of every pattern that reads it."""
-    gates: dict[str, set[str]] = {source: set() for source in _SOURCES}
-    for fingerprint in compiled_table():
+def _index() -> _Index:
+    table = compiled_table()
+    gated: dict[str, list[tuple[str, int]]] = {source: [] for source in _SOURCES}
+    ungated: set[int] = set()
+    for index, fingerprint in enumerate(table):
         for source, patterns in fingerprint.sources:
-            gates[source].update(pattern.gate for pattern in patterns if pattern.gate)
-    return {source: NeedleScanner(needles) for source, needles in gates.items()}
+            for pattern in patterns:
+                if not pattern.gates:
+                    ungated.add(index)
+                gated[source].extend((gate, index) for gate in pattern.gates)
+    return _Index(
+        scanners={
+            source: NeedleScanner(gate for gate, _ in pairs) for source, pairs in gated.items()
+        },
+        by_gate={source: _grouped(pairs) for source, pairs in gated.items()},
+        by_meta=_grouped((key, i) for i, f in enumerate(table) for key, _ in f.meta),
+        by_header=_grouped((name, i) for i, f in enumerate(table) for name, _ in f.headers),
+        ungated=frozenset(ungated),
+    )
 
 
 class Evidence:
@@ -284,15 +273,31 @@ class Evidence:
             "cookies": "\n".join(doc.headers.cookie_names()),
             "url": doc.url,
         }
+        # Folded (lowercased, one character per character) for the literal prefilter.
         self.lowered: dict[str, str | None] = {
-            source: text.lower() if prefilter else None for source, text in self.texts.items()
+            source: fold(text) if prefilter else None for source, text in self.texts.items()
         }
         # The gates found in each source, in one scan per source (prefilter only).
         self.present: dict[str, set[str]] = {}
         if prefilter:
-            scanners = _scanners()
+            scanners = _index().scanners
             for source, lowered in self.lowered.items():
                 self.present[source] = scanners[source].present(lowered) if lowered else set()
+
+    def candidates(self) -> list[int]:
+        """Indexes in the table of the fingerprints that can match (prefilter only): those
+        with a gate found, a meta tag or header present, or a pattern without a gate."""
+        index = _index()
+        found = set(index.ungated)
+        for source, gates in self.present.items():
+            by_gate = index.by_gate[source]
+            for gate in gates:
+                found.update(by_gate.get(gate, ()))
+        for key in self.meta:
+            found.update(index.by_meta.get(key, ()))
+        for name, _ in self.headers.items():
+            found.update(index.by_header.get(name, ()))
+        return sorted(found)
 
     def match(self, fingerprint: CompiledFingerprint) -> tuple[bool, str | None]:
         """(matched, version): every source is tried until a version turns up."""
@@ -316,10 +321,14 @@ class Evidence:
             lowered = self.lowered[source]
             present = self.present.get(source)
             for pattern in patterns:
-                prefiltered = lowered is not None and present is not None
-                if prefiltered and not pattern.live(lowered or "", present or set()):
-                    continue
-                hit, version = pattern.run(text)
+                start = 0
+                if lowered is not None and present is not None:
+                    position = pattern.start(lowered, present)
+                    if position is None:
+                        continue
+                    if len(lowered) == len(text):  # always: fold keeps positions
+                        start = position
+                hit, version = pattern.run(text, start)
                 if version:
                     return True, version
                 matched = matched or hit
@@ -342,9 +351,12 @@ def detect_technologies(doc: Document, *, prefilter: bool = True) -> list[dict[s
     ``prefilter=False`` runs every regex (the literal prefilter must never change results).
     """
     evidence = Evidence(doc, prefilter=prefilter)
+    table = compiled_table()
     found: dict[str, str | None] = {}
     implied: list[str] = []
-    for fingerprint in compiled_table():
+    indexes = evidence.candidates() if prefilter else range(len(table))
+    for index in indexes:
+        fingerprint = table[index]
         matched, version = evidence.match(fingerprint)
         if matched:
             found[fingerprint.name] = version

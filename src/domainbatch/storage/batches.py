@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -13,13 +14,14 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Insert, delete, func, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.status import BatchStatus, DomainStatus, Progress
-from domainbatch.errors import EmptyBatchError, LimitExceededError, NotFoundError
+from domainbatch.errors import EmptyBatchError, LimitExceededError, NotFoundError, StorageError
 from domainbatch.storage import counters
 from domainbatch.storage.bulk import Chunk, CopyLoader
 from domainbatch.storage.counters import Tally
@@ -34,6 +36,9 @@ from domainbatch.storage.tables import (
 from domainbatch.storage.webhooks import enqueue_event
 
 INVALID_SAMPLE = 100  # invalid entries echoed back in full; the rest are counted
+ANALYZE_AFTER = 10_000  # a batch at least this big refreshes the planner's statistics
+
+log = logging.getLogger("domainbatch.storage")
 
 
 @dataclass
@@ -169,7 +174,22 @@ async def create_batch(
         await counters.apply(conn, tally, 0)
         if all_invalid:
             await enqueue_event(conn, batch_id, "batch.failed")
+    if not db.is_sqlite and created.total >= ANALYZE_AFTER:
+        await _analyze(db)
     return created
+
+
+async def _analyze(db: Database) -> None:
+    """Refresh the planner's statistics after a big load. Until autovacuum gets to it, a
+    planner that still believes a batch has a handful of pending rows picks the wrong index
+    for the claim and sorts every pending row of the batch on each claim (measured: 120 ms
+    per claim on 100,000 fresh rows, against 1 ms with statistics). Best effort: a role that
+    may not analyze the table only loses the speed-up."""
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(sql_text("ANALYZE batch_domains"))
+    except StorageError as exc:
+        log.warning("could not analyze batch_domains after a big batch: %s", exc)
 
 
 def _storable(text: str) -> str:

@@ -150,6 +150,17 @@ class Database:
             async with self.engine.connect() as conn:
                 yield conn
 
+    @contextlib.asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Any]:
+        """The driver connection (psycopg's) in autocommit mode, for hot single statements:
+        no BEGIN/COMMIT round trips, no ORM or Core compilation. Postgres only. SQLAlchemy
+        puts the connection back in transactional mode when it returns to the pool."""
+        with translate_errors():
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                raw = await conn.get_raw_connection()
+                yield raw.driver_connection
+
     def checked_out(self) -> int:
         """Connections currently checked out of this process's pool."""
         checked_out: int = getattr(self.engine.sync_engine.pool, "checkedout", lambda: 0)()

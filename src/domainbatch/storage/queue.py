@@ -54,7 +54,7 @@ class Outcome:
     error_code: str | None = None
     error_message: str | None = None
     retry_in: float | None = None
-    encoded: str | None = None  # ``result`` as JSON text, when the worker already has it
+    encoded: bytes | None = None  # ``result`` as JSON, when the worker already encoded it
 
 
 def _guard() -> Any:
@@ -135,24 +135,22 @@ SELECT id, domain, attempts FROM claimed
 
 _PG_ACK = f"""
 WITH v AS (
-    SELECT * FROM unnest(
-        %(ids)s::bigint[], %(attempts)s::int[], %(statuses)s::text[], %(codes)s::text[],
-        %(messages)s::text[], %(results)s::text[], %(delays)s::float8[]
-    ) AS v (id, attempt, status, code, message, result, delay)
+    SELECT * FROM json_to_recordset(%(payload)s::json)
+        AS v (i bigint, a int, s text, c text, m text, r json, d float8)
 ), moved AS (
     UPDATE batch_domains AS d
-    SET status = v.status,
-        result = CASE WHEN v.status = 'succeeded' THEN v.result::json ELSE d.result END,
-        error_code = CASE WHEN v.status = 'succeeded' THEN NULL ELSE v.code END,
-        error_message = CASE WHEN v.status = 'succeeded' THEN NULL ELSE v.message END,
+    SET status = v.s,
+        result = CASE WHEN v.s = 'succeeded' THEN v.r ELSE d.result END,
+        error_code = v.c,
+        error_message = v.m,
         lease_expires_at = NULL,
-        finished_at = CASE WHEN v.status = 'pending' THEN d.finished_at ELSE {_NOW} END,
-        worker_id = CASE WHEN v.status = 'pending' THEN NULL ELSE d.worker_id END,
+        finished_at = CASE WHEN v.s = 'pending' THEN d.finished_at ELSE {_NOW} END,
+        worker_id = CASE WHEN v.s = 'pending' THEN NULL ELSE d.worker_id END,
         next_attempt_at = CASE
-            WHEN v.status = 'pending' THEN {_NOW} + v.delay ELSE d.next_attempt_at END
+            WHEN v.s = 'pending' THEN {_NOW} + v.d ELSE d.next_attempt_at END
     FROM v
-    WHERE d.id = v.id AND d.status = 'processing' AND d.worker_id = %(worker)s
-        AND d.attempts = v.attempt
+    WHERE d.id = v.i AND d.status = 'processing' AND d.worker_id = %(worker)s
+        AND d.attempts = v.a
     RETURNING d.batch_id, d.status, d.error_code
 ), deltas AS (
     SELECT batch_id, status,
@@ -252,7 +250,8 @@ class Queue:
         self, batch_id: str, worker_id: str, limit: int, maybe_pending: bool
     ) -> tuple[list[Claimed], bool]:
         # One statement: the claim and its counter deltas (a data-modifying CTE), sent on the
-        # driver connection (no ORM or Core compilation on the hot path).
+        # driver connection in autocommit (no BEGIN/COMMIT, no Core compilation). Only a
+        # batch that may still be pending needs a transaction, for its start transition.
         params = {
             "batch": batch_id,
             "worker": worker_id,
@@ -260,14 +259,19 @@ class Queue:
             "lease": self.lease_seconds,
             "shard": self.shard,
         }
-        async with self.db.transaction() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            async with driver.cursor() as cur:  # type: ignore[union-attr]
+        started = False
+        if maybe_pending:
+            async with self.db.transaction() as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                async with driver.cursor() as cur:  # type: ignore[union-attr]
+                    await cur.execute(_PG_CLAIM, params)
+                    rows = await cur.fetchall()
+                if rows:
+                    started = await self._mark_started(conn, batch_id)
+        else:
+            async with self.db.autocommit() as driver, driver.cursor() as cur:
                 await cur.execute(_PG_CLAIM, params)
                 rows = await cur.fetchall()
-            started = False
-            if rows and maybe_pending:
-                started = await self._mark_started(conn, batch_id)
         return [Claimed(id_, batch_id, domain, attempt) for id_, domain, attempt in rows], started
 
     async def extend(self, ids: Iterable[int], worker_id: str) -> None:
@@ -320,43 +324,29 @@ class Queue:
         return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
 
     async def _ack_postgres(self, outcomes: Sequence[Outcome], worker_id: str) -> set[str]:
-        # One statement for the whole batch of outcomes: arrays in, UPDATE ... FROM unnest,
-        # and the counter deltas of exactly the rows that moved (a late ack moves none).
-        ordered = sorted(outcomes, key=lambda o: o.claimed.id)  # a fixed row-lock order
-        ids, attempts, statuses, codes, messages, results, delays = [], [], [], [], [], [], []
-        for o in ordered:
-            ids.append(o.claimed.id)
-            attempts.append(o.claimed.attempt)
+        # One statement in autocommit for the whole batch of outcomes: one JSON document in
+        # (results embedded as they were encoded, not re-encoded), UPDATE ... FROM it, and the
+        # counter deltas of exactly the rows that moved (a late ack moves none).
+        rows = []
+        for o in sorted(outcomes, key=lambda o: o.claimed.id):  # a fixed row-lock order
+            row: dict[str, Any] = {"i": o.claimed.id, "a": o.claimed.attempt}
             if o.error_code is None:
-                statuses.append(DomainStatus.SUCCEEDED.value)
-                results.append(
-                    o.encoded if o.encoded is not None else orjson.dumps(o.result).decode()
+                row["s"] = DomainStatus.SUCCEEDED.value
+                row["r"] = orjson.Fragment(
+                    o.encoded if o.encoded is not None else orjson.dumps(o.result)
                 )
             else:
-                statuses.append(
-                    DomainStatus.PENDING.value
-                    if o.retry_in is not None
-                    else DomainStatus.FAILED.value
-                )
-                results.append(None)
-            codes.append(o.error_code)
-            messages.append(o.error_message)
-            delays.append(float(o.retry_in or 0.0))
-        params = {
-            "ids": ids,
-            "attempts": attempts,
-            "statuses": statuses,
-            "codes": codes,
-            "messages": messages,
-            "results": results,
-            "delays": delays,
-            "worker": worker_id,
-            "shard": self.shard,
-        }
-        async with self.db.transaction() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            async with driver.cursor() as cur:  # type: ignore[union-attr]
-                await cur.execute(_PG_ACK, params)
+                row["c"] = o.error_code
+                row["m"] = o.error_message
+                if o.retry_in is not None:
+                    row["s"] = DomainStatus.PENDING.value
+                    row["d"] = float(o.retry_in)
+                else:
+                    row["s"] = DomainStatus.FAILED.value
+            rows.append(row)
+        params = {"payload": orjson.dumps(rows).decode(), "worker": worker_id, "shard": self.shard}
+        async with self.db.autocommit() as driver, driver.cursor() as cur:
+            await cur.execute(_PG_ACK, params)
         return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
 
     async def release(self, claims: Iterable[Claimed], worker_id: str) -> None:

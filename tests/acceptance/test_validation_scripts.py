@@ -1,0 +1,253 @@
+"""The validation scripts (scripts/testing) as an operator runs them: subprocesses against a
+real database. Each must fail, non-zero and saying why, when its success criterion is broken
+(a database that refuses, a schema that was never migrated, a bad setting, a processor that
+raises), clean up after itself even then, and the runner must write its report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import BACKENDS, PG_URL, REPO, backend_settings
+
+SCRIPTS = REPO / "scripts" / "testing"
+REFUSING = "postgresql://postgres@127.0.0.1:1/nothing"
+EXPLODING = "tests.support.processors:exploding"
+ORDER = ["test_db_connection", "test_batch_create", "test_batch_process", "monitor_test"]
+ORDER.append("test_batch_e2e")
+
+
+def run(
+    script: str, tmp_path: Path, *args: str, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINBATCH_")}
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / f"{script}.py"), *args],
+        env={**clean, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'scripts.db'}"
+
+
+def migrate_sqlite(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "domainbatch", "db", "upgrade"],
+        env={**os.environ, "DOMAINBATCH_DATABASE_URL": sqlite_url(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def rows_left(tmp_path: Path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "scripts.db") as conn:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("batches", "batch_domains", "batch_counts", "webhook_deliveries")
+        }
+
+
+@pytest.mark.parametrize("script", ORDER)
+def test_each_script_fails_on_a_database_that_refuses(script: str, tmp_path: Path) -> None:
+    done = run(script, tmp_path, DOMAINBATCH_DATABASE_URL=REFUSING)
+    output = done.stderr
+    assert done.returncode == 1, output
+    assert "Connection refused" in output and "FAILED" in output
+    assert "Traceback" not in output  # a reason, not a crash
+    assert f"FAILED {script} in" in output.splitlines()[-1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_db_connection_passes_and_reports_the_server(
+    backend: str, tmp_path: Path, postgres_schema: None
+) -> None:
+    settings = backend_settings(backend, tmp_path)
+    done = run(
+        "test_db_connection",
+        tmp_path,
+        DOMAINBATCH_DATABASE_URL=settings.database_url,
+        DOMAINBATCH_POOLER_MODE=settings.pooler_mode,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = "SQLite" if backend == "sqlite" else "PostgreSQL"
+    assert f"FACT server_version={expected}" in done.stderr
+    mode = {"sqlite": "direct", "postgres": "direct", "pgbouncer": "transaction"}[backend]
+    assert f"FACT pooler_mode={mode}" in done.stderr
+    if backend == "pgbouncer":
+        assert "FACT pooler_version=PgBouncer 1." in done.stderr
+        assert "ok   no session state on the server connections" in done.stderr
+    if backend == "postgres":
+        assert "ok   pg_stat_activity after the pool is closed" in done.stderr
+    # The SQLite file did not exist before the run: the script removed what it created.
+    assert not (tmp_path / "domainbatch.db").exists()
+
+
+def test_db_connection_fails_on_a_database_without_the_schema(
+    tmp_path: Path, postgres_schema: None
+) -> None:
+    admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
+    name = "domainbatch_unmigrated"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        done = run(
+            "test_db_connection",
+            tmp_path,
+            DOMAINBATCH_DATABASE_URL=PG_URL.rsplit("/", 1)[0] + f"/{name}",
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert done.returncode == 1, done.stderr
+    assert "the database schema is up to date: revision None" in done.stderr
+    assert "run `domainbatch db upgrade`" in done.stderr
+
+
+def test_a_bad_setting_is_reported(tmp_path: Path) -> None:
+    done = run(
+        "test_batch_create",
+        tmp_path,
+        DOMAINBATCH_DATABASE_URL=sqlite_url(tmp_path),
+        DOMAINBATCH_CONCURRENCY="0",
+    )
+    assert done.returncode == 1, done.stderr
+    assert "FAILED: invalid setting concurrency" in done.stderr
+
+
+def test_process_fails_when_the_processor_raises_and_cleans_up(tmp_path: Path) -> None:
+    migrate_sqlite(tmp_path)  # an existing database: the script must leave it as it was
+    done = run(
+        "test_batch_process",
+        tmp_path,
+        "--processor",
+        EXPLODING,
+        DOMAINBATCH_DATABASE_URL=sqlite_url(tmp_path),
+    )
+    assert done.returncode == 1, done.stderr
+    assert (
+        "FAILED [step: a single domain]: plain.test: outcome: expected succeeded/None, got "
+        "failed/internal (RuntimeError: exploding test processor refuses plain.test)"
+    ) in done.stderr
+    assert "cleanup: deleted batch" in done.stderr
+    assert (tmp_path / "scripts.db").exists()
+    assert rows_left(tmp_path) == dict.fromkeys(rows_left(tmp_path), 0)
+
+
+def test_monitor_fails_when_the_processor_raises(tmp_path: Path) -> None:
+    done = run(
+        "monitor_test",
+        tmp_path,
+        "--processor",
+        EXPLODING,
+        DOMAINBATCH_DATABASE_URL=sqlite_url(tmp_path),
+    )
+    assert done.returncode == 1, done.stderr
+    assert "FAILED [step: batches in progress, observed until they end]" in done.stderr
+    assert "processing logged no error" in done.stderr and "exploding test processor" in done.stderr
+    assert not (tmp_path / "scripts.db").exists()  # it created the file, so it removed it
+
+
+def test_e2e_fails_when_the_processor_raises_and_stops_its_processes(tmp_path: Path) -> None:
+    migrate_sqlite(tmp_path)
+    done = run(
+        "test_batch_e2e",
+        tmp_path,
+        "--processor",
+        EXPLODING,
+        DOMAINBATCH_DATABASE_URL=sqlite_url(tmp_path),
+    )
+    assert done.returncode == 1, done.stderr
+    assert "FAILED [step: mixed batch: final status and every domain's outcome]" in done.stderr
+    assert "got failed/internal (RuntimeError: exploding test processor" in done.stderr
+    assert rows_left(tmp_path) == dict.fromkeys(rows_left(tmp_path), 0)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(tmp_path / "scripts.db") not in ps  # no server or worker left running
+
+
+def test_run_all_stops_at_the_first_failure_and_reports_it(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    done = run(
+        "run_all", tmp_path, "--reports-dir", str(reports), DOMAINBATCH_DATABASE_URL=REFUSING
+    )
+    assert done.returncode == 1, done.stderr
+    (report_json,) = reports.glob("test-results-*.json")
+    report = json.loads(report_json.read_text())
+    assert report["status"] == "failed"
+    statuses = [(s["name"], s["status"], s["exit_code"]) for s in report["scripts"]]
+    assert statuses[0] == ("test_db_connection", "failed", 1)
+    assert {s for _, s, _ in statuses[1:]} == {"not run"} and len(statuses) == 5
+    first = report["scripts"][0]
+    assert "Connection refused" in first["failure"] and "Connection refused" in first["log"]
+    assert any("DOMAINBATCH_DATABASE_URL" in r for r in report["recommendations"])
+    markdown = report_json.with_suffix(".md").read_text()
+    assert "**FAILED**: 0 passed, 1 failed, 4 not run" in markdown
+    assert "## Logs of the failures" in markdown and "Connection refused" in markdown
+
+
+@pytest.mark.slow
+def test_run_all_passes_on_sqlite_and_writes_the_report(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    done = run(
+        "run_all",
+        tmp_path,
+        "--quiet",
+        "--reports-dir",
+        str(reports),
+        timeout=600,
+        DOMAINBATCH_DATABASE_URL=sqlite_url(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    (report_json,) = reports.glob("test-results-*.json")
+    (report_md,) = reports.glob("test-results-*.md")
+    assert report_md.stem == report_json.stem
+    report = json.loads(report_json.read_text())
+    assert report["status"] == "passed"
+    assert [(s["name"], s["status"], s["exit_code"]) for s in report["scripts"]] == [
+        ("test_db_connection", "passed", 0),
+        ("test_batch_create", "passed", 0),
+        ("test_batch_process", "passed", 0),
+        ("monitor_test", "passed", 0),
+        ("test_batch_e2e", "passed", 0),
+    ]
+    assert all(s["duration_seconds"] > 0 and s["log"] is None for s in report["scripts"])
+    env = report["environment"]
+    assert env["database"] == "sqlite" and env["server_version"].startswith("SQLite 3.")
+    assert env["python"].endswith(sys.version.split()[0]) and env["pooler_mode"] == "direct"
+    assert env["settings"]["concurrency"] == 32
+    perf = report["performance"]
+    for name in (
+        "e2e_domains_per_second",
+        "process_domains_per_second",
+        "e2e_worker_peak_rss_mb",
+        "e2e_status_latency_ms_p95",
+        "monitor_status_latency_ms_p50",
+        "create_entries_per_second",
+    ):
+        assert perf[name]["value"] > 0, name
+    assert perf["e2e_domains_per_second"]["unit"] == "domains/s"
+    assert report["recommendations"][0] == "Every check passed."
+    assert report["started_at"] <= report["finished_at"]
+    markdown = report_md.read_text()
+    assert "**PASSED**: 5 passed, 0 failed, 0 not run" in markdown
+    assert "| 5 | `test_batch_e2e` | passed | 0 |" in markdown
+    assert "| server version | SQLite 3." in markdown
+    assert "processing, worker process (large batch over the API)" in markdown
+    assert "## Logs of the failures" not in markdown
+    # Every script created the SQLite file it found missing, and removed it.
+    assert not (tmp_path / "scripts.db").exists()
