@@ -1,7 +1,7 @@
 """API load: N concurrent clients create batches and poll their status over HTTP while W worker
 processes (``domainbatch worker``) process them; the API node runs ``serve --no-worker``.
 
-    python bench/api.py [--clients 100] [--workers 4] [--domains 20] [--backend sqlite|pgbouncer]
+    python -m bench.api [--clients 100] [--workers 4] [--domains 20] [--backend sqlite|pgbouncer]
 
 Prints status-poll latency (p50/p90/p99/max), errors, and the database connections left open
 after every process stopped (Postgres: ``pg_stat_activity``). Exits 1 on any error or leftover
@@ -141,8 +141,19 @@ async def load(base: str, key: str, clients: int, domains: int) -> dict[str, Any
 
 
 def leftover_connections(backend: str) -> int | None:
+    """Client connections still open to the bench database once every process stopped: in
+    Postgres (direct), or in PgBouncer (whose own idle server links are its business)."""
     if backend == "sqlite":
         return None
+    if backend == "pgbouncer":
+        admin = ["psql", "-h", "127.0.0.1", "-p", "6432", "-U", "postgres", "-d", "pgbouncer"]
+        shown = subprocess.run(
+            [*admin, "-AtF", "|", "-c", "SHOW CLIENTS"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return sum(1 for line in shown.splitlines() if f"|{DATABASE}|" in line)
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         row = conn.execute(
             "select count(*) from pg_stat_activity where application_name = %s", (APP_NAME,)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import statistics
 import subprocess
@@ -87,8 +88,6 @@ def submit(url: str, path: Path) -> tuple[float, int, str]:
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"domainbatch submit failed: {err[-2000:]}")
-    import json
-
     return elapsed, watch.peak[0], json.loads(out)["id"]
 
 

@@ -1,164 +1,123 @@
-"""Benchmark: domains/s for the homepage processor (fetch + guard + extract) against the local
-test web, beside the bare fetch loop (plain aiohttp GET + read: no guard, no limits, no
-extraction) as the ceiling on this machine.
+"""Fetch + extract: N distinct ``*.bench.test`` homepages served by a local nginx (bench/web.py),
+names mapped to 127.0.0.1 by each client's resolver override, fetched by:
 
-    python bench/fetch.py [--requests 2000] [--concurrency 50] [--hosts 2000]
-                          [--scheme https|http] [--rounds 3] [--json]
+- ``bare``: a bare aiohttp loop that fetches and discards (the limit: no guard, no limits, no
+  redirect handling, no extraction);
+- ``homepage``: domainbatch's ``homepage`` processor (resolve, SSRF guard, bounded fetch,
+  full extraction) in a loop of N concurrent tasks;
+- ``scrapy``: a Scrapy spider fetching the same URLs and extracting title, description,
+  emails and links with its own selectors (bench/scrapy_spider.py);
+- ``worker``: the whole product, for information: ``domainbatch worker`` with the homepage
+  processor on a batch in Postgres (claims, acks, results stored).
 
-The test web runs in its own process (``python -m tests.testweb``), so server and client each
-get a core; each mode runs in a fresh child process, so its peak RSS is its own, and rounds
-rotate the modes and report the median (shared machines are noisy). Each request goes to a
-distinct virtual host (``s<i>.bench.test``), as a crawl visits each domain once: every fetch
-pays for a new connection and, over https, a handshake.
+    python -m bench fetch [--domains 10000] [--concurrency 50] [--schemes http,https]
+                          [--rounds 3] [--modes bare,homepage,scrapy,worker]
+
+Every mode runs in a fresh process at the same concurrency, each domain once (a new
+connection per domain, as a crawl does); rounds rotate the modes and report the median. CPU
+seconds are the client process's own (every thread) over the fetching phase, per 1,000
+domains; peak RSS is the client process's. Over ``http``, domainbatch still tries https first
+(the SPEC's order): its https port is a closed one, so each domain pays one refused connect,
+like a plain-http site.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this folder comes first on sys.path, and bench/queue.py would shadow the
-# standard library's ``queue`` (which concurrent.futures imports).
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
 import argparse
 import asyncio
 import json
-import os
-import resource
 import socket
 import ssl
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
-import aiohttp
-import psutil
-from aiohttp.abc import AbstractResolver, ResolveResult
+from bench.common import Part, child_env, pg_url, reset_database, self_cpu_seconds, self_peak_rss
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from domainbatch.fetching.http import Fetcher  # noqa: E402
-from domainbatch.processors.homepage import build  # noqa: E402
-from domainbatch.settings import Settings  # noqa: E402
-
-
-class StaticResolver(AbstractResolver):
-    """Everything is 127.0.0.1: the cheapest possible resolution, for the bare loop."""
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return [
-            ResolveResult(
-                hostname=host,
-                host="127.0.0.1",
-                port=port,
-                family=socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-        ]
-
-    async def close(self) -> None:
-        pass
+MODES = ("bare", "homepage", "scrapy", "worker")
+LABELS = {
+    "bare": "bare aiohttp fetch+discard (limit)",
+    "homepage": "domainbatch homepage processor",
+    "scrapy": "Scrapy spider (same fields)",
+    "worker": "domainbatch worker end to end (Postgres)",
+}
 
 
-class RssSampler:
-    """Peak resident memory of this process while a phase runs (sampled every 20 ms)."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.peak = 0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        while True:
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            await asyncio.sleep(0.02)
-
-    def __enter__(self) -> RssSampler:
-        self.peak = self.process.memory_info().rss
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        self.peak = max(self.peak, self.process.memory_info().rss)
+def domains_for(n: int) -> list[str]:
+    return [f"s{i}.bench.test" for i in range(n)]
 
 
-async def run_pool(
+async def pool(
     domains: list[str], concurrency: int, one: Callable[[str], Awaitable[bool]]
-) -> tuple[float, int, int]:
-    """(seconds, successes, peak RSS bytes) for ``one`` over ``domains`` with N workers."""
-    queue = iter(domains)
+) -> tuple[float, float, int]:
+    """(seconds, CPU seconds, successes) for ``one`` over ``domains`` with N tasks."""
+    source = iter(domains)
     ok = 0
 
-    async def worker() -> None:
+    async def task() -> None:
         nonlocal ok
-        for domain in queue:
+        for domain in source:
             if await one(domain):
                 ok += 1
 
-    with RssSampler() as rss:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return elapsed, ok, rss.peak
+    cpu0, started = self_cpu_seconds(), time.perf_counter()
+    await asyncio.gather(*(task() for _ in range(concurrency)))
+    return time.perf_counter() - started, self_cpu_seconds() - cpu0, ok
 
 
-async def bench_bare(
-    domains: list[str], args: argparse.Namespace, web: dict[str, Any], context: ssl.SSLContext
-) -> tuple[float, int, int]:
-    port = web["https_port"] if args.scheme == "https" else web["http_port"]
-    # Same connection policy as the Fetcher (no idle keep-alive pool: each host is visited
-    # once), so the ratio measures guard, resolver, limits and redirect handling.
+async def mode_bare(domains: list[str], scheme: str, web: dict[str, Any], c: int) -> Any:
+    import aiohttp
+    from aiohttp.abc import AbstractResolver, ResolveResult
+
+    class Loopback(AbstractResolver):
+        async def resolve(
+            self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+        ) -> list[ResolveResult]:
+            return [
+                ResolveResult(
+                    hostname=host, host="127.0.0.1", port=port, family=socket.AF_INET,
+                    proto=0, flags=socket.AI_NUMERICHOST,
+                )
+            ]
+
+        async def close(self) -> None:
+            pass
+
+    context = ssl.create_default_context(cafile=web["ca_file"])
+    port = web["https_port"] if scheme == "https" else web["http_port"]
     connector = aiohttp.TCPConnector(
-        limit=args.concurrency * 2,
-        resolver=StaticResolver(),
-        ssl=context,
-        use_dns_cache=False,
-        force_close=True,
+        limit=c * 2, resolver=Loopback(), ssl=context, use_dns_cache=False, force_close=True
     )
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def one(domain: str) -> bool:
             try:
-                async with session.get(f"{args.scheme}://{domain}:{port}/") as response:
+                async with session.get(f"{scheme}://{domain}:{port}/") as response:
                     body = await response.read()
                     return response.status == 200 and len(body) > 0
             except (aiohttp.ClientError, OSError):
                 return False
 
-        await run_pool(domains[: args.concurrency], args.concurrency, one)  # warm-up
-        return await run_pool(domains, args.concurrency, one)
+        return await pool(domains, c, one)
 
 
-async def bench_fetcher(
-    domains: list[str], settings: Settings, args: argparse.Namespace, context: ssl.SSLContext
-) -> tuple[float, int, int]:
-    async with Fetcher(settings, ssl_context=context) as fetcher:
+async def mode_homepage(domains: list[str], scheme: str, web: dict[str, Any], c: int) -> Any:
+    from domainbatch.processors.homepage import build
+    from domainbatch.settings import Settings
 
-        async def one(domain: str) -> bool:
-            try:
-                await fetcher.fetch(domain)
-                return True
-            except Exception:
-                return False
-
-        await run_pool(domains[: args.concurrency], args.concurrency, one)
-        return await run_pool(domains, args.concurrency, one)
-
-
-async def bench_homepage(
-    domains: list[str], settings: Settings, args: argparse.Namespace, context: ssl.SSLContext
-) -> tuple[float, int, int, list[float]]:
-    extract_ms: list[float] = []
+    settings = Settings(
+        http_port=web["http_port"],
+        https_port=web["https_port"] if scheme == "https" else web["closed_port"],
+        resolve_overrides={"*.bench.test": "127.0.0.1"},
+        allow_private_addresses=False,  # the guard stays on: override targets are trusted
+        http_connection_limit=c * 2,
+    )
+    context = ssl.create_default_context(cafile=web["ca_file"])
     async with build(settings, ssl_context=context) as processor:
 
         async def one(domain: str) -> bool:
@@ -166,161 +125,210 @@ async def bench_homepage(
                 record = await processor(domain, {})
             except Exception:
                 return False
-            extract_ms.append(record["timings"]["extract_ms"])
-            return bool(record["extracted"]["title"])
+            return record["status_code"] == 200
 
-        await run_pool(domains[: args.concurrency], args.concurrency, one)
-        extract_ms.clear()
-        elapsed, ok, peak = await run_pool(domains, args.concurrency, one)
-        return elapsed, ok, peak, extract_ms
+        return await pool(domains, c, one)
 
 
-def start_testweb() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.testweb"],
-        cwd=REPO,
-        env=_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    if not line:
-        server.kill()
-        raise SystemExit("the test web did not start")
-    return server, json.loads(line)
-
-
-def _env() -> dict[str, str]:
-    paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-
-
-async def run_mode(mode: str, args: argparse.Namespace, web: dict[str, Any]) -> dict[str, Any]:
-    """One mode, in this process (the parent runs each mode in a fresh child)."""
-    context = ssl.create_default_context(cafile=web["ca_file"])
-    settings = Settings(
-        http_port=web["http_port"],
-        # Over "http", https is aimed at a refusing port: every fetch falls back at once,
-        # like a plain-http site.
-        https_port=web["https_port"] if args.scheme == "https" else web["closed_port"],
-        resolve_overrides={"*.test": "127.0.0.1"},
-        allow_private_addresses=False,  # the guard on: override targets are trusted
-        http_connection_limit=args.concurrency * 2,
-    )
-    domains = [f"s{i % args.hosts}.bench.test" for i in range(args.requests)]
-    extract_ms: list[float] = []
-    if mode == "bare":
-        elapsed, ok, peak = await bench_bare(domains, args, web, context)
-    elif mode == "fetcher":
-        elapsed, ok, peak = await bench_fetcher(domains, settings, args, context)
-    else:
-        elapsed, ok, peak, extract_ms = await bench_homepage(domains, settings, args, context)
-    return {
-        "seconds": elapsed,
-        "ok": ok,
-        "per_s": args.requests / elapsed,
-        "peak_rss": max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
-        "extract_ms_median": statistics.median(extract_ms) if extract_ms else None,
-    }
-
-
-def main(args: argparse.Namespace) -> dict[str, Any]:
-    server, web = start_testweb()
-    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "fetcher": [], "homepage": []}
-    try:
-        # Rounds rotate the modes, so a noisy neighbour on a shared machine hits all of them.
-        for _ in range(args.rounds):
-            for mode in runs:
-                runs[mode].append(_child(mode, web))
-    finally:
-        if server.stdin is not None:
-            server.stdin.close()
-        server.wait(10)
-    results = {mode: _median_run(mode_runs) for mode, mode_runs in runs.items()}
-    bare = results["bare"]["per_s"]
-    return {
-        "requests": args.requests,
-        "concurrency": args.concurrency,
-        "hosts": args.hosts,
-        "scheme": args.scheme,
-        "rounds": args.rounds,
-        **results,
-        "ratio_homepage_to_bare": results["homepage"]["per_s"] / bare,
-        "ratio_fetcher_to_bare": results["fetcher"]["per_s"] / bare,
-    }
-
-
-def _child(mode: str, web: dict[str, Any]) -> dict[str, Any]:
-    """One mode in a fresh process: peak RSS is then that mode's own."""
-    child = subprocess.run(
-        [sys.executable, __file__, *sys.argv[1:], "--child", mode, "--web", json.dumps(web)],
-        env=_env(),
+def run_child(mode: str, domains: int, scheme: str, web: dict[str, Any], c: int) -> dict[str, Any]:
+    """One in-process mode in a fresh interpreter (its peak RSS is its own)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.fetch", "--child", mode, "--domains", str(domains),
+         "--schemes", scheme, "--concurrency", str(c), "--web", json.dumps(web)],
+        env=child_env(),
         capture_output=True,
         text=True,
         check=False,
     )
-    if child.returncode != 0:
-        raise SystemExit(f"{mode} run failed:\n{child.stderr}")
-    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    if proc.returncode != 0:
+        raise RuntimeError(f"fetch {mode} failed: {proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
-def _median_run(mode_runs: list[dict[str, Any]]) -> dict[str, Any]:
-    ordered = sorted(mode_runs, key=lambda run: run["per_s"])
-    median = dict(ordered[len(ordered) // 2])
-    median["per_s_all"] = [round(run["per_s"], 1) for run in mode_runs]
-    median["peak_rss"] = max(run["peak_rss"] for run in mode_runs)
-    return median
-
-
-def report(result: dict[str, Any]) -> None:
-    mib = 1024 * 1024
-    print(
-        f"{result['requests']} requests over {result['scheme']}, concurrency "
-        f"{result['concurrency']}, {result['hosts']} virtual hosts, median of "
-        f"{result['rounds']} rounds"
+def run_scrapy(domains: int, scheme: str, web: dict[str, Any], c: int, tmp: Path) -> dict[str, Any]:
+    port = web["https_port"] if scheme == "https" else web["http_port"]
+    urls = tmp / f"urls-{scheme}.txt"
+    urls.write_text("".join(f"{scheme}://{d}:{port}/\n" for d in domains_for(domains)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.scrapy_spider", str(urls), str(c)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    rows = [
-        ("bare aiohttp GET+read (limit)", result["bare"]),
-        ("Fetcher (guard, limits, no extract)", result["fetcher"]),
-        ("homepage processor (fetch+extract)", result["homepage"]),
-    ]
-    for name, row in rows:
-        print(
-            f"  {name:38} {row['per_s']:8.1f} domains/s  ({row['seconds']:.2f} s, "
-            f"{row['ok']} ok, peak RSS {row['peak_rss'] / mib:.0f} MiB; "
-            f"rounds: {', '.join(map(str, row['per_s_all']))})"
-        )
-    print(f"  homepage / bare ratio: {result['ratio_homepage_to_bare']:.2f}")
-    print(f"  fetcher / bare ratio:  {result['ratio_fetcher_to_bare']:.2f}")
-    median = result["homepage"]["extract_ms_median"]
-    if median is not None:
-        print(f"  median extract time: {median:.2f} ms per page (in the extraction thread)")
+    if proc.returncode != 0:
+        raise RuntimeError(f"scrapy failed: {proc.stderr[-2000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        "seconds": out["seconds"],
+        "cpu_s": out["cpu_s"],
+        "ok": out["items"],
+        "peak_rss": out["peak_rss"],
+    }
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=2000)
+def run_worker(domains: int, scheme: str, web: dict[str, Any], c: int) -> dict[str, Any]:
+    """``domainbatch worker --burst`` with the homepage processor on a Postgres batch."""
+    from bench.common import Watch
+
+    url = reset_database()
+    env = child_env(
+        DOMAINBATCH_DATABASE_URL=url,
+        DOMAINBATCH_EXTRA_SUFFIXES="test",
+        DOMAINBATCH_HTTP_PORT=str(web["http_port"]),
+        DOMAINBATCH_HTTPS_PORT=str(web["https_port"] if scheme == "https" else web["closed_port"]),
+        DOMAINBATCH_RESOLVE_OVERRIDES='{"*.bench.test": "127.0.0.1"}',
+        DOMAINBATCH_CONCURRENCY=str(c),
+        DOMAINBATCH_HTTP_CONNECTION_LIMIT=str(c * 2),
+        SSL_CERT_FILE=web["ca_file"],
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write("".join(f"{d}\n" for d in domains_for(domains)))
+    subprocess.run(
+        [sys.executable, "-m", "domainbatch", "submit", handle.name, "-p", "homepage", "--json"],
+        env=env, check=True, capture_output=True,
+    )
+    Path(handle.name).unlink()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "domainbatch", "worker", "--burst", "--quiet"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    with Watch([proc.pid]) as watch:
+        _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker failed: {err.decode()[-2000:]}")
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select finished_at - started_at, (select coalesce(sum(n), 0) from batch_counts"
+            " where status = 'succeeded') from batches"
+        ).fetchone()
+    assert row is not None
+    return {
+        "seconds": float(row[0]),
+        "cpu_s": watch.cpu[0],
+        "ok": int(row[1]),
+        "peak_rss": watch.peak[0],
+        "cpu_note": "whole process, start-up included",
+    }
+
+
+def run(
+    *,
+    domains: int = 10_000,
+    concurrency: int = 50,
+    schemes: tuple[str, ...] = ("http", "https"),
+    rounds: int = 3,
+    modes: tuple[str, ...] = MODES,
+    log: Any = print,
+) -> Part:
+    from bench import web as webmod
+
+    server = webmod.start(domains)
+    web = server.as_dict()
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for scheme in schemes:
+                for r in range(rounds):
+                    order = list(modes[r % len(modes) :] + modes[: r % len(modes)])
+                    for mode in order:
+                        if mode == "scrapy":
+                            res = run_scrapy(domains, scheme, web, concurrency, Path(tmp))
+                        elif mode == "worker":
+                            res = run_worker(domains, scheme, web, concurrency)
+                        else:
+                            res = run_child(mode, domains, scheme, web, concurrency)
+                        res["per_s"] = domains / res["seconds"]
+                        results.setdefault((scheme, mode), []).append(res)
+                        log(
+                            f"  fetch: {scheme:5} {mode:8} round {r + 1}: {res['per_s']:,.0f}/s, "
+                            f"{res['ok']:,} ok, CPU {res['cpu_s']:.1f} s"
+                        )
+    finally:
+        server.stop()
+    mean_page = sum(server.page_bytes) / len(server.page_bytes)
+    part = Part(
+        f"Fetch + extract ({domains:,} homepages from nginx, concurrency {concurrency})",
+        ["scheme", "client", "domains/s", "ok", "CPU s / 1k domains", "peak RSS MB", "x bare"],
+    )
+    medians: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, runs in results.items():
+        ordered = sorted(runs, key=lambda run: run["per_s"])
+        m = dict(ordered[len(ordered) // 2])
+        m["per_s"] = statistics.median(run["per_s"] for run in runs)
+        m["per_s_rounds"] = [round(run["per_s"], 1) for run in runs]
+        medians[key] = m
+    for scheme in schemes:
+        bare = medians.get((scheme, "bare"))
+        for mode in modes:
+            m = medians.get((scheme, mode))
+            if m is None:
+                continue
+            part.rows.append(
+                [scheme, LABELS[mode], m["per_s"], m["ok"], m["cpu_s"] / domains * 1000,
+                 m["peak_rss"] / 2**20, m["per_s"] / bare["per_s"] if bare else None]
+            )
+        home, scrapy = medians.get((scheme, "homepage")), medians.get((scheme, "scrapy"))
+        if home and scrapy:
+            part.check(f"fetch {scheme}: homepage / Scrapy", home["per_s"] / scrapy["per_s"], ">=", 3)
+        if home and bare:
+            part.check(f"fetch {scheme}: homepage / bare loop", home["per_s"] / bare["per_s"], ">=", 0.6)
+        worker = medians.get((scheme, "worker"))
+        if worker and scrapy:
+            part.notes.append(
+                f"{scheme}: domainbatch worker end to end / Scrapy = "
+                f"{worker['per_s'] / scrapy['per_s']:.2f} (information: the worker also stores "
+                "every result in Postgres; Scrapy discards its items)"
+            )
+    part.notes.append(
+        f"{len(server.pages)} distinct pages (mean {mean_page / 1000:.0f} KB) "
+        f"from {'Debian documentation' if '/usr/share/doc' in server.pages[0] else 'fixtures'}; "
+        f"median of {rounds} rotated round(s); Scrapy does not verify certificates (its "
+        "default), the others do"
+    )
+    part.raw = {"runs": {f"{s}/{m}": runs for (s, m), runs in results.items()},
+                "pages": server.pages, "page_bytes": server.page_bytes}
+    return part
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--domains", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--hosts", type=int, default=2000, help="distinct virtual hosts")
-    parser.add_argument("--scheme", choices=("https", "http"), default="https")
-    parser.add_argument("--rounds", type=int, default=3, help="median of N rotated rounds")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--child", choices=("bare", "fetcher", "homepage"), help=argparse.SUPPRESS)
-    parser.add_argument("--web", help=argparse.SUPPRESS)
-    return parser.parse_args()
+    parser.add_argument("--schemes", default="http,https")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--modes", default=",".join(MODES))
+
+
+def from_args(args: argparse.Namespace) -> Part:
+    return run(
+        domains=args.domains,
+        concurrency=args.concurrency,
+        schemes=tuple(args.schemes.split(",")),
+        rounds=args.rounds,
+        modes=tuple(args.modes.split(",")),
+    )
+
+
+def child_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    parser.add_argument("--child", required=True)
+    parser.add_argument("--web", required=True)
+    args = parser.parse_args(argv)
+    web = json.loads(args.web)
+    domains = domains_for(args.domains)
+    runner = mode_bare if args.child == "bare" else mode_homepage
+    seconds, cpu, ok = asyncio.run(runner(domains, args.schemes, web, args.concurrency))
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "ok": ok, "peak_rss": self_peak_rss()}))
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    if arguments.child:
-        figures = asyncio.run(run_mode(arguments.child, arguments, json.loads(arguments.web)))
-        print(json.dumps(figures))
-        raise SystemExit(0)
-    figures = main(arguments)
-    if arguments.json:
-        print(json.dumps(figures, indent=2))
+    if "--child" in sys.argv:
+        child_main(sys.argv[1:])
     else:
-        report(figures)
+        from bench.__main__ import main
+
+        main(["fetch", *sys.argv[1:]])

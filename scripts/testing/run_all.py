@@ -462,7 +462,7 @@ def _cell(value: object) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{value:,.0f}" if abs(value) >= 100 or value.is_integer() else f"{value:,.2f}"
 
 
 def write_report(report: dict[str, Any], directory: Path, stamp: str) -> tuple[Path, Path]:

@@ -111,3 +111,5 @@ def test_db_commands(cli: Cli) -> None:
     assert report["server_version"].startswith(("SQLite", "PostgreSQL"))
     for command in ("run", "submit", "status", "list", "results", "cancel", "retry", "worker"):
         assert cli(command, "--help").returncode == 0
+    for command in (("serve",), ("keys", "create"), ("keys", "list"), ("keys", "revoke")):
+        assert cli(*command, "--help").returncode == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -176,8 +177,11 @@ def test_e2e_fails_when_the_processor_raises_and_stops_its_processes(tmp_path: P
     assert "FAILED [step: mixed batch: final status and every domain's outcome]" in done.stderr
     assert "got failed/internal (RuntimeError: exploding test processor" in done.stderr
     assert rows_left(tmp_path) == dict.fromkeys(rows_left(tmp_path), 0)
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert str(tmp_path / "scripts.db") not in ps  # no server or worker left running
+    children = [int(pid) for pid in re.findall(r"started [\w-]+ \(pid (\d+)\)", done.stderr)]
+    assert len(children) == 2  # the server and the first worker; none is left running
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 def test_run_all_stops_at_the_first_failure_and_reports_it(tmp_path: Path) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
+import threading
 
 from tests.testweb import serving_testweb
 
@@ -23,9 +25,16 @@ async def _main(args: argparse.Namespace) -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        # EOF on stdin means the parent went away: do not outlive it.
-        stdin_closed = loop.run_in_executor(None, sys.stdin.read)
-        stdin_closed.add_done_callback(lambda _: stop.set())
+
+        # EOF on stdin means the parent went away: do not outlive it. A daemon thread, not the
+        # loop's executor: asyncio.run joins executor threads on exit, so a read still blocked
+        # on an open stdin would keep a SIGTERM'd server from ever exiting.
+        def watch_stdin() -> None:
+            sys.stdin.read()
+            with contextlib.suppress(RuntimeError):  # the loop may be closed already
+                loop.call_soon_threadsafe(stop.set)
+
+        threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
         await stop.wait()
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domainbatch.extract import extract
-from domainbatch.extract.emails import decode_cfemail, normalize_email
+from domainbatch.extract.emails import decode_cfemail, has_obfuscation_hint, normalize_email
 
 
 def emails(html: str) -> list[str]:
@@ -84,3 +88,20 @@ def test_cap_on_number_of_addresses() -> None:
     found = emails(html)
     assert len(found) == 50
     assert found[0] == "user0@acme.com"
+
+
+# The hint that gates the obfuscated-address regex, as one regex (the reference).
+_HINT = re.compile(r"[\[({<]\s*(?:at|@|dot|\.)\s*[\])}>]|\sdot\s", re.I)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*"[({<])}> \n\t@.xdotaDOTA", "at", "dot", "DoT", "\u00a0", "\u2003", "\u0130", "ſ"]
+        ),
+        max_size=16,
+    ).map("".join)
+)
+def test_obfuscation_hint_is_the_reference_regex(text: str) -> None:
+    assert has_obfuscation_hint(text) == bool(_HINT.search(text))

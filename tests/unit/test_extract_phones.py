@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domainbatch.extract import extract
-from domainbatch.extract.phones import normalize_region, parse_phone
+from domainbatch.extract.phones import (
+    candidate_windows,
+    min_digits,
+    normalize_region,
+    parse_phone,
+)
 
 
 def phones(html: str, region: str = "US") -> list[str]:
@@ -75,3 +83,99 @@ def test_parse_phone_garbage() -> None:
 def test_cap_on_number_of_phones() -> None:
     html = "".join(f"<p>(212) 555-{i:04d}</p>" for i in range(100, 200))
     assert len(phones(html)) == 25
+
+
+def test_dotted_identifiers_are_not_phones() -> None:
+    text = "OID 1.3.101.110, gateway 192.168.1.1, build 2.4.57.1; call 212.555.0123"
+    assert phones(f"<p>{text}</p>") == ["+12125550123"]
+
+
+def test_a_footer_number_after_many_short_numbers_is_found() -> None:
+    # Hundreds of short numbers ("Post 12", prices, years) must not use up the matcher's
+    # budget before the footer.
+    posts = "".join(
+        f"<article><h2>Post {i}</h2><p>From ${i}.99, {1990 + i % 30}, item {i * 7}</p></article>"
+        for i in range(400)
+    )
+    html = f"{posts}<footer>Call (503) 555-0142</footer>"
+    assert phones(html) == ["+15035550142"]
+
+
+def test_many_labelled_identifiers_stay_cheap_and_do_not_hide_tel_links() -> None:
+    skus = "".join(f"<li>SKU {2125550100 + i}</li>" for i in range(600))
+    html = f'<a href="tel:+15035550199">call</a><ul>{skus}</ul>'
+    assert phones(html) == ["+15035550199"]
+
+
+def _whole_text(text: str, region: str) -> list[tuple[int, str, str]]:
+    matcher = phonenumbers.PhoneNumberMatcher(
+        text, region, leniency=phonenumbers.Leniency.VALID, max_tries=10**9
+    )
+    return [(m.start, m.raw_string, phonenumbers.format_number(m.number, 0)) for m in matcher]
+
+
+def _windowed(text: str, region: str) -> list[tuple[int, str, str]]:
+    found = []
+    for start, stop in candidate_windows(text, region):
+        for m in _whole_text(text[start:stop], region):
+            found.append((start + m[0], m[1], m[2]))
+    return found
+
+
+_PIECES = [
+    *"0123456789",
+    *" -.()+/\nx#$,%:\t[]*=~",
+    "ext", "ext.", "int", "anexo ", "доб", ";ext=", "Tel: ", "Call ", "Post ", "SKU ",
+    "555", "0123", "212", "+1", "+44", "20", "7946", "0958", "030", "901820", "(0)",
+    "2024-01-15 ", " 08:00", "\u00a0", "\u00ad", "\u200b", "\u3000", "\u2012", "\uff0d",
+    "\uff10", "\u0661", "\u00e9", "\u017f", "\u0130", "e", "s", "o", "n", "tax ", "one ",
+    "\u2013", "\u20ac", "?", "\u2212",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), max_size=60).map("".join),
+    st.sampled_from(["US", "DE", "GB", "ZZ", "FR", "JP", "AT", "NU"]),
+)
+def test_windows_find_what_the_whole_text_finds(text: str, region: str) -> None:
+    assert _windowed(text, region) == _whole_text(text, region)
+
+
+def test_windows_skip_text_without_long_digit_chains() -> None:
+    text = "Post 12 Lorem ipsum 2024. Price $19.99\nCall us at (212) 555-0123 ext. 45 today!"
+    windows = candidate_windows(text, "US")
+    # From the character before the run of phone characters ("u") to the one after ("y").
+    assert [text[start:stop] for start, stop in windows] == ["us at (212) 555-0123 ext. 45 today"]
+
+
+def test_min_digits_bounds_every_example_number() -> None:
+    international = min_digits("ZZ")  # no national numbers: only +CC numbers count
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        example = phonenumbers.example_number(region)
+        if example is None:
+            continue
+        national = phonenumbers.national_significant_number(example)
+        assert len(national) >= min_digits(region), region
+        assert len(str(example.country_code)) + len(national) >= international, region
+        assert min_digits(region) <= international, region
+    assert min_digits("US") <= 10
+
+
+def test_latin1_text_has_no_other_decimal_digits() -> None:
+    # candidate_windows reads a Latin-1 view of the text with [0-9] instead of \d.
+    assert [chr(c) for c in range(256) if chr(c).isdecimal()] == list("0123456789")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tel 212\u2010555\u20100123 \u2013 ok",  # wide hyphens: "?" in the view
+        "Tel \uff12\uff11\uff12 555 0123",  # fullwidth digits: read with \\d
+        "Café \u20ac 12 \u2014 call 212 555 0123?",
+        "Tel \u0662\u0661\u0662\u0665\u0665\u0665\u0660\u0661\u0662\u0663",
+    ],
+)
+def test_windows_with_characters_above_latin1(text: str) -> None:
+    assert _windowed(text, "US") == _whole_text(text, "US")
+    assert _whole_text(text, "US")

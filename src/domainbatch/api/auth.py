@@ -8,7 +8,8 @@ go through the dashboard's own same-origin form routes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,12 +17,24 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domainbatch.errors import AuthenticationError
 from domainbatch.runtime import Runtime
-from domainbatch.storage.tenants import authenticate
+from domainbatch.storage.tenants import authenticate, digest
 from domainbatch.worker import Worker
 
 COOKIE = "domainbatch_key"
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `domainbatch keys create`")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller. ``tenant_id`` None means unscoped (a ``--no-auth`` server sees everything)."""
+
+    tenant_id: str | None
+    tenant_name: str | None = None
+
+
+KEY_CACHE_SECONDS = 5.0  # a revoked key stops working within this long
+KEY_CACHE_SIZE = 1024
 
 
 @dataclass
@@ -31,14 +44,9 @@ class Service:
     runtime: Runtime
     require_auth: bool
     worker: Worker | None = None
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller. ``tenant_id`` None means unscoped (a ``--no-auth`` server sees everything)."""
-
-    tenant_id: str | None
-    tenant_name: str | None = None
+    # digest -> (principal, expiry): a client polling status ten times a second costs one
+    # key lookup per few seconds instead of one per request.
+    keys: dict[str, tuple[Principal, float]] = field(default_factory=dict)
 
 
 def service(request: Request) -> Service:
@@ -51,8 +59,17 @@ async def principal_for_key(svc: Service, key: str | None) -> Principal:
         return Principal(None)
     if not key:
         raise AuthenticationError("an API key is required: send 'Authorization: Bearer <key>'")
+    hashed = digest(key)
+    cached = svc.keys.get(hashed)
+    now = time.monotonic()
+    if cached is not None and cached[1] > now:
+        return cached[0]
     tenant = await authenticate(svc.runtime.db, key)
-    return Principal(tenant.id, tenant.name)
+    if len(svc.keys) >= KEY_CACHE_SIZE:
+        svc.keys.clear()
+    who = Principal(tenant.id, tenant.name)
+    svc.keys[hashed] = (who, now + KEY_CACHE_SECONDS)
+    return who
 
 
 async def principal(

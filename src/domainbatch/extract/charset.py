@@ -90,7 +90,11 @@ class DecodedBody:
 
 
 def decode_body(body: bytes, content_type: str | None) -> DecodedBody:
-    """``body`` as text, with the codec used and where its choice came from."""
+    """``body`` as text, with the codec used and where its choice came from.
+
+    The bytes are decoded once per codec tried: a strict UTF-8 decoding that succeeds is
+    the text (a lenient one would give the same), not a check followed by a second pass.
+    """
     truncated = len(body) > MAX_BODY_BYTES
     data = bytes(body[:MAX_BODY_BYTES])
     for bom, codec in _BOMS:
@@ -98,20 +102,24 @@ def decode_body(body: bytes, content_type: str | None) -> DecodedBody:
             return DecodedBody(_decode(data[len(bom) :], codec, truncated), codec, "bom", truncated)
     declared, source = _declared_codec(data, content_type)
     if declared is None:
-        codec = _sniff(data, truncated)
-        return DecodedBody(_decode(data, codec, truncated), codec, "detected", truncated)
+        codec, text = _sniff(data, truncated, _utf8_text(data, truncated))
+        return DecodedBody(text, codec, "detected", truncated)
     western = declared in _WESTERN_SINGLE_BYTE
-    if declared == "utf-8" or (western and _has_utf8_text(data, truncated)):
-        codec = _sniff(data, truncated)
+    needs_utf8 = declared == "utf-8" or (western and not data.isascii())
+    utf8 = _utf8_text(data, truncated) if needs_utf8 else None
+    if declared == "utf-8" or (western and utf8 is not None and not data.isascii()):
+        codec, text = _sniff(data, truncated, utf8)
         source = source if codec == declared else "detected"
-        return DecodedBody(_decode(data, codec, truncated), codec, source, truncated)
+        return DecodedBody(text, codec, source, truncated)
     try:
         text = _decoder(declared).decode(data, final=not truncated)
         return DecodedBody(text, declared, source, truncated)
     except UnicodeError:
         pass
-    if _is_utf8(data, truncated):
-        return DecodedBody(_decode(data, "utf-8", truncated), "utf-8", "detected", truncated)
+    if not needs_utf8:
+        utf8 = _utf8_text(data, truncated)
+    if utf8 is not None:
+        return DecodedBody(utf8, "utf-8", "detected", truncated)
     return DecodedBody(_decode(data, declared, truncated), declared, source, truncated)
 
 
@@ -151,25 +159,24 @@ def _decode(data: bytes, codec: str, truncated: bool) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _is_utf8(data: bytes, truncated: bool) -> bool:
+def _utf8_text(data: bytes, truncated: bool) -> str | None:
+    """``data`` decoded as strict UTF-8 (a cut last sequence held back), or None."""
     try:
-        _decoder("utf-8").decode(data, final=not truncated)
+        return _decoder("utf-8").decode(data, final=not truncated)
     except UnicodeError:
-        return False
-    return True
+        return None
 
 
-def _has_utf8_text(data: bytes, truncated: bool) -> bool:
-    """True when the bytes are valid UTF-8 and hold some non-ASCII characters."""
-    return not data.isascii() and _is_utf8(data, truncated)
-
-
-def _sniff(data: bytes, truncated: bool) -> str:
-    """UTF-8 unless invalid sequences outnumber a tenth of the valid non-ASCII characters."""
-    if data.isascii() or _is_utf8(data, truncated):
-        return "utf-8"
+def _sniff(data: bytes, truncated: bool, utf8: str | None) -> tuple[str, str]:
+    """(codec, text): UTF-8 unless invalid sequences outnumber a tenth of the valid
+    non-ASCII characters, then windows-1252. ``utf8``: the strict UTF-8 decoding, or None
+    when the bytes are not valid UTF-8."""
+    if utf8 is not None:
+        return "utf-8", utf8
     text = _decode(data, "utf-8", truncated)
     invalid = text.count("\ufffd")
     non_ascii = len(text) - len(text.encode("ascii", "ignore"))
     valid = non_ascii - invalid
-    return "utf-8" if invalid * 10 <= valid else "cp1252"
+    if invalid * 10 <= valid:
+        return "utf-8", text
+    return "cp1252", _decode(data, "cp1252", truncated)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import accumulate
 from urllib.parse import urljoin, urlsplit
 
@@ -213,13 +213,18 @@ class Document:
         body = self.tree.body
         if body is None:
             return ""
+        ids = _tag_ids()
+        if ids is None:  # pragma: no cover - selectolax without tag ids
+            return _visible_text_by_name(body)
+        text_id, skipped_ids, block_ids = ids
         parts: list[str] = []
         size = 0
+        # Tag ids are ints (a tag name is a new string each time): the same walk, faster.
         for node in body.traverse(include_text=True):
-            tag = node.tag
-            if tag == "-text":
+            tag_id = node.tag_id
+            if tag_id == text_id:
                 parent = node.parent
-                if parent is not None and parent.tag in _SKIPPED_TEXT_PARENTS:
+                if parent is not None and parent.tag_id in skipped_ids:
                     continue
                 chunk = node.text_content or ""
                 parts.append(chunk)
@@ -227,6 +232,46 @@ class Document:
                 size += len(chunk) + 1
                 if size >= MAX_TEXT_CHARS:
                     break
-            elif tag in _BLOCK_TAGS:
+            elif tag_id in block_ids:
                 parts.append("\n")
         return "".join(parts)[:MAX_TEXT_CHARS]
+
+
+def _visible_text_by_name(body: LexborNode) -> str:
+    """``Document.visible_text`` by tag names (selectolax without ``tag_id``)."""
+    parts: list[str] = []
+    size = 0
+    for node in body.traverse(include_text=True):
+        tag = node.tag
+        if tag == "-text":
+            parent = node.parent
+            if parent is not None and parent.tag in _SKIPPED_TEXT_PARENTS:
+                continue
+            chunk = node.text_content or ""
+            parts.append(chunk)
+            parts.append(" ")
+            size += len(chunk) + 1
+            if size >= MAX_TEXT_CHARS:
+                break
+        elif tag in _BLOCK_TAGS:
+            parts.append("\n")
+    return "".join(parts)[:MAX_TEXT_CHARS]
+
+
+@cache
+def _tag_ids() -> tuple[int, frozenset[int], frozenset[int]] | None:
+    """lexbor's ids of text nodes, of the skipped parents and of the block tags (fixed for
+    HTML's own tags); None when this selectolax cannot tell them."""
+    try:
+        parser = LexborHTMLParser("<p>x</p>")
+        paragraph = parser.css_first("p")
+        text = paragraph.child if paragraph is not None else None
+        if text is None or text.tag != "-text":
+            return None
+
+        def ids(names: frozenset[str]) -> frozenset[int]:
+            return frozenset(int(parser.create_node(name).tag_id) for name in names)
+
+        return int(text.tag_id), ids(_SKIPPED_TEXT_PARENTS), ids(_BLOCK_TAGS)
+    except (AttributeError, TypeError, ValueError):  # pragma: no cover - older selectolax
+        return None

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from domainbatch.extract.document import Document
 from domainbatch.extract.emails import find_emails
 from domainbatch.extract.jsonld import extract_jsonld
@@ -136,6 +138,11 @@ def extract(
             run(doc, result)
         except Exception as exc:
             _record(result, step, exc)
+    try:
+        orjson.dumps(result)  # the usual case: already valid (no lone surrogates)
+        return result
+    except orjson.JSONEncodeError:
+        pass
     try:
         safe: dict[str, Any] = _json_safe(result)
         return safe

@@ -2,7 +2,11 @@
 
 Only numbers phonenumbers considers *valid* for their region are kept, which filters out
 most prices and reference numbers. Text is scanned with ``Leniency.VALID`` over a bounded
-prefix; numbers without a ``+`` prefix are read in ``default_region``.
+prefix; numbers without a ``+`` prefix are read in ``default_region``. Three guards drop
+what is valid but still not a phone: text matches shaped like dates (``30.06.2024``,
+``2024-01-15``), dotted identifiers (OIDs ``1.3.101.110``, IPv4 addresses, versions), and
+numbers right after an identifier label (VAT / P.IVA / USt-IdNr / Steuernummer / SIRET /
+KvK / ABN / IBAN / ISBN / order / invoice / SKU / account / routing...).
 
 phonenumbers' matcher is slow on long texts (its candidate regex tries every position, and
 every short digit run such as "Post 12" costs a parse), so it only runs on *windows*: a
@@ -11,12 +15,8 @@ cheap pre-scan finds digit chains long enough to hold a valid number (see
 contain around such a chain, from and to a character no match can contain. The matcher
 never looks past those characters, so each window gives what a scan of the whole text gives
 there; skipped text holds no valid number. Short digit runs no longer use up the matcher's
-budget of failed candidates (``MAX_MATCHER_TRIES``), which is now shared by the windows.
-Three guards drop
-what is valid but still not a phone: text matches shaped like dates (``30.06.2024``,
-``2024-01-15``), dotted identifiers (OIDs ``1.3.101.110``, IPv4 addresses, versions), and
-numbers right after an identifier label (VAT / P.IVA / USt-IdNr /
-Steuernummer / SIRET / KvK / ABN / IBAN / ISBN / order / invoice / SKU / account / routing...).
+budget of failed candidates (``MAX_MATCHER_TRIES``), which the windows share, and which
+valid numbers refused by the guards also use up (a page of SKUs stays cheap).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ _IDENTIFIER_LABEL = re.compile(
 )
 _MAX_DIGIT_GAP = 4  # phonenumbers' _PUNCTUATION_LIMIT
 _LOOKBACK_CHARS = 64
+_MAX_WIDE_CHECKS = 1_000  # characters above U+00FF looked at before reading \d instead
 
 
 def _private_text(module: str, name: str) -> str:
@@ -126,16 +127,44 @@ def min_digits(region: str) -> int:
 
 
 @cache
-def _digit_chain(digits: int) -> re.Pattern[str] | None:
+def _digit_chains(digits: int) -> tuple[re.Pattern[str], re.Pattern[bytes]] | None:
     """``digits`` digits or more, each block separated from the next by at most
     ``_MAX_DIGIT_GAP`` of phonenumbers' punctuation characters (as in its candidate pattern,
-    where a number's own digits all sit); None when phonenumbers' internals changed."""
+    where a number's own digits all sit); None when phonenumbers' internals changed.
+
+    Two forms: for the text (``\\d``), and for its :func:`_digit_view` (``[0-9]``, much
+    faster for the regex engine), where "?" may stand for any punctuation above U+00FF.
+    """
     try:
         punctuation = _private_text("phonenumberutil", "_VALID_PUNCTUATION")
-        gap = f"[{punctuation}]{{0,{_MAX_DIGIT_GAP}}}"
-        return re.compile(rf"\d(?:{gap}\d){{{max(0, digits - 1)},}}", re.IGNORECASE | re.UNICODE)
+        flags = re.IGNORECASE | re.UNICODE
+        repeat = f"{{{max(0, digits - 1)},}}"
+        text_form = re.compile(rf"\d(?:[{punctuation}]{{0,{_MAX_DIGIT_GAP}}}\d){repeat}", flags)
+        single = re.compile(f"[{punctuation}]", flags)
+        latin = bytes(code for code in range(256) if single.match(chr(code))) + b"?"
+        gap = b"[" + re.escape(latin) + b"]{0,%d}" % _MAX_DIGIT_GAP
+        view_form = re.compile(b"[0-9](?:" + gap + b"[0-9])" + repeat.encode())
+        return text_form, view_form
     except (AttributeError, ImportError, TypeError, re.error):  # pragma: no cover
         return None
+
+
+def _digit_view(text: str) -> bytes | None:
+    """``text`` as Latin-1 bytes, one byte per character (so positions are kept), with "?"
+    for every character above U+00FF; None when one of those is a decimal digit (or there
+    are too many to check), since the view has no other digits than 0-9."""
+    view = text.encode("latin-1", "replace")
+    if view.count(b"?") == text.count("?"):
+        return view  # nothing replaced
+    position = view.find(b"?")
+    for _ in range(_MAX_WIDE_CHECKS):
+        if position < 0:
+            return view
+        char = text[position]
+        if char != "?" and char.isdecimal():
+            return None
+        position = view.find(b"?", position + 1)
+    return None
 
 
 def _run_start(text: str, position: int, floor: int, run: re.Pattern[str]) -> int:
@@ -159,11 +188,16 @@ def candidate_windows(text: str, region: str) -> list[tuple[int, int]]:
     one (or at the end), so a matcher run on the span sees the same candidates, and the same
     characters around them, as one run on the whole text.
     """
-    run, chains = _phone_run(), _digit_chain(min_digits(region))
+    run, chains = _phone_run(), _digit_chains(min_digits(region))
     if run is None or chains is None:  # pragma: no cover - phonenumbers changed: no pre-scan
         return [(0, len(text))] if text else []
+    view = _digit_view(text)
+    # Both forms give match positions in the text (the view keeps them).
+    found: Iterable[re.Match[str] | re.Match[bytes]] = (
+        chains[1].finditer(view) if view is not None else chains[0].finditer(text)
+    )
     windows: list[tuple[int, int]] = []
-    for chain in chains.finditer(text):
+    for chain in found:
         previous_end = windows[-1][1] if windows else 0
         if chain.end() <= previous_end:
             continue
@@ -230,19 +264,23 @@ def find_phones(doc: Document, region: str, extra: Iterable[str | None] = ()) ->
         matcher = phonenumbers.PhoneNumberMatcher(
             text[start:stop], region, leniency=phonenumbers.Leniency.VALID, max_tries=tries
         )
+        dropped = 0  # valid numbers our guards refuse count as failed tries too
         for match in matcher:
             matches += 1
             if matches > MAX_TEXT_MATCHES:
                 return found
-            if _DATE.match(match.raw_string) or _DOTTED_IDENTIFIER.match(match.raw_string):
-                continue
             at = start + match.start
-            if _IDENTIFIER_LABEL.search(text[max(0, at - LABEL_WINDOW) : at]):
+            if (
+                _DATE.match(match.raw_string)
+                or _DOTTED_IDENTIFIER.match(match.raw_string)
+                or _IDENTIFIER_LABEL.search(text[max(0, at - LABEL_WINDOW) : at])
+            ):
+                dropped += 1
                 continue
             e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
             if not add(str(e164)):
                 return found
         # The matcher counts down its failed candidates; the windows share one budget.
         left = getattr(matcher, "_max_tries", None)
-        tries = left if isinstance(left, int) else tries - 1
+        tries = (left if isinstance(left, int) else tries - 1) - dropped
     return found
