@@ -110,9 +110,7 @@ def write_results(
         "args": args,
         "machine": machine(),
         "parts": [p.as_dict() for p in parts],
-        "targets": [
-            {"part": p.name, **t.__dict__} for p in parts for t in p.targets
-        ],
+        "targets": [{"part": p.name, **t.__dict__} for p in parts for t in p.targets],
         "table": table,
     }
     text = json.dumps(data, indent=2, default=str)
@@ -141,7 +139,12 @@ def main(argv: list[str] | None = None) -> None:
     every.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
     every.add_argument("--soak", type=float, metavar="MINUTES", help="add a worker soak")
     every.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
-    for name, module in (("queue", queue), ("create", create), ("fetch", fetch), ("memory", memory)):
+    for name, module in (
+        ("queue", queue),
+        ("create", create),
+        ("fetch", fetch),
+        ("memory", memory),
+    ):
         p = sub.add_parser(name, help=(module.__doc__ or "").split("\n")[0])
         p.add_argument("--quick", action="store_true", help="the quick preset's sizes")
         module.add_arguments(p)

@@ -24,20 +24,29 @@ PG_SERVER = os.environ.get("BENCH_POSTGRES_SERVER", "postgresql://postgres@127.0
 BOUNCER_SERVER = os.environ.get("BENCH_PGBOUNCER_SERVER", "postgresql://postgres@127.0.0.1:6432")
 
 
-def pg_url(database: str = BENCH_DB, *, bouncer: bool = False) -> str:
-    return f"{BOUNCER_SERVER if bouncer else PG_SERVER}/{database}"
+def pg_url(database: str | None = None, *, bouncer: bool = False) -> str:
+    return f"{BOUNCER_SERVER if bouncer else PG_SERVER}/{database or BENCH_DB}"
 
 
-def reset_database(database: str = BENCH_DB, *, migrate: bool = True) -> str:
+def reset_database(database: str | None = None, *, migrate: bool = True) -> str:
     """Drop and re-create a bench database (and apply domainbatch's migrations)."""
     import psycopg
 
+    database = database or BENCH_DB
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'drop database if exists "{database}" with (force)')
         conn.execute(f'create database "{database}"')
     if migrate:
         subprocess.run(
-            [sys.executable, "-m", "domainbatch", "db", "upgrade", "--database-url", pg_url(database)],
+            [
+                sys.executable,
+                "-m",
+                "domainbatch",
+                "db",
+                "upgrade",
+                "--database-url",
+                pg_url(database),
+            ],
             check=True,
             capture_output=True,
             env=child_env(),
@@ -45,9 +54,10 @@ def reset_database(database: str = BENCH_DB, *, migrate: bool = True) -> str:
     return pg_url(database)
 
 
-def drop_database(database: str = BENCH_DB) -> None:
+def drop_database(database: str | None = None) -> None:
     import psycopg
 
+    database = database or BENCH_DB
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'drop database if exists "{database}" with (force)')
 
@@ -202,16 +212,16 @@ def render(part: Part) -> str:
         for i, col in enumerate(part.columns)
     ]
     lines = [f"## {part.name}", ""]
-    lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(part.columns, widths)) + " |")
+    lines.append(
+        "| " + " | ".join(c.ljust(w) for c, w in zip(part.columns, widths, strict=True)) + " |"
+    )
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in cells:
-        lines.append(
-            "| "
-            + " | ".join(
-                c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))
-            )
-            + " |"
-        )
+    for raw, row in zip(part.rows, cells, strict=True):
+        aligned = [
+            c.rjust(w) if isinstance(v, int | float) else c.ljust(w)
+            for v, c, w in zip(raw, row, widths, strict=True)
+        ]
+        lines.append("| " + " | ".join(aligned) + " |")
     if part.targets:
         lines.append("")
         for t in part.targets:

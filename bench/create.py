@@ -37,7 +37,9 @@ def write_file(path: Path, n: int) -> None:
     with path.open("w") as handle:
         step = 100_000
         for start in range(0, n, step):
-            handle.write("".join(f"site-{i}.bench.test\n" for i in range(start, min(n, start + step))))
+            handle.write(
+                "".join(f"site-{i}.bench.test\n" for i in range(start, min(n, start + step)))
+            )
 
 
 def raw_copy(url: str, path: Path, *, foreign_key: bool) -> float:
@@ -59,10 +61,10 @@ def raw_copy(url: str, path: Path, *, foreign_key: bool) -> float:
         conn.commit()
         conn.execute("checkpoint")
         started = time.perf_counter()
-        with conn.cursor() as cur, path.open() as lines:
-            with cur.copy("COPY bench_copy (batch_id, domain, status) FROM STDIN") as copy:
-                for line in lines:
-                    copy.write_row((batch_id, line.rstrip("\n"), "pending"))
+        sql = "COPY bench_copy (batch_id, domain, status) FROM STDIN"
+        with conn.cursor() as cur, path.open() as lines, cur.copy(sql) as copy:
+            for line in lines:
+                copy.write_row((batch_id, line.rstrip("\n"), "pending"))
         conn.commit()
         elapsed = time.perf_counter() - started
         conn.execute("drop table bench_copy")
@@ -175,10 +177,20 @@ def run(
         raw = (raw_before + raw_after) / 2
         part.rows += [
             ["raw COPY, equivalent table (mean of before/after)", raw, entries / raw, None, 1.0],
-            ["raw COPY, same table without the foreign key", raw_plain, entries / raw_plain,
-             None, raw_plain / raw],
-            ["domainbatch submit (whole command)", seconds, entries / seconds, peak / 2**20,
-             seconds / raw],
+            [
+                "raw COPY, same table without the foreign key",
+                raw_plain,
+                entries / raw_plain,
+                None,
+                raw_plain / raw,
+            ],
+            [
+                "domainbatch submit (whole command)",
+                seconds,
+                entries / seconds,
+                peak / 2**20,
+                seconds / raw,
+            ],
         ]
         part.check("creation: submit / raw COPY", seconds / raw, "<=", 2.0)
         latency = status_under_load(url, batch_id, status_seconds)
@@ -187,13 +199,20 @@ def run(
             f"({latency['samples']} samples)"
         )
         part.rows.append(
-            [f"status query while 4 workers run: p50 / p99 / max ms ({latency['samples']} samples)",
-             None, None, None, None]
+            [
+                f"status query, 4 workers running ({latency['samples']} samples):",
+                None,
+                None,
+                None,
+                None,
+            ]
         )
         part.rows.append(["  p50 ms", latency["p50_ms"], None, None, None])
         part.rows.append(["  p99 ms", latency["p99_ms"], None, None, None])
         part.rows.append(["  max ms", latency["max_ms"], None, None, None])
-        part.check(f"status p99 on {entries:,} domains, 4 workers (ms)", latency["p99_ms"], "<=", 20)
+        part.check(
+            f"status p99 on {entries:,} domains, 4 workers (ms)", latency["p99_ms"], "<=", 20
+        )
         part.notes.append(
             f"4 workers finished {latency['done_by_end']:,} domains during the "
             f"{status_seconds:g} s of status reads"

@@ -3,6 +3,8 @@ names mapped to 127.0.0.1 by each client's resolver override, fetched by:
 
 - ``bare``: a bare aiohttp loop that fetches and discards (the limit: no guard, no limits, no
   redirect handling, no extraction);
+- ``fetcher``: domainbatch's fetch alone (resolve, guard, limits, redirects; no extraction),
+  to tell fetching from extraction;
 - ``homepage``: domainbatch's ``homepage`` processor (resolve, SSRF guard, bounded fetch,
   full extraction) in a loop of N concurrent tasks;
 - ``scrapy``: a Scrapy spider fetching the same URLs and extracting title, description,
@@ -37,11 +39,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import Part, child_env, pg_url, reset_database, self_cpu_seconds, self_peak_rss
+from bench.common import Part, child_env, reset_database, self_cpu_seconds, self_peak_rss
 
-MODES = ("bare", "homepage", "scrapy", "worker")
+MODES = ("bare", "fetcher", "homepage", "scrapy", "worker")
 LABELS = {
     "bare": "bare aiohttp fetch+discard (limit)",
+    "fetcher": "domainbatch fetch only (no extraction)",
     "homepage": "domainbatch homepage processor",
     "scrapy": "Scrapy spider (same fields)",
     "worker": "domainbatch worker end to end (Postgres)",
@@ -80,8 +83,12 @@ async def mode_bare(domains: list[str], scheme: str, web: dict[str, Any], c: int
         ) -> list[ResolveResult]:
             return [
                 ResolveResult(
-                    hostname=host, host="127.0.0.1", port=port, family=socket.AF_INET,
-                    proto=0, flags=socket.AI_NUMERICHOST,
+                    hostname=host,
+                    host="127.0.0.1",
+                    port=port,
+                    family=socket.AF_INET,
+                    proto=0,
+                    flags=socket.AI_NUMERICHOST,
                 )
             ]
 
@@ -108,15 +115,8 @@ async def mode_bare(domains: list[str], scheme: str, web: dict[str, Any], c: int
 
 async def mode_homepage(domains: list[str], scheme: str, web: dict[str, Any], c: int) -> Any:
     from domainbatch.processors.homepage import build
-    from domainbatch.settings import Settings
 
-    settings = Settings(
-        http_port=web["http_port"],
-        https_port=web["https_port"] if scheme == "https" else web["closed_port"],
-        resolve_overrides={"*.bench.test": "127.0.0.1"},
-        allow_private_addresses=False,  # the guard stays on: override targets are trusted
-        http_connection_limit=c * 2,
-    )
+    settings = _settings(scheme, web, c)
     context = ssl.create_default_context(cafile=web["ca_file"])
     async with build(settings, ssl_context=context) as processor:
 
@@ -130,11 +130,54 @@ async def mode_homepage(domains: list[str], scheme: str, web: dict[str, Any], c:
         return await pool(domains, c, one)
 
 
+async def mode_fetcher(domains: list[str], scheme: str, web: dict[str, Any], c: int) -> Any:
+    from domainbatch.fetching.http import Fetcher
+
+    settings = _settings(scheme, web, c)
+    context = ssl.create_default_context(cafile=web["ca_file"])
+    async with Fetcher(settings, ssl_context=context) as fetcher:
+
+        async def one(domain: str) -> bool:
+            try:
+                answer = await fetcher.resolver.lookup(domain, want_mx=True)
+                fetcher.resolver.allowed_addresses(domain, answer.addresses)
+                return (await fetcher.fetch(domain)).status == 200
+            except Exception:
+                return False
+
+        return await pool(domains, c, one)
+
+
+def _settings(scheme: str, web: dict[str, Any], c: int) -> Any:
+    from domainbatch.settings import Settings
+
+    return Settings(
+        http_port=web["http_port"],
+        https_port=web["https_port"] if scheme == "https" else web["closed_port"],
+        resolve_overrides={"*.bench.test": "127.0.0.1"},
+        allow_private_addresses=False,  # the guard stays on: override targets are trusted
+        http_connection_limit=c * 2,
+    )
+
+
 def run_child(mode: str, domains: int, scheme: str, web: dict[str, Any], c: int) -> dict[str, Any]:
     """One in-process mode in a fresh interpreter (its peak RSS is its own)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.fetch", "--child", mode, "--domains", str(domains),
-         "--schemes", scheme, "--concurrency", str(c), "--web", json.dumps(web)],
+        [
+            sys.executable,
+            "-m",
+            "bench.fetch",
+            "--child",
+            mode,
+            "--domains",
+            str(domains),
+            "--schemes",
+            scheme,
+            "--concurrency",
+            str(c),
+            "--web",
+            json.dumps(web),
+        ],
         env=child_env(),
         capture_output=True,
         text=True,
@@ -187,12 +230,16 @@ def run_worker(domains: int, scheme: str, web: dict[str, Any], c: int) -> dict[s
         handle.write("".join(f"{d}\n" for d in domains_for(domains)))
     subprocess.run(
         [sys.executable, "-m", "domainbatch", "submit", handle.name, "-p", "homepage", "--json"],
-        env=env, check=True, capture_output=True,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     Path(handle.name).unlink()
     proc = subprocess.Popen(
         [sys.executable, "-m", "domainbatch", "worker", "--burst", "--quiet"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     with Watch([proc.pid]) as watch:
         _, err = proc.communicate()
@@ -268,14 +315,25 @@ def run(
             if m is None:
                 continue
             part.rows.append(
-                [scheme, LABELS[mode], m["per_s"], m["ok"], m["cpu_s"] / domains * 1000,
-                 m["peak_rss"] / 2**20, m["per_s"] / bare["per_s"] if bare else None]
+                [
+                    scheme,
+                    LABELS[mode],
+                    m["per_s"],
+                    m["ok"],
+                    m["cpu_s"] / domains * 1000,
+                    m["peak_rss"] / 2**20,
+                    m["per_s"] / bare["per_s"] if bare else None,
+                ]
             )
         home, scrapy = medians.get((scheme, "homepage")), medians.get((scheme, "scrapy"))
         if home and scrapy:
-            part.check(f"fetch {scheme}: homepage / Scrapy", home["per_s"] / scrapy["per_s"], ">=", 3)
+            part.check(
+                f"fetch {scheme}: homepage / Scrapy", home["per_s"] / scrapy["per_s"], ">=", 3
+            )
         if home and bare:
-            part.check(f"fetch {scheme}: homepage / bare loop", home["per_s"] / bare["per_s"], ">=", 0.6)
+            part.check(
+                f"fetch {scheme}: homepage / bare loop", home["per_s"] / bare["per_s"], ">=", 0.6
+            )
         worker = medians.get((scheme, "worker"))
         if worker and scrapy:
             part.notes.append(
@@ -289,8 +347,11 @@ def run(
         f"median of {rounds} rotated round(s); Scrapy does not verify certificates (its "
         "default), the others do"
     )
-    part.raw = {"runs": {f"{s}/{m}": runs for (s, m), runs in results.items()},
-                "pages": server.pages, "page_bytes": server.page_bytes}
+    part.raw = {
+        "runs": {f"{s}/{m}": runs for (s, m), runs in results.items()},
+        "pages": server.pages,
+        "page_bytes": server.page_bytes,
+    }
     return part
 
 
@@ -320,7 +381,7 @@ def child_main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     web = json.loads(args.web)
     domains = domains_for(args.domains)
-    runner = mode_bare if args.child == "bare" else mode_homepage
+    runner = {"bare": mode_bare, "fetcher": mode_fetcher, "homepage": mode_homepage}[args.child]
     seconds, cpu, ok = asyncio.run(runner(domains, args.schemes, web, args.concurrency))
     print(json.dumps({"seconds": seconds, "cpu_s": cpu, "ok": ok, "peak_rss": self_peak_rss()}))
 

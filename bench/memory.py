@@ -81,8 +81,12 @@ def checkpoints_run(url: str, checkpoints: tuple[int, ...], log: Any) -> list[di
                 done = _succeeded(conn)
                 while pending and done >= pending[0]:
                     marks.append(
-                        {"processed": pending.pop(0), "seen_at": done, "peak_rss": peak,
-                         "seconds": now - started}
+                        {
+                            "processed": pending.pop(0),
+                            "seen_at": done,
+                            "peak_rss": peak,
+                            "seconds": now - started,
+                        }
                     )
                     log(f"  memory: {done:,} processed, peak RSS {peak / 2**20:.1f} MB")
             time.sleep(0.2)
@@ -93,8 +97,12 @@ def checkpoints_run(url: str, checkpoints: tuple[int, ...], log: Any) -> list[di
     for checkpoint in pending:  # the worker ended between two progress reads
         if done >= checkpoint:
             marks.append(
-                {"processed": checkpoint, "seen_at": done, "peak_rss": peak,
-                 "seconds": time.monotonic() - started}
+                {
+                    "processed": checkpoint,
+                    "seen_at": done,
+                    "peak_rss": peak,
+                    "seconds": time.monotonic() - started,
+                }
             )
     return marks
 
@@ -165,8 +173,11 @@ def run(
     if soak_minutes:
         soak = soak_run(reset_database(), soak_minutes, log)
         part.rows.append(
-            [f"soak {soak_minutes:g} min: {soak['processed']:,} processed, RSS end",
-             soak["rss_end"] / 2**20, soak_minutes * 60]
+            [
+                f"soak {soak_minutes:g} min: {soak['processed']:,} processed, RSS end",
+                soak["rss_end"] / 2**20,
+                soak_minutes * 60,
+            ]
         )
         part.check(
             f"memory: soak RSS end / first minute ({soak_minutes:g} min)",

@@ -39,7 +39,7 @@ async def enqueue(url: str, n: int, chunk: int = 10_000) -> float:
 
 async def work(url: str, batch_size: int) -> dict[str, Any]:
     import psycopg
-    from pgqueuer import QueueManager, Queries
+    from pgqueuer import Queries, QueueManager
     from pgqueuer.models import Job
     from pgqueuer.types import QueueExecutionMode
 

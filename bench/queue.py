@@ -25,6 +25,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -39,7 +40,7 @@ from bench.common import (
     run_children,
 )
 
-PGQ_DB = "pgqueuer_bench"
+PGQ_DB = os.environ.get("BENCH_PGQUEUER_DATABASE", "pgqueuer_bench")
 SYSTEMS = {
     "postgres": "domainbatch, Postgres direct",
     "pgbouncer": "domainbatch, PgBouncer (transaction, pool 2)",
@@ -180,14 +181,24 @@ def run(
     medians = {key: _median(runs) for key, runs in results.items()}
     for (system, w), m in sorted(medians.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         part.rows.append(
-            [SYSTEMS[system], w, m["domains"], m["per_s"], m["wall_s"], m["cpu_s"], m["peak_rss_mb"]]
+            [
+                SYSTEMS[system],
+                w,
+                m["domains"],
+                m["per_s"],
+                m["wall_s"],
+                m["cpu_s"],
+                m["peak_rss_mb"],
+            ]
         )
     for w in workers:
         pg, bouncer, pgq = (medians.get((s, w)) for s in ("postgres", "pgbouncer", "pgqueuer"))
         if pg and pgq:
             part.check(f"queue {w}w: domainbatch / PgQueuer", pg["per_s"] / pgq["per_s"], ">=", 1.5)
         if pg and bouncer:
-            part.check(f"queue {w}w: PgBouncer / direct", bouncer["per_s"] / pg["per_s"], ">=", 2 / 3)
+            part.check(
+                f"queue {w}w: PgBouncer / direct", bouncer["per_s"] / pg["per_s"], ">=", 2 / 3
+            )
     part.notes.append(
         f"median of {rounds} rotated round(s); concurrency {concurrency} per domainbatch worker "
         f"(claim {min(concurrency, 500)}, ack batch {max(concurrency, 200)}); PgQueuer "

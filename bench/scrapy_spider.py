@@ -43,7 +43,7 @@ class LoopbackResolver:
     def install_on_reactor(self) -> None:
         self.reactor.installResolver(self)
 
-    def getHostByName(self, name: str, timeout: Any = ()) -> defer.Deferred[str]:  # noqa: N802
+    def getHostByName(self, name: str, timeout: Any = ()) -> defer.Deferred[str]:
         return defer.succeed("127.0.0.1")
 
 
@@ -86,7 +86,9 @@ class HomepageSpider(scrapy.Spider):
         description = response.xpath("//meta[@name='description']/@content").get()
         hrefs = response.css("a::attr(href)").getall()
         emails = {h[7:].split("?")[0].lower() for h in hrefs if h.lower().startswith("mailto:")}
-        emails.update(e.lower() for e in EMAIL.findall(" ".join(response.css("body ::text").getall())))
+        emails.update(
+            e.lower() for e in EMAIL.findall(" ".join(response.css("body ::text").getall()))
+        )
         links = [response.urljoin(h) for h in hrefs if not h.lower().startswith("mailto:")]
         self.stats["items"] += 1
         if title:
@@ -113,7 +115,9 @@ def main(argv: list[str]) -> None:
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         "DOWNLOAD_TIMEOUT": 15,
         "DOWNLOAD_MAXSIZE": 2 * 1024 * 1024,
+        # Newer Scrapy reads TWISTED_DNS_RESOLVER, older DNS_RESOLVER (both: either works).
         "TWISTED_DNS_RESOLVER": "bench.scrapy_spider.LoopbackResolver",
+        "DNS_RESOLVER": "bench.scrapy_spider.LoopbackResolver",
         "DNSCACHE_ENABLED": False,
         "REACTOR_THREADPOOL_MAXSIZE": 10,
     }

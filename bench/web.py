@@ -9,6 +9,7 @@ when it is missing and it can (``BENCH_NO_INSTALL=1`` forbids that).
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -126,6 +127,16 @@ http {{
 """
 
 
+def _die_with_parent() -> None:
+    """In the nginx child: receive SIGTERM when the bench dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def start(hosts: int) -> Web:
     """Start nginx with ``hosts`` virtual hosts; the caller must ``stop()`` it."""
     import trustme
@@ -170,11 +181,22 @@ def start(hosts: int) -> Web:
     )
     (root / "nginx.conf").write_text(CONFIG.format(root=root, **web.as_dict()))
     web.process = subprocess.Popen(
-        [nginx, "-p", str(root), "-e", str(root / "error.log"), "-c", str(root / "nginx.conf"),
-         "-g", "daemon off;"],
+        [
+            nginx,
+            "-p",
+            str(root),
+            "-e",
+            str(root / "error.log"),
+            "-c",
+            str(root / "nginx.conf"),
+            "-g",
+            "daemon off;",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        preexec_fn=_die_with_parent,
     )
+    atexit.register(web.stop)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if web.process.poll() is not None:

@@ -43,6 +43,9 @@ _FLAT_TAGS = _words(
 )
 _FLAT_ANY_CASE = _FLAT_TAGS | {tag.upper() for tag in _FLAT_TAGS}
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})")
+# _TAG as one string per tag ("div", "/div"): findall then builds no tuples.
+_TAG_TEXT = re.compile(r"<(/?[A-Za-z][A-Za-z0-9-]{0,30})")
+_FLAT = _FLAT_ANY_CASE | {"/" + name for name in _FLAT_ANY_CASE}
 _RAW_TEXT_OPEN = re.compile(rf"<({'|'.join(sorted(_RAW_TEXT_TAGS))})\b")
 
 
@@ -113,7 +116,7 @@ def limit_nesting(html: str) -> tuple[str, bool]:
     if html.count("<") <= NESTING_CHECK_TAGS:
         return html, False
     flat = _blank_raw_text(html)
-    steps = [-1 if end else 1 for end, name in _TAG.findall(flat) if name not in _FLAT_ANY_CASE]
+    steps = [-1 if tag[0] == "/" else 1 for tag in _TAG_TEXT.findall(flat) if tag not in _FLAT]
     if max(accumulate(steps, _deepen), default=0) <= MAX_NESTING:
         return html, False
     depth = 0
@@ -219,12 +222,14 @@ class Document:
         text_id, skipped_ids, block_ids = ids
         parts: list[str] = []
         size = 0
-        # Tag ids are ints (a tag name is a new string each time): the same walk, faster.
+        skipped: set[int] = set()  # text children of skipped elements, by node identity
+        # The walk by tag names, faster: tag ids are ints (a name is a new string each
+        # time), and a skipped element marks its text children when the walk reaches it
+        # (before them), instead of every text node looking up its parent.
         for node in body.traverse(include_text=True):
             tag_id = node.tag_id
             if tag_id == text_id:
-                parent = node.parent
-                if parent is not None and parent.tag_id in skipped_ids:
+                if skipped and node.mem_id in skipped:
                     continue
                 chunk = node.text_content or ""
                 parts.append(chunk)
@@ -234,6 +239,12 @@ class Document:
                     break
             elif tag_id in block_ids:
                 parts.append("\n")
+            elif tag_id in skipped_ids:
+                child = node.child
+                while child is not None:
+                    if child.tag_id == text_id:
+                        skipped.add(child.mem_id)
+                    child = child.next
         return "".join(parts)[:MAX_TEXT_CHARS]
 
 

@@ -1,0 +1,77 @@
+"""The benchmark harness cannot rot: every part of ``python -m bench`` runs here at tiny sizes
+(against the same local Postgres, PgBouncer and nginx it uses at full size) and must produce
+figures. Needs the ``bench`` extras (``pip install -e ".[bench]"``; CI installs them)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+if not os.environ.get("CI"):
+    # A developer without the extras skips, knowingly; CI installs them and never skips.
+    pytest.importorskip("pgqueuer")
+    pytest.importorskip("scrapy")
+
+from bench import __main__ as bench_main  # noqa: E402
+from bench import common, create, fetch, memory, queue  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def own_databases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Databases of their own: a bench running beside the tests is left alone."""
+    monkeypatch.setattr(common, "BENCH_DB", "domainbatch_bench_smoke")
+    monkeypatch.setattr(queue, "PGQ_DB", "pgqueuer_bench_smoke")
+
+
+def figures(part: common.Part) -> None:
+    assert part.rows, part
+    assert all(t.value == t.value and t.value > 0 for t in part.targets), part.targets
+    assert common.render(part).startswith(f"## {part.name}")
+    json.dumps(part.as_dict(), default=str)
+
+
+def test_queue_part_measures_domainbatch_and_pgqueuer() -> None:
+    part = queue.run(domains=300, workers=(1,), rounds=1, concurrency=50, pgq_batch=50)
+    figures(part)
+    systems = {row[0] for row in part.rows}
+    assert systems == {queue.SYSTEMS[s] for s in ("postgres", "pgbouncer", "pgqueuer")}
+    assert {t.name for t in part.targets} == {
+        "queue 1w: domainbatch / PgQueuer",
+        "queue 1w: PgBouncer / direct",
+    }
+
+
+def test_create_part_compares_with_raw_copy() -> None:
+    part = create.run(entries=3_000, status_seconds=1.0)
+    figures(part)
+    assert part.raw["submit_s"] > 0 and len(part.raw["raw_copy_s"]) == 2
+    assert part.raw["status"]["samples"] > 5
+
+
+def test_fetch_part_runs_every_client_against_nginx() -> None:
+    part = fetch.run(domains=40, concurrency=8, schemes=("http",), rounds=1)
+    figures(part)
+    assert len(part.rows) == len(fetch.MODES)
+    ok = {row[1]: row[3] for row in part.rows}
+    assert all(n == 40 for n in ok.values()), ok  # every client fetched every homepage
+
+
+def test_memory_part_reports_each_checkpoint() -> None:
+    part = memory.run(checkpoints=(500, 2_000))
+    figures(part)
+    assert [row[0] for row in part.rows] == [500, 2_000]
+
+
+def test_results_file_and_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench_main, "RESULTS", tmp_path)
+    part = common.Part("demo", ["a", "b"], rows=[["x", 1.5]])
+    part.check("demo ratio", 2.0, ">=", 1.5)
+    path = bench_main.write_results([part], {"command": "all"}, 0.0)
+    data = json.loads(path.read_text())
+    assert path.name == "latest.json" and data["targets"][0]["met"] is True
+    assert "demo ratio" in bench_main.summary([part])
