@@ -8,13 +8,14 @@ state (no SET, no advisory locks, no LISTEN), so every mode is pooler-safe.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -82,6 +83,28 @@ def _tune_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _stamp_idle(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as exc:
+        # The pool discards this connection and checks out (or opens) another.
+        raise DisconnectionError(f"idle pooled connection is gone: {exc}") from exc
+
+
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
     """The one place driver and SQLAlchemy errors become ``StorageError``."""
@@ -113,11 +136,15 @@ class Database:
                 connect_args=postgres_connect_args(settings),
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_max_overflow,
-                # A pooler may drop idle server links; pre-ping is a plain SELECT 1.
-                pool_pre_ping=self.pooler_mode != "direct",
                 json_serializer=_json_dumps,
                 json_deserializer=orjson.loads,
             )
+            if self.pooler_mode != "direct":
+                # A pooler may drop idle client links: ping (a plain SELECT 1) a connection
+                # that sat idle in our pool, not one used a moment ago. Pinging on every
+                # checkout doubled the round trips of the queue's one-statement operations.
+                event.listen(self.engine.sync_engine, "checkin", _stamp_idle)
+                event.listen(self.engine.sync_engine, "checkout", _ping_if_idle)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
