@@ -75,3 +75,11 @@ def test_results_file_and_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     data = json.loads(path.read_text())
     assert path.name == "latest.json" and data["targets"][0]["met"] is True
     assert "demo ratio" in bench_main.summary([part])
+
+
+def test_memory_soak_short() -> None:
+    """The CI-sized soak: one worker fed batches for a few seconds, RSS sampled."""
+    part = memory.run(checkpoints=(200, 400), soak_minutes=0.1)
+    figures(part)
+    soak = part.raw["soak"]
+    assert soak["processed"] > 0 and soak["rss_end"] > 0
