@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
@@ -110,7 +111,7 @@ def translate_errors() -> Iterator[None]:
     """The one place driver and SQLAlchemy errors become ``StorageError``."""
     try:
         yield
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, psycopg.Error, OSError) as exc:  # psycopg's: the raw hot paths
         detail = getattr(exc, "orig", None) or exc
         raise StorageError(f"database error: {str(detail).strip().splitlines()[0]}") from exc
 
