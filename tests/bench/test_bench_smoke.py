@@ -15,8 +15,8 @@ if not os.environ.get("CI"):
     pytest.importorskip("pgqueuer")
     pytest.importorskip("scrapy")
 
-from bench import __main__ as bench_main  # noqa: E402
-from bench import common, create, fetch, memory, queue  # noqa: E402
+from bench import __main__ as bench_main
+from bench import common, create, fetch, memory, queue
 
 pytestmark = pytest.mark.slow
 
