@@ -26,6 +26,8 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IResolverSimple
 from zope.interface import implementer
 
+from bench.common import self_peak_rss
+
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
@@ -86,9 +88,10 @@ class HomepageSpider(scrapy.Spider):
         description = response.xpath("//meta[@name='description']/@content").get()
         hrefs = response.css("a::attr(href)").getall()
         emails = {h[7:].split("?")[0].lower() for h in hrefs if h.lower().startswith("mailto:")}
-        emails.update(
-            e.lower() for e in EMAIL.findall(" ".join(response.css("body ::text").getall()))
-        )
+        # The body's text as one string (XPath string()): Scrapy's cheapest idiom, far
+        # cheaper than joining a Selector per text node ("body ::text").
+        text = response.xpath("string(//body)").get() or ""
+        emails.update(e.lower() for e in EMAIL.findall(text))
         links = [response.urljoin(h) for h in hrefs if not h.lower().startswith("mailto:")]
         self.stats["items"] += 1
         if title:
@@ -133,7 +136,7 @@ def main(argv: list[str]) -> None:
                 "titles": stats.get("titles", 0),
                 "seconds": stats["ended"] - stats["started"],
                 "cpu_s": stats["cpu_ended"] - stats["cpu_started"],
-                "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "peak_rss": self_peak_rss(),
             }
         )
     )
