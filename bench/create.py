@@ -14,6 +14,14 @@ sees it: the whole command, interpreter start-up included.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script (python bench/X.py), this folder would come first on sys.path: put the
+# repository there instead, so ``bench`` is the package and ``queue`` the standard library.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import argparse
 import asyncio
 import contextlib
@@ -21,7 +29,6 @@ import json
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid

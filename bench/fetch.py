@@ -25,6 +25,14 @@ like a plain-http site.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script (python bench/X.py), this folder would come first on sys.path: put the
+# repository there instead, so ``bench`` is the package and ``queue`` the standard library.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import argparse
 import asyncio
 import json
@@ -32,7 +40,6 @@ import socket
 import ssl
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable

@@ -191,6 +191,7 @@ class Worker:
             return self._active_cache[1]
         active = await self.queue.active_batches(self.only_batches)
         self._active_cache = (now, active)
+        self._drained &= {batch.id for batch in active}  # ended elsewhere: forget them
         return active
 
     # Processing -----------------------------------------------------------------------------
@@ -271,6 +272,7 @@ class Worker:
     async def _finalize(self, batch_id: str) -> None:
         status = await self.queue.finalize(batch_id)
         if status is not None:
+            self._drained.discard(batch_id)
             self._emit(f"batch.{status}", batch_id)
 
     async def _extend(self) -> None:
