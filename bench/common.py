@@ -80,32 +80,46 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def self_cpu_seconds() -> float:
-    """CPU seconds (user + system) this process has used so far, every thread included."""
+    """CPU seconds (user + system) this process and its live child processes (extraction
+    processes) have used so far, every thread included."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    total = usage.ru_utime + usage.ru_stime
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = child.cpu_times()
+            total += times.user + times.system
+    return total
 
 
-def self_peak_rss() -> int:
-    """This process's peak resident set size, in bytes: ``VmHWM``, the high-water mark of
-    this program's own memory (``ru_maxrss`` would also count the parent's pages at fork)."""
+def _high_water_mark(pid: int | str) -> int:
     try:
-        with open("/proc/self/status") as status:
+        with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return 0
+
+
+def self_peak_rss() -> int:
+    """Peak resident set size in bytes of this process plus its live child processes: each
+    one's ``VmHWM``, the high-water mark of its own memory (``ru_maxrss`` would also count
+    the parent's pages at fork). Call it while the children still run."""
+    own = _high_water_mark("self") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return own + sum(_high_water_mark(child.pid) for child in psutil.Process().children(True))
 
 
 class Watch:
-    """Samples the RSS and CPU time of some processes (and their children) in a thread."""
+    """Samples the RSS and CPU time of some processes, each with its child processes (summed),
+    in a thread."""
 
     def __init__(self, pids: list[int], interval: float = 0.05) -> None:
         self.handles = [psutil.Process(pid) for pid in pids]
         self.peak = [0] * len(pids)
         self.cpu = [0.0] * len(pids)
         self.samples: list[tuple[float, list[int]]] = []
+        self._cpu: list[dict[int, float]] = [{} for _ in pids]
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -120,9 +134,13 @@ class Watch:
         for i, handle in enumerate(self.handles):
             rss = 0
             with contextlib.suppress(psutil.Error):
-                rss = handle.memory_info().rss
-                times = handle.cpu_times()
-                self.cpu[i] = max(self.cpu[i], times.user + times.system)
+                for process in [handle, *handle.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        rss += process.memory_info().rss
+                        times = process.cpu_times()
+                        # Per process, so a child that exited keeps its last figure.
+                        self._cpu[i][process.pid] = times.user + times.system
+                self.cpu[i] = sum(self._cpu[i].values())
             self.peak[i] = max(self.peak[i], rss)
             now.append(rss)
         self.samples.append((time.monotonic(), now))

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     user_agent: str = "domainbatch/0.1 (+https://github.com/domainbatch/domainbatch)"
     default_region: str = "US"
     http_connection_limit: int = Field(100, ge=1)
+    # Extraction processes per worker: unset = one per core; 0 = a thread in the worker.
+    extract_processes: int | None = Field(None, ge=0)
 
     @field_validator("extra_suffixes", "nameservers", mode="before")
     @classmethod

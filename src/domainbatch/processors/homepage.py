@@ -14,21 +14,18 @@ Per-batch options (all optional; anything else is refused):
 
 from __future__ import annotations
 
-import asyncio
 import math
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from domainbatch.errors import ConfigurationError
-from domainbatch.extract import extract
 from domainbatch.fetching.facts import FetchTimer, headers_of_interest
 from domainbatch.fetching.http import Fetcher, FetchLimits
+from domainbatch.processors.extraction import Extraction, default_processes
 from domainbatch.processors.registry import Processor
 from domainbatch.settings import Settings
 
@@ -84,15 +81,6 @@ def _tighten(options: Mapping[str, Any], name: str, ceiling: float, *, minimum: 
     return min(float(value), ceiling)
 
 
-def _timed_extract(
-    url: str, headers: list[tuple[str, str]], body: bytes, region: str
-) -> tuple[dict[str, Any], float]:
-    # Timed in the worker thread, so the figure excludes the wait for the thread.
-    started = time.perf_counter()
-    result = extract(url, headers, body, default_region=region)
-    return result, time.perf_counter() - started
-
-
 @asynccontextmanager
 async def build(
     settings: Settings,
@@ -101,13 +89,10 @@ async def build(
     ca_file: str | None = None,
 ) -> AsyncIterator[Processor]:
     """The processor factory. ``ssl_context``/``ca_file`` add trust (a private or test CA)."""
-    # Extraction is CPU-bound (tens of ms on a large page). On the event loop it would stall
-    # every other fetch and eat into their timeouts; one worker thread keeps the loop
-    # responsive (the GIL is handed back every few ms) without extractors contending.
-    extractor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+    processes = settings.extract_processes
+    extraction = Extraction(default_processes() if processes is None else processes)
     async with Fetcher(settings, ssl_context=ssl_context, ca_file=ca_file) as fetcher:
         last: tuple[Mapping[str, Any], HomepageOptions] | None = None
-        loop = asyncio.get_running_loop()
 
         async def process(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
             nonlocal last
@@ -123,15 +108,8 @@ async def build(
             dns_seconds = time.perf_counter() - started
             timer = FetchTimer()
             fetched = await fetcher.fetch(domain, limits=parsed.limits, timer=timer)
-            extracted, extract_seconds = await loop.run_in_executor(
-                extractor,
-                partial(
-                    _timed_extract,
-                    fetched.final_url,
-                    fetched.headers,
-                    fetched.body,
-                    parsed.default_region,
-                ),
+            extracted, extract_seconds = await extraction.run(
+                fetched.final_url, fetched.headers, fetched.body, parsed.default_region
             )
             done = time.perf_counter()
             timings = dict(fetched.timings)
@@ -160,4 +138,4 @@ async def build(
         try:
             yield process
         finally:
-            extractor.shutdown(wait=False, cancel_futures=True)
+            extraction.close()

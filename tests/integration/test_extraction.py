@@ -1,0 +1,107 @@
+"""Extraction off the event loop (``processors/extraction.py``): in real child processes by
+default, in a thread with ``extract_processes=0``; a page that kills its process costs
+nobody else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+
+import psutil
+import pytest
+
+from domainbatch.extract import extract
+from domainbatch.processors.extraction import Extraction, default_processes
+from domainbatch.settings import Settings
+from tests.support.extractors import CRASH, crash_on_marker
+
+PAGES = Path(__file__).parents[1] / "fixtures" / "pages"
+HEADERS = [("content-type", "text/html; charset=utf-8")]
+
+
+def fixture_pages() -> list[tuple[str, bytes]]:
+    pages = sorted(PAGES.glob("*.html"))[:12]
+    assert len(pages) >= 5
+    return [(f"https://{page.stem}.example/", page.read_bytes()) for page in pages]
+
+
+def live_children() -> set[int]:
+    """Pool processes (not multiprocessing's resource tracker, which lives as long as we do)."""
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "spawn_main" in " ".join(child.cmdline()):
+                found.add(child.pid)
+    return found
+
+
+@pytest.mark.parametrize("processes", [2, 0])
+async def test_results_match_extract_in_this_process(processes: int) -> None:
+    extraction = Extraction(processes, crash_on_marker)
+    try:
+        pages = fixture_pages()
+        answers = await asyncio.gather(
+            *(extraction.run(url, HEADERS, body, "US") for url, body in pages)
+        )
+    finally:
+        extraction.close()
+    pids = {result.pop("pid") for result, _ in answers}
+    for (url, body), (result, seconds) in zip(pages, answers, strict=True):
+        assert result == extract(url, HEADERS, body, default_region="US")
+        assert seconds > 0
+    if processes:
+        assert os.getpid() not in pids and 1 <= len(pids) <= processes
+    else:
+        assert pids == {os.getpid()}
+
+
+async def test_a_page_that_kills_its_process_costs_only_itself() -> None:
+    extraction = Extraction(2, crash_on_marker)
+    try:
+        good = fixture_pages()
+        crash = extraction.run("https://crash.example/", HEADERS, b"<p>" + CRASH, "US")
+        answers = await asyncio.gather(
+            crash, *(extraction.run(url, HEADERS, body, "US") for url, body in good)
+        )
+        crashed, _ = answers[0]
+        assert crashed["title"] is None and crashed["emails"] == []
+        assert len(crashed["errors"]) == 1
+        assert crashed["errors"][0].startswith("parse: the extraction process died")
+        # Its neighbours, in flight in the broken pool, were tried again in a new one.
+        for (url, body), (result, _) in zip(good, answers[1:], strict=True):
+            assert not any("process died" in error for error in result["errors"]), url
+            result.pop("pid")
+            assert result == extract(url, HEADERS, body, default_region="US")
+        # Still in processes afterwards (a crash is not a reason to give them up).
+        after, _ = await extraction.run(
+            "https://after.example/", HEADERS, b"<title>t</title>", "US"
+        )
+        assert after["title"] == "t" and after["pid"] != os.getpid()
+        assert extraction.processes == 2
+    finally:
+        extraction.close()
+
+
+async def test_close_ends_the_processes() -> None:
+    before = live_children()
+    extraction = Extraction(2, crash_on_marker)
+    await asyncio.gather(
+        *(extraction.run(url, HEADERS, body, "US") for url, body in fixture_pages())
+    )
+    started = live_children() - before
+    assert started
+    extraction.close()
+    for pid in started:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).wait(timeout=10)
+    assert not (live_children() & started)
+
+
+def test_default_is_one_process_per_usable_core() -> None:
+    assert Settings().extract_processes is None
+    assert default_processes() == len(os.sched_getaffinity(0))
+    assert Settings(extract_processes=0).extract_processes == 0
+    with pytest.raises(ValueError):
+        Settings(extract_processes=-1)
