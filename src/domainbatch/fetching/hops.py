@@ -86,3 +86,40 @@ def looks_like_html(body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html")) or any(
         tag in head for tag in (b"<html", b"<head", b"<body", b"<title")
     )
+
+
+def check_final_response(response: aiohttp.ClientResponse, url: URL, max_header_bytes: int) -> None:
+    """Refuse a last hop that is not a 2xx HTML answer with bounded headers (SPEC codes)."""
+    status = response.status
+    if status >= 400:
+        raise DomainProcessingError(
+            "http_status",
+            f"HTTP {status} {response.reason or ''}".rstrip() + f" from {url}",
+            transient=status == 429 or status >= 500,
+        )
+    if not 200 <= status < 300:
+        detail = "without a usable Location" if status in REDIRECT_STATUSES else "unexpected"
+        raise DomainProcessingError(
+            "http_status", f"HTTP {status} {detail} from {url}", transient=False
+        )
+    header_bytes = sum(len(k) + len(v) + 4 for k, v in response.raw_headers)
+    if header_bytes > max_header_bytes:
+        raise DomainProcessingError(
+            "too_large",
+            f"response headers from {url} total {header_bytes} bytes (limit {max_header_bytes})",
+        )
+    mime = _mime(response.headers.get("Content-Type"))
+    if mime and mime not in HTML_TYPES:
+        raise DomainProcessingError("not_html", f"{url} serves {mime}, not HTML", transient=False)
+
+
+def check_body(content_type: str | None, body: bytes, url: URL) -> None:
+    """Without a Content-Type, the body itself must look like HTML."""
+    if not _mime(content_type) and not looks_like_html(body):
+        raise DomainProcessingError(
+            "not_html", f"{url} sent no Content-Type and the body is not HTML"
+        )
+
+
+def _mime(content_type: str | None) -> str:
+    return content_type.split(";", 1)[0].strip().lower() if content_type else ""

@@ -26,16 +26,21 @@ from domainbatch.fetching.facts import FactsResponse, FetchTimer, trace_config
 from domainbatch.fetching.guard import AddressGuard, blocked_message
 from domainbatch.fetching.hops import (
     CHUNK_BYTES,
-    HTML_TYPES,
-    REDIRECT_STATUSES,
-    looks_like_html,
+    check_body,
+    check_final_response,
     origin_url,
     read_body,
     redirect_target,
     remember_cookies,
 )
 from domainbatch.fetching.resolver import Resolver
-from domainbatch.fetching.translate import is_connect_failure, translate
+from domainbatch.fetching.translate import (
+    CONNECTION_CODES,
+    ConnectFailure,
+    fallback_failed,
+    is_connect_failure,
+    translate,
+)
 from domainbatch.settings import Settings
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -87,14 +92,6 @@ class _Chain:
     redirects: list[dict[str, Any]] = field(default_factory=list)
     visited: set[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=set)
     cookies: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-class _ConnectFailure(Exception):
-    """The first hop never got an HTTP exchange going: the caller may try plain http."""
-
-    def __init__(self, error: DomainProcessingError) -> None:
-        super().__init__(error.message)
-        self.error = error
 
 
 class Fetcher:
@@ -184,16 +181,16 @@ class Fetcher:
         https_url = origin_url("https", domain, self.settings.https_port)
         try:
             return await self._follow(https_url, limits, timer)
-        except _ConnectFailure as failure:
+        except ConnectFailure as failure:
             https_error = failure.error
         http_url = origin_url("http", domain, self.settings.http_port)
         try:
             result = await self._follow(http_url, limits, timer)
-        except _ConnectFailure as failure:
-            raise _fallback_failed(https_error, failure.error) from failure.__cause__
+        except ConnectFailure as failure:
+            raise fallback_failed(https_error, failure.error) from failure.__cause__
         except DomainProcessingError as error:
-            if error.code in _CONNECTION_CODES:
-                raise _fallback_failed(https_error, error) from error
+            if error.code in CONNECTION_CODES:
+                raise fallback_failed(https_error, error) from error
             raise
         result.https_error = {"code": https_error.code, "message": https_error.message}
         return result
@@ -252,7 +249,7 @@ class Fetcher:
         except Exception as exc:
             error = translate(exc, str(url))
             if first and is_connect_failure(exc):
-                raise _ConnectFailure(error) from exc
+                raise ConnectFailure(error) from exc
             raise error from exc
         finally:
             current_host.reset(token)
@@ -279,40 +276,14 @@ class Fetcher:
         timer: FetchTimer,
     ) -> FetchResult:
         response = hop.response
-        status = response.status
-        if status >= 400:
-            raise DomainProcessingError(
-                "http_status",
-                f"HTTP {status} {response.reason or ''}".rstrip() + f" from {url}",
-                transient=status == 429 or status >= 500,
-            )
-        if not 200 <= status < 300:
-            detail = "without a usable Location" if status in REDIRECT_STATUSES else "unexpected"
-            raise DomainProcessingError(
-                "http_status", f"HTTP {status} {detail} from {url}", transient=False
-            )
-        header_bytes = sum(len(k) + len(v) + 4 for k, v in response.raw_headers)
-        if header_bytes > self.settings.max_header_bytes:
-            raise DomainProcessingError(
-                "too_large",
-                f"response headers from {url} total {header_bytes} bytes "
-                f"(limit {self.settings.max_header_bytes})",
-            )
+        check_final_response(response, url, self.settings.max_header_bytes)
         content_type = response.headers.get("Content-Type")
-        mime = content_type.split(";", 1)[0].strip().lower() if content_type else ""
-        if mime and mime not in HTML_TYPES:
-            raise DomainProcessingError(
-                "not_html", f"{url} serves {mime}, not HTML", transient=False
-            )
         body = await read_body(response, url, limits.max_body_bytes)
-        if not mime and not looks_like_html(body):
-            raise DomainProcessingError(
-                "not_html", f"{url} sent no Content-Type and the body is not HTML"
-            )
+        check_body(content_type, body, url)
         return FetchResult(
             url=str(start),
             final_url=str(url),
-            status=status,
+            status=response.status,
             redirects=chain.redirects,
             headers=list(response.headers.items()),
             body=body,
@@ -321,17 +292,3 @@ class Fetcher:
             tls=hop.tls,
             timings=timer.as_ms(time.perf_counter() - timer.started),
         )
-
-
-# http fallback failures that say "no usable server on port 80" rather than "the site answered".
-_CONNECTION_CODES = frozenset({"connect_error", "timeout"})
-
-
-def _fallback_failed(
-    https_error: DomainProcessingError, http_error: DomainProcessingError
-) -> DomainProcessingError:
-    message = f"{https_error.message}; plain http fallback: {http_error.message}"
-    if https_error.code == "tls_error":
-        # A broken certificate says more about the site than "nothing useful on port 80".
-        return DomainProcessingError("tls_error", message)
-    return DomainProcessingError(http_error.code, message, transient=http_error.transient)

@@ -174,3 +174,26 @@ def _os_text(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return _text(exc)
+
+
+class ConnectFailure(Exception):
+    """The first hop never got an HTTP exchange going: the caller may try plain http."""
+
+    def __init__(self, error: DomainProcessingError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+# http fallback failures that say "no usable server on port 80" rather than "the site answered".
+CONNECTION_CODES = frozenset({"connect_error", "timeout"})
+
+
+def fallback_failed(
+    https_error: DomainProcessingError, http_error: DomainProcessingError
+) -> DomainProcessingError:
+    """The error of a domain whose https attempt and plain http fallback both failed."""
+    message = f"{https_error.message}; plain http fallback: {http_error.message}"
+    if https_error.code == "tls_error":
+        # A broken certificate says more about the site than "nothing useful on port 80".
+        return DomainProcessingError("tls_error", message)
+    return DomainProcessingError(http_error.code, message, transient=http_error.transient)
