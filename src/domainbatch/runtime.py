@@ -15,10 +15,10 @@ from domainbatch.core.inputs import iter_entries
 from domainbatch.errors import InputError
 from domainbatch.processors.registry import load_processor
 from domainbatch.settings import Settings
-from domainbatch.storage import migrate
+from domainbatch.storage import counters, migrate
 from domainbatch.storage.batches import BatchSpec, CreatedBatch, create_batch
+from domainbatch.storage.control import BatchControl
 from domainbatch.storage.database import Database
-from domainbatch.storage.queue import Queue
 from domainbatch.worker import Worker
 
 
@@ -26,7 +26,7 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings)
-        self.queue = Queue(self.db, settings.lease_seconds)
+        self.control = BatchControl(self.db, counters.pick_shard())
         self.normalizer = DomainNormalizer(
             extra_suffixes=settings.extra_suffixes, strip_www=settings.strip_www
         )
@@ -89,10 +89,10 @@ class Runtime:
             return await self.submit(entries, processor=processor, options=options)
 
     async def cancel(self, batch_id: str, *, tenant_id: str | None = None) -> int:
-        return await self.queue.cancel(batch_id, tenant_id=tenant_id)
+        return await self.control.cancel(batch_id, tenant_id=tenant_id)
 
     async def retry(self, batch_id: str, *, tenant_id: str | None = None) -> int:
-        return await self.queue.retry_failed(batch_id, tenant_id=tenant_id)
+        return await self.control.retry_failed(batch_id, tenant_id=tenant_id)
 
     def worker(self, **kwargs: Any) -> Worker:
         return Worker(self.db, self.settings, **kwargs)

@@ -16,15 +16,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-import orjson
-
-from domainbatch.core.status import BatchStatus, backoff_seconds
-from domainbatch.errors import DomainbatchError, DomainProcessingError
+from domainbatch.core.status import BatchStatus
 from domainbatch.metrics import Histogram
-from domainbatch.processors.registry import Processor, load_processor
+from domainbatch.processors.registry import Processor
+from domainbatch.runner import Runner
 from domainbatch.settings import Settings
+from domainbatch.storage import counters
+from domainbatch.storage.acks import Acks, Outcome
+from domainbatch.storage.claims import ActiveBatch, Claimed, Claims
+from domainbatch.storage.control import BatchControl
 from domainbatch.storage.database import Database
-from domainbatch.storage.queue import ActiveBatch, Claimed, Outcome, Queue
 from domainbatch.webhooks import WebhookSender
 
 log = logging.getLogger("domainbatch.worker")
@@ -44,6 +45,13 @@ class WorkerStats:
     started_at: float = field(default_factory=time.monotonic)
     latency: Histogram = field(default_factory=Histogram)  # seconds per processing attempt
 
+    def record(self, outcome: Outcome, seconds: float) -> None:
+        self.latency.observe(seconds)
+        if outcome.retry_in is not None:
+            self.retried += 1
+        elif outcome.error_code is not None:
+            self.failed += 1
+
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -61,8 +69,13 @@ class Worker:
     ) -> None:
         self.db = db
         self.settings = settings
-        self.queue = Queue(db, settings.lease_seconds)
         self.id = new_worker_id()
+        # One writer, one counter shard: its claims, acks and batch control all add to it.
+        shard = counters.pick_shard()
+        self.claims = Claims(db, settings.lease_seconds, shard)
+        self.acks = Acks(db, shard)
+        self.control = BatchControl(db, shard)
+        self.runner = Runner(settings, self.id)
         self.only_batches = list(only_batches) if only_batches is not None else None
         self.burst = burst
         self.stats = WorkerStats()
@@ -72,9 +85,6 @@ class Worker:
         self._slot_free = asyncio.Event()
         self._inflight: dict[asyncio.Task[None], Claimed] = {}
         self._unacked: list[Outcome] = []
-        self._processors: dict[str, Processor] = {}
-        self._broken: set[str] = set()
-        self._stack = contextlib.AsyncExitStack()
         self._rotation = 0
         self._rng = random.Random()
         # Batches a claim of this worker found exhausted: only their acks may end them, so
@@ -106,7 +116,7 @@ class Worker:
             asyncio.create_task(self.webhooks.run()),
         ]
         try:
-            async with self._stack:
+            async with self.runner:
                 try:
                     await self._claim_loop()
                 finally:
@@ -156,11 +166,11 @@ class Worker:
             room = self.settings.concurrency - len(self._inflight)
             if room <= 0 or self._stopping.is_set():
                 break
-            processor = await self._processor(batch)
+            processor = await self.runner.processor(batch)
             if processor is None:
                 continue
             limit = min(share, room, self.settings.claim_size)
-            claims, started = await self.queue.claim(
+            claims, started = await self.claims.claim(
                 batch.id, self.id, limit, maybe_pending=batch.status == BatchStatus.PENDING
             )
             if len(claims) < limit:
@@ -189,65 +199,22 @@ class Worker:
         now = time.monotonic()
         if cached and self._active_cache is not None and now - self._active_cache[0] < ACTIVE_TTL:
             return self._active_cache[1]
-        active = await self.queue.active_batches(self.only_batches)
+        active = await self.claims.active_batches(self.only_batches)
         self._active_cache = (now, active)
         self._drained &= {batch.id for batch in active}  # ended elsewhere: forget them
         return active
 
     # Processing -----------------------------------------------------------------------------
-    async def _processor(self, batch: ActiveBatch) -> Processor | None:
-        name = batch.processor
-        if name in self._processors:
-            return self._processors[name]
-        if name in self._broken:
-            return None
-        try:
-            factory = load_processor(name)
-            processor = await self._stack.enter_async_context(factory(self.settings))
-        except DomainbatchError as exc:
-            # Another worker may have the plugin: leave the batch to it instead of failing it.
-            log.error("worker %s cannot run processor %r: %s", self.id, name, exc)
-            self._broken.add(name)
-            return None
-        self._processors[name] = processor
-        return processor
-
     async def _execute(self, processor: Processor, batch: ActiveBatch, claim: Claimed) -> None:
         began = time.monotonic()
-        try:
-            async with asyncio.timeout(self.settings.task_timeout):
-                result = await processor(claim.domain, batch.options)
-            # A result that cannot be stored fails here, not in the ack; the text is reused.
-            encoded = orjson.dumps(result)
-            outcome = Outcome(claim, result=result, encoded=encoded)
-        except DomainProcessingError as exc:
-            outcome = self._failure(batch, claim, exc.code, exc.message, exc.transient)
-        except TimeoutError:
-            message = f"processing took longer than {self.settings.task_timeout:g}s"
-            outcome = self._failure(batch, claim, "timeout", message, True)
-        except Exception as exc:  # one bad domain never aborts its batch
-            log.exception("processor %r failed on %s", batch.processor, claim.domain)
-            outcome = self._failure(batch, claim, "internal", f"{type(exc).__name__}: {exc}", False)
-        self.stats.latency.observe(time.monotonic() - began)
+        outcome = await self.runner.run(processor, batch, claim)
+        self.stats.record(outcome, time.monotonic() - began)
         self._unacked.append(outcome)
         if len(self._unacked) >= self.settings.ack_batch_size:
             try:
                 await self._flush()
             except Exception:
                 log.exception("worker %s: ack failed; will retry", self.id)
-
-    def _failure(
-        self, batch: ActiveBatch, claim: Claimed, code: str, message: str, transient: bool
-    ) -> Outcome:
-        retry_in = None
-        if transient and claim.attempt < batch.max_attempts:
-            retry_in = backoff_seconds(
-                claim.attempt, self.settings.retry_base_seconds, self.settings.retry_max_seconds
-            )
-            self.stats.retried += 1
-        else:
-            self.stats.failed += 1
-        return Outcome(claim, error_code=code, error_message=message, retry_in=retry_in)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
@@ -259,7 +226,7 @@ class Worker:
             return
         outcomes, self._unacked = self._unacked, []
         try:
-            ended = await self.queue.ack(outcomes, self.id)
+            ended = await self.acks.ack(outcomes, self.id)
         except Exception:
             # Keep them: leases are extended for unacked work, and the next flush retries.
             self._unacked[:0] = outcomes
@@ -270,18 +237,18 @@ class Worker:
                 await self._finalize(batch_id)
 
     async def _finalize(self, batch_id: str) -> None:
-        status = await self.queue.finalize(batch_id)
+        status = await self.control.finalize(batch_id)
         if status is not None:
             self._drained.discard(batch_id)
             self._emit(f"batch.{status}", batch_id)
 
     async def _extend(self) -> None:
         held = [c.id for c in self._inflight.values()] + [o.claimed.id for o in self._unacked]
-        await self.queue.extend(held, self.id)
+        await self.claims.extend(held, self.id)
 
     async def _sweep(self) -> None:
         """Reclaim expired leases and end batches nobody else ended (e.g. after a crash)."""
-        await self.queue.reap()
+        await self.claims.reap()
         for batch in await self._active():
             await self._finalize(batch.id)
 
@@ -304,7 +271,7 @@ class Worker:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        await self.queue.release(claims, self.id)
+        await self.acks.release(claims, self.id)
         self.stats.released += len(claims)
 
     def _emit(self, event: str, batch_id: str) -> None:

@@ -17,7 +17,9 @@ from domainbatch.errors import (
 )
 from domainbatch.runtime import Runtime
 from domainbatch.storage import counters
+from domainbatch.storage.acks import Acks, Outcome
 from domainbatch.storage.batches import batch_status, delete_batch, iter_domains
+from domainbatch.storage.claims import Claims
 from domainbatch.storage.tables import batch_counts, batch_domains, batches, webhook_deliveries
 
 SCRIPTED = "tests.support.processors:scripted"
@@ -210,7 +212,7 @@ async def test_progress_reaches_100_exactly_when_the_last_domain_ends(runtime: R
 
 async def test_cancel_stops_pending_domains(runtime: Runtime) -> None:
     created = await runtime.submit([f"d{i}.test" for i in range(50)], processor=SCRIPTED)
-    cancelled = await runtime.queue.cancel(created.id)
+    cancelled = await runtime.control.cancel(created.id)
     assert cancelled == 50
     await assert_counters_match_rows(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
@@ -224,7 +226,7 @@ async def test_retry_requeues_failed_domains(runtime: Runtime, tmp_path: Path) -
     created = await runtime.submit(["ok.test", "fail-1.test"], processor=SCRIPTED)
     await process(runtime, created.id)
     assert (await batch_status(runtime.db, created.id))["counts"]["failed"] == 1
-    assert await runtime.queue.retry_failed(created.id) == 1
+    assert await runtime.control.retry_failed(created.id) == 1
     await assert_counters_match_rows(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
     assert status["status"] == "processing" and status["counts"]["pending"] == 1
@@ -239,7 +241,9 @@ async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) ->
     try:
         created = await rt.submit(["a.test", "b.test"], processor=SCRIPTED)
         # A "crashed" worker claims both and never acknowledges them.
-        claims, started = await rt.queue.claim(created.id, "dead-worker", 10)
+        shard = counters.pick_shard()
+        dead = Claims(rt.db, rt.settings.lease_seconds, shard)
+        claims, started = await dead.claim(created.id, "dead-worker", 10)
         assert len(claims) == 2 and started
         await asyncio.sleep(0.7)
         events = await process(rt, created.id)
@@ -248,9 +252,7 @@ async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) ->
         assert {r["status"] for r in rows.values()} == {"succeeded"}
         assert {r["attempts"] for r in rows.values()} == {2}
         # The dead worker's late acknowledgement does not overwrite the outcome.
-        from domainbatch.storage.queue import Outcome
-
-        await rt.queue.ack(
+        await Acks(rt.db, shard).ack(
             [Outcome(claims[0], error_code="timeout", error_message="late")], "dead-worker"
         )
         rows = await domains_by_name(rt, created.id)

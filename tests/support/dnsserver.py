@@ -1,8 +1,9 @@
 """A real DNS server on 127.0.0.1 for tests (UDP, dnspython messages), in a background thread.
 
-Names decide the answer: ``nx*`` -> NXDOMAIN, ``servfail*`` -> SERVFAIL, ``mute*`` -> no
-reply (a timeout), anything else -> A 192.0.2.1 (and MX for names starting ``mail``).
-Each query is counted, so tests can see what was asked.
+``answer`` turns a query into a reply (None: no reply, a timeout). The default decides by
+name: ``nx*`` -> NXDOMAIN, ``servfail*`` -> SERVFAIL, ``mute*`` -> no reply, anything else ->
+A 192.0.2.1 (and MX for names starting ``mail``); the test web serves its records table
+(``tests.testweb.dns``). Each query is counted, so tests can see what was asked.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections import Counter
+from collections.abc import Callable
 from types import TracebackType
 
 import dns.message
@@ -18,10 +20,31 @@ import dns.rdatatype
 import dns.rrset
 
 
+def by_prefix(query: dns.message.Message) -> dns.message.Message | None:
+    question = query.question[0]
+    name = question.name.to_text().rstrip(".")
+    response = dns.message.make_response(query)
+    if name.startswith("mute"):
+        return None
+    if name.startswith("nx"):
+        response.set_rcode(dns.rcode.NXDOMAIN)
+    elif name.startswith("servfail"):
+        response.set_rcode(dns.rcode.SERVFAIL)
+    elif question.rdtype == dns.rdatatype.A:
+        response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "A", "192.0.2.1"))
+    elif question.rdtype == dns.rdatatype.MX and name.startswith("mail"):
+        response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "MX", f"10 mx.{name}."))
+    return response
+
+
+Answer = Callable[[dns.message.Message], dns.message.Message | None]
+
+
 class LocalDNS:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, answer: Answer = by_prefix) -> None:
+        self.answer = answer
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, port))
         self.sock.settimeout(0.2)
         self.port: int = self.sock.getsockname()[1]
         self.queries: Counter[str] = Counter()
@@ -30,7 +53,7 @@ class LocalDNS:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.sock.getsockname()[0]}:{self.port}"
 
     def __enter__(self) -> LocalDNS:
         self._thread.start()
@@ -55,23 +78,9 @@ class LocalDNS:
 
     def _answer(self, data: bytes) -> bytes | None:
         query = dns.message.from_wire(data)
-        question = query.question[0]
-        name = question.name.to_text().rstrip(".")
-        self.queries[name] += 1
-        response = dns.message.make_response(query)
-        if name.startswith("mute"):
-            return None
-        if name.startswith("nx"):
-            response.set_rcode(dns.rcode.NXDOMAIN)
-        elif name.startswith("servfail"):
-            response.set_rcode(dns.rcode.SERVFAIL)
-        elif question.rdtype == dns.rdatatype.A:
-            response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "A", "192.0.2.1"))
-        elif question.rdtype == dns.rdatatype.MX and name.startswith("mail"):
-            response.answer.append(
-                dns.rrset.from_text(question.name, 60, "IN", "MX", f"10 mx.{name}.")
-            )
-        return response.to_wire()
+        self.queries[query.question[0].name.to_text().rstrip(".")] += 1
+        response = self.answer(query)
+        return response.to_wire() if response is not None else None
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use

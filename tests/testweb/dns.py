@@ -1,14 +1,9 @@
-"""A tiny authoritative DNS server (UDP, dnspython messages) for the test web's own zone.
-
-Unlike ``tests.support.dnsserver`` (one answer for every name), this one serves a records
+"""The test web's own DNS zone, served by ``tests.support.dnsserver.LocalDNS``: a records
 table, so tests can point names at loopback, RFC 1918 or metadata addresses and check that the
 SSRF guard refuses them on the DNS path, and give MX records for ``accepts_mail``.
 """
 
 from __future__ import annotations
-
-import asyncio
-from typing import Any, cast
 
 import dns.message
 import dns.rcode
@@ -31,20 +26,8 @@ RECORDS: dict[str, dict[str, list[str]]] = {
 SERVFAIL = {f"servfail.{ZONE}"}
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        if self.transport is not None:
-            self.transport.sendto(answer(data), addr)
-
-
-def answer(data: bytes) -> bytes:
-    query = dns.message.from_wire(data)
+def answer(query: dns.message.Message) -> dns.message.Message:
+    """The zone's reply to ``query`` (for ``tests.support.dnsserver.LocalDNS``)."""
     response = dns.message.make_response(query)
     question = query.question[0]
     name = question.name.to_text().rstrip(".").lower()
@@ -59,12 +42,4 @@ def answer(data: bytes) -> bytes:
             response.answer.append(
                 dns.rrset.from_text_list(question.name, 60, "IN", rdtype, values)
             )
-    return response.to_wire()
-
-
-async def start_dns(
-    host: str = "127.0.0.1", port: int = 0
-) -> tuple[asyncio.DatagramTransport, int]:
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(_Protocol, local_addr=(host, port))
-    return transport, transport.get_extra_info("sockname")[1]
+    return response

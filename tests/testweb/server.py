@@ -30,8 +30,9 @@ import trustme
 from aiohttp import web
 
 from domainbatch.settings import Settings
+from tests.support.dnsserver import LocalDNS
 from tests.testweb import pages
-from tests.testweb.dns import ZONE, start_dns
+from tests.testweb.dns import ZONE, answer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -81,7 +82,7 @@ class TestWeb:
         self._dns_port_wanted = dns_port
         self.dns_port = 0
         self._runner: web.AppRunner | None = None
-        self._dns: asyncio.DatagramTransport | None = None
+        self._dns: LocalDNS | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -96,11 +97,12 @@ class TestWeb:
         await web.SockSite(
             self._runner, self._sockets["https"], ssl_context=self._server_ssl()
         ).start()
-        self._dns, self.dns_port = await start_dns(self.host, self._dns_port_wanted)
+        self._dns = LocalDNS(self.host, self._dns_port_wanted, answer=answer).__enter__()
+        self.dns_port = self._dns.port
 
     async def stop(self) -> None:
         if self._dns is not None:
-            self._dns.close()
+            self._dns.__exit__(None, None, None)
         if self._runner is not None:
             await self._runner.cleanup()
         self._closed.close()

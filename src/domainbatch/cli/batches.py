@@ -11,7 +11,16 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from domainbatch.cli.common import err, execute, fail, load_settings, out, print_json
+from domainbatch.cli.common import (
+    DatabaseUrl,
+    JsonFlag,
+    err,
+    execute,
+    fail,
+    load_settings,
+    out,
+    print_json,
+)
 from domainbatch.cli.render import seconds, status_table, when
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.exports import write_results
@@ -19,11 +28,6 @@ from domainbatch.runtime import open_runtime
 from domainbatch.storage.batches import batch_status, iter_domains, list_batches
 
 BatchId = Annotated[str, typer.Argument(help="The batch id.")]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def status(
@@ -128,7 +132,7 @@ def cancel(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
 
     async def main() -> int:
         async with open_runtime(settings) as rt:
-            return await rt.queue.cancel(batch_id)
+            return await rt.control.cancel(batch_id)
 
     count = execute(main)
     out.print(f"cancelled batch {batch_id} ({count:,} pending domains cancelled)")
@@ -140,7 +144,7 @@ def retry(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
 
     async def main() -> int:
         async with open_runtime(settings) as rt:
-            return await rt.queue.retry_failed(batch_id)
+            return await rt.control.retry_failed(batch_id)
 
     count = execute(main)
     out.print(f"re-queued {count:,} failed domains of batch {batch_id}")

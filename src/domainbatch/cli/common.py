@@ -1,4 +1,5 @@
-"""What every command shares: settings from env + flags, one-line errors, Rich consoles."""
+"""What every command shares: settings from env + flags, the options several commands take,
+one-line errors, Rich consoles."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import typer
@@ -20,6 +21,12 @@ T = TypeVar("T")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -7,16 +7,11 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import text
 
-from domainbatch.cli.common import execute, fail, load_settings, out, print_json
+from domainbatch.cli.common import DatabaseUrl, execute, fail, load_settings, out, print_json
 from domainbatch.storage import migrate
 from domainbatch.storage.database import Database
 
 app = typer.Typer(help="Database schema and connectivity.", no_args_is_help=True)
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
-]
 
 
 @app.command()

@@ -15,6 +15,8 @@ from domainbatch.cli import batches as batch_commands
 from domainbatch.cli import db as db_commands
 from domainbatch.cli import serve as serve_commands
 from domainbatch.cli.common import (
+    DatabaseUrl,
+    JsonFlag,
     configure_logging,
     err,
     execute,
@@ -41,10 +43,6 @@ app.add_typer(db_commands.app, name="db")
 batch_commands.register(app)
 serve_commands.register(app)
 
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
-]
 ProcessorName = Annotated[
     str | None, typer.Option("--processor", "-p", help="Processor name or module:factory.")
 ]
@@ -58,7 +56,6 @@ Concurrency = Annotated[
 InputFormat = Annotated[
     str, typer.Option("--format", "-f", help="Input format: auto, text, csv or json.")
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what the worker does.")]
 
 

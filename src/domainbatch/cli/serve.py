@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from domainbatch.cli.common import (
+    DatabaseUrl,
+    JsonFlag,
     configure_logging,
     err,
     execute,
@@ -20,12 +22,6 @@ from domainbatch.cli.common import (
 from domainbatch.cli.render import when
 from domainbatch.runtime import open_runtime
 from domainbatch.storage.tenants import create_key, list_keys, revoke_key
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 keys_app = typer.Typer(help="API keys: each belongs to a tenant.", no_args_is_help=True)
 

@@ -1,5 +1,6 @@
 """Batch creation (one transaction, streamed in chunks) and the read side: status, listings,
-domain pages and result export. Queue transitions live in ``queue.py``."""
+domain pages and result export. Queue transitions live in ``claims.py``, ``acks.py`` and
+``control.py``."""
 
 from __future__ import annotations
 

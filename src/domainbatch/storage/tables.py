@@ -165,6 +165,10 @@ batch_counts = Table(
 )
 
 
+# clock_timestamp, not now(): a long transaction must not see time stand still.
+PG_EPOCH_NOW = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+
+
 class epoch_now(FunctionElement[float]):
     """The database clock in epoch seconds (one clock for a whole fleet of workers)."""
 
@@ -174,8 +178,7 @@ class epoch_now(FunctionElement[float]):
 
 @compiles(epoch_now, "postgresql")
 def _epoch_now_pg(element: epoch_now, compiler: Any, **kw: Any) -> str:
-    # clock_timestamp, not now(): a long transaction must not see time stand still.
-    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+    return PG_EPOCH_NOW
 
 
 @compiles(epoch_now, "sqlite")
