@@ -35,7 +35,8 @@ from sqlalchemy import func, select
 from domainbatch.core.inputs import iter_entries
 from domainbatch.errors import EmptyBatchError, LimitExceededError, ProcessorNotFoundError
 from domainbatch.runtime import Runtime
-from domainbatch.storage.batches import CreatedBatch, batch_status, iter_domains
+from domainbatch.storage.batches import batch_status, iter_domains
+from domainbatch.storage.creation import CreatedBatch
 from domainbatch.storage.tables import batches, epoch_now
 
 # Batches are created for the noop processor: should a worker of a live deployment take one

@@ -43,7 +43,8 @@ from domainbatch.core.domains import DomainNormalizer
 from domainbatch.errors import StorageError
 from domainbatch.settings import Settings
 from domainbatch.storage import migrate
-from domainbatch.storage.batches import BatchSpec, batch_status, create_batch
+from domainbatch.storage.batches import batch_status
+from domainbatch.storage.creation import BatchSpec, create_batch
 from domainbatch.storage.database import Database, default_database, dispose_default, get_session
 from domainbatch.storage.tables import batches
 from domainbatch.worker import Worker

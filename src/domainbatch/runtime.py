@@ -16,8 +16,8 @@ from domainbatch.errors import InputError
 from domainbatch.processors.registry import load_processor
 from domainbatch.settings import Settings
 from domainbatch.storage import counters, migrate
-from domainbatch.storage.batches import BatchSpec, CreatedBatch, create_batch
 from domainbatch.storage.control import BatchControl
+from domainbatch.storage.creation import BatchSpec, CreatedBatch, create_batch
 from domainbatch.storage.database import Database
 from domainbatch.worker import Worker
 

@@ -101,7 +101,27 @@ async def test_close_ends_the_processes() -> None:
 
 def test_default_is_one_process_per_usable_core() -> None:
     assert Settings().extract_processes is None
-    assert default_processes() == len(os.sched_getaffinity(0))
+    assert default_processes() == min(4, len(os.sched_getaffinity(0)))
     assert Settings(extract_processes=0).extract_processes == 0
     with pytest.raises(ValueError):
         Settings(extract_processes=-1)
+
+
+async def test_processes_start_only_as_the_load_needs_them() -> None:
+    before = live_children()
+    extraction = Extraction(4, crash_on_marker)
+    try:
+        # Pages one at a time, as slow sites finish: a process is idle when the next comes.
+        # (Right after a result the pool may not know its process is idle yet, so a page
+        # submitted at once, like the first after the start-up probe, can start a second.)
+        for url, body in fixture_pages():
+            await extraction.run(url, HEADERS, body, "US")
+            await asyncio.sleep(0.02)
+        one_at_a_time = len(live_children() - before)
+        assert 1 <= one_at_a_time <= 2
+        # Many pages at once: as many processes as allowed, no more.
+        pages = fixture_pages() * 3
+        await asyncio.gather(*(extraction.run(url, HEADERS, body, "US") for url, body in pages))
+        assert len(live_children() - before) == 4
+    finally:
+        extraction.close()

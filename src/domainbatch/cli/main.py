@@ -29,7 +29,8 @@ from domainbatch.cli.render import status_table
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.exports import write_results
 from domainbatch.runtime import Runtime, open_runtime
-from domainbatch.storage.batches import CreatedBatch, batch_status, iter_domains
+from domainbatch.storage.batches import batch_status, iter_domains
+from domainbatch.storage.creation import CreatedBatch
 from domainbatch.worker import Worker
 
 app = typer.Typer(

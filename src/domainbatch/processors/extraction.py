@@ -3,8 +3,9 @@
 Extraction is CPU-bound (milliseconds on a typical page, tens on a large one) and holds the
 GIL. In a thread it shares one core with the fetching loop, and the two contend for the GIL;
 in processes it uses the machine's other cores while the loop keeps fetching. So by default
-pages go to ``extract_processes`` child processes (one per core); ``0`` keeps extraction in
-one thread of the worker process (less memory, one core).
+pages go to up to ``extract_processes`` child processes (one per core, at most four), started
+as the load needs them; ``0`` keeps extraction in one thread of the worker process (less
+memory, one core).
 
 Processes are started with ``spawn`` (a fork would copy the locks the worker's threads hold),
 which imports the main module again in each child: a script that embeds domainbatch needs
@@ -43,12 +44,18 @@ log = logging.getLogger("domainbatch.worker")
 Extract = Callable[[str, list[tuple[str, str]], bytes, str], tuple[dict[str, Any], float]]
 
 
+# One fetching event loop spends 0.5-1 ms of CPU per domain and extraction about 2 ms per
+# page (bench/README.md): four processes keep up with everything one worker can fetch.
+MAX_DEFAULT_PROCESSES = 4
+
+
 def default_processes() -> int:
-    """One extraction process per core this worker may use."""
+    """One extraction process per core this worker may use, at most four."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_DEFAULT_PROCESSES, cores))
 
 
 def timed_extract(

@@ -35,7 +35,7 @@ COPY_SQL = (
 )
 EXISTING_SQL = "SELECT domain FROM batch_domains WHERE batch_id = %s AND domain = ANY(%s)"
 
-# Text-format COPY escapes (NUL never gets here: see batches._storable).
+# Text-format COPY escapes (NUL never gets here: see creation._storable).
 _ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 NULL = "\\N"
 
