@@ -23,4 +23,3 @@ def crash_on_marker(
     result, seconds = timed_extract(url, headers, body, region)
     result["pid"] = os.getpid()
     return result, seconds
-
