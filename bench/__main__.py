@@ -39,7 +39,7 @@ PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"entries": 100_000, "status_seconds": 5.0},
     ),
     "fetch": (
-        {"domains": 10_000, "schemes": ("http", "https"), "rounds": 1},
+        {"domains": 10_000, "schemes": ("http", "https"), "rounds": 3},
         {"domains": 1_000, "schemes": ("http",), "rounds": 1},
     ),
     "memory": (
