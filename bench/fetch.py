@@ -6,7 +6,9 @@ names mapped to 127.0.0.1 by each client's resolver override, fetched by:
 - ``fetcher``: domainbatch's fetch alone (resolve, guard, limits, redirects; no extraction),
   to tell fetching from extraction;
 - ``homepage``: domainbatch's ``homepage`` processor (resolve, SSRF guard, bounded fetch,
-  full extraction) in a loop of N concurrent tasks;
+  full extraction in its extraction processes, one per core) in a loop of N concurrent tasks;
+- ``thread``: the same with ``EXTRACT_PROCESSES=0`` (extraction in one thread: one core, as
+  the Scrapy spider), for information;
 - ``scrapy``: a Scrapy spider fetching the same URLs and extracting title, description,
   emails and links with its own selectors (bench/scrapy_spider.py);
 - ``worker``: the whole product, for information: ``domainbatch worker`` with the homepage
@@ -48,11 +50,12 @@ from typing import Any
 
 from bench.common import Part, child_env, reset_database, self_cpu_seconds, self_peak_rss
 
-MODES = ("bare", "fetcher", "homepage", "scrapy", "worker")
+MODES = ("bare", "fetcher", "homepage", "thread", "scrapy", "worker")
 LABELS = {
     "bare": "bare aiohttp fetch+discard (limit)",
     "fetcher": "domainbatch fetch only (no extraction)",
     "homepage": "domainbatch homepage processor",
+    "thread": "domainbatch homepage, EXTRACT_PROCESSES=0",
     "scrapy": "Scrapy spider (same fields)",
     "worker": "domainbatch worker end to end (Postgres)",
 }
@@ -125,10 +128,12 @@ async def mode_bare(domains: list[str], scheme: str, web: dict[str, Any], c: int
         return await pool(domains, c, one)
 
 
-async def mode_homepage(domains: list[str], scheme: str, web: dict[str, Any], c: int) -> Any:
+async def mode_homepage(
+    domains: list[str], scheme: str, web: dict[str, Any], c: int, **settings_: Any
+) -> Any:
     from domainbatch.processors.homepage import build
 
-    settings = _settings(scheme, web, c)
+    settings = _settings(scheme, web, c, **settings_)
     context = ssl.create_default_context(cafile=web["ca_file"])
     async with build(settings, ssl_context=context) as processor:
 
@@ -160,7 +165,11 @@ async def mode_fetcher(domains: list[str], scheme: str, web: dict[str, Any], c: 
         return await pool(domains, c, one)
 
 
-def _settings(scheme: str, web: dict[str, Any], c: int) -> Any:
+async def mode_thread(domains: list[str], scheme: str, web: dict[str, Any], c: int) -> Any:
+    return await mode_homepage(domains, scheme, web, c, extract_processes=0)
+
+
+def _settings(scheme: str, web: dict[str, Any], c: int, **extra: Any) -> Any:
     from domainbatch.settings import Settings
 
     return Settings(
@@ -169,6 +178,7 @@ def _settings(scheme: str, web: dict[str, Any], c: int) -> Any:
         resolve_overrides={"*.bench.test": "127.0.0.1"},
         allow_private_addresses=False,  # the guard stays on: override targets are trusted
         http_connection_limit=c * 2,
+        **extra,
     )
 
 
@@ -346,6 +356,12 @@ def run(
             part.check(
                 f"fetch {scheme}: homepage / bare loop", home["per_s"] / bare["per_s"], ">=", 0.6
             )
+        thread = medians.get((scheme, "thread"))
+        if thread and scrapy:
+            part.notes.append(
+                f"{scheme}: domainbatch homepage with EXTRACT_PROCESSES=0 / Scrapy = "
+                f"{thread['per_s'] / scrapy['per_s']:.2f} (information: one core each)"
+            )
         worker = medians.get((scheme, "worker"))
         if worker and scrapy:
             part.notes.append(
@@ -393,7 +409,12 @@ def child_main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     web = json.loads(args.web)
     domains = domains_for(args.domains)
-    runner = {"bare": mode_bare, "fetcher": mode_fetcher, "homepage": mode_homepage}[args.child]
+    runner = {
+        "bare": mode_bare,
+        "fetcher": mode_fetcher,
+        "homepage": mode_homepage,
+        "thread": mode_thread,
+    }[args.child]
     seconds, cpu, ok = asyncio.run(runner(domains, args.schemes, web, args.concurrency))
     print(json.dumps({"seconds": seconds, "cpu_s": cpu, "ok": ok, "peak_rss": PEAK_RSS[-1]}))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 import psutil
@@ -15,7 +16,9 @@ import pytest
 from domainbatch.extract import extract
 from domainbatch.processors.extraction import Extraction, default_processes
 from domainbatch.settings import Settings
-from tests.support.extractors import CRASH, crash_on_marker
+from tests.support.extractors import CRASH
+
+CRASHING = "tests.support.extractors:crash_on_marker"
 
 PAGES = Path(__file__).parents[1] / "fixtures" / "pages"
 HEADERS = [("content-type", "text/html; charset=utf-8")]
@@ -28,25 +31,25 @@ def fixture_pages() -> list[tuple[str, bytes]]:
 
 
 def live_children() -> set[int]:
-    """Pool processes (not multiprocessing's resource tracker, which lives as long as we do)."""
+    """The extraction processes among our children."""
     found = set()
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if "spawn_main" in " ".join(child.cmdline()):
+            if "extraction_child" in " ".join(child.cmdline()):
                 found.add(child.pid)
     return found
 
 
 @pytest.mark.parametrize("processes", [2, 0])
 async def test_results_match_extract_in_this_process(processes: int) -> None:
-    extraction = Extraction(processes, crash_on_marker)
+    extraction = Extraction(processes, CRASHING)
     try:
         pages = fixture_pages()
         answers = await asyncio.gather(
             *(extraction.run(url, HEADERS, body, "US") for url, body in pages)
         )
     finally:
-        extraction.close()
+        await extraction.close()
     pids = {result.pop("pid") for result, _ in answers}
     for (url, body), (result, seconds) in zip(pages, answers, strict=True):
         assert result == extract(url, HEADERS, body, default_region="US")
@@ -58,7 +61,7 @@ async def test_results_match_extract_in_this_process(processes: int) -> None:
 
 
 async def test_a_page_that_kills_its_process_costs_only_itself() -> None:
-    extraction = Extraction(2, crash_on_marker)
+    extraction = Extraction(2, CRASHING)
     try:
         good = fixture_pages()
         crash = extraction.run("https://crash.example/", HEADERS, b"<p>" + CRASH, "US")
@@ -69,7 +72,8 @@ async def test_a_page_that_kills_its_process_costs_only_itself() -> None:
         assert crashed["title"] is None and crashed["emails"] == []
         assert len(crashed["errors"]) == 1
         assert crashed["errors"][0].startswith("parse: the extraction process died")
-        # Its neighbours, in flight in the broken pool, were tried again in a new one.
+        assert "exit code 70" in crashed["errors"][0]
+        # Its neighbours, in flight in the other process, never noticed.
         for (url, body), (result, _) in zip(good, answers[1:], strict=True):
             assert not any("process died" in error for error in result["errors"]), url
             result.pop("pid")
@@ -81,18 +85,18 @@ async def test_a_page_that_kills_its_process_costs_only_itself() -> None:
         assert after["title"] == "t" and after["pid"] != os.getpid()
         assert extraction.processes == 2
     finally:
-        extraction.close()
+        await extraction.close()
 
 
 async def test_close_ends_the_processes() -> None:
     before = live_children()
-    extraction = Extraction(2, crash_on_marker)
+    extraction = Extraction(2, CRASHING)
     await asyncio.gather(
         *(extraction.run(url, HEADERS, body, "US") for url, body in fixture_pages())
     )
     started = live_children() - before
     assert started
-    extraction.close()
+    await extraction.close()
     for pid in started:
         with contextlib.suppress(psutil.NoSuchProcess):
             psutil.Process(pid).wait(timeout=10)
@@ -109,19 +113,63 @@ def test_default_is_one_process_per_usable_core() -> None:
 
 async def test_processes_start_only_as_the_load_needs_them() -> None:
     before = live_children()
-    extraction = Extraction(4, crash_on_marker)
+    extraction = Extraction(4, CRASHING)
     try:
-        # Pages one at a time, as slow sites finish: a process is idle when the next comes.
-        # (Right after a result the pool may not know its process is idle yet, so a page
-        # submitted at once, like the first after the start-up probe, can start a second.)
+        # Pages one at a time, as slow sites finish: one process does them all.
         for url, body in fixture_pages():
             await extraction.run(url, HEADERS, body, "US")
-            await asyncio.sleep(0.02)
-        one_at_a_time = len(live_children() - before)
-        assert 1 <= one_at_a_time <= 2
+        assert len(live_children() - before) == 1
         # Many pages at once: as many processes as allowed, no more.
         pages = fixture_pages() * 3
         await asyncio.gather(*(extraction.run(url, HEADERS, body, "US") for url, body in pages))
         assert len(live_children() - before) == 4
     finally:
-        extraction.close()
+        await extraction.close()
+
+
+async def test_a_cancelled_page_ends_its_process_and_never_answers_another() -> None:
+    extraction = Extraction(1, CRASHING)
+    try:
+        warm, _ = await extraction.run("https://warm.example/", HEADERS, b"<title>w", "US")
+        first_pid = warm["pid"]
+        slow = asyncio.ensure_future(
+            extraction.run("https://slow.example/", HEADERS, b"<title>slow", "US")
+        )
+        await asyncio.sleep(0.01)  # in the child's hands (each page takes 50 ms)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        after, _ = await extraction.run("https://next.example/", HEADERS, b"<title>next", "US")
+        assert after["title"] == "next"  # not the cancelled page's late answer
+        assert after["pid"] != first_pid
+        assert not psutil.pid_exists(first_pid) or psutil.Process(first_pid).status() == "zombie"
+    finally:
+        await extraction.close()
+
+
+async def test_where_processes_cannot_start_extraction_runs_in_a_thread(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    extraction = Extraction(2, CRASHING)
+    try:
+        url, body = fixture_pages()[0]
+        result, _ = await extraction.run(url, HEADERS, body, "US")
+    finally:
+        await extraction.close()
+    assert result.pop("pid") == os.getpid()
+    assert result == extract(url, HEADERS, body, default_region="US")
+    assert extraction.processes == 0
+    assert "extraction processes cannot start" in caplog.text
+
+
+async def test_a_page_whose_process_died_once_is_tried_again(tmp_path: Path) -> None:
+    note = tmp_path / "crashed"
+    body = b"<title>second time lucky</title><!-- crash once, noted in " + bytes(note) + b" -->"
+    extraction = Extraction(1, CRASHING)
+    try:
+        result, _ = await extraction.run("https://once.example/", HEADERS, body, "US")
+    finally:
+        await extraction.close()
+    assert note.read_text() == "crashed"
+    assert result["title"] == "second time lucky" and result["errors"] == []

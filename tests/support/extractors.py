@@ -1,14 +1,18 @@
-"""Extraction functions for ``Extraction`` tests, importable by name in its child processes."""
+"""Extraction functions for ``Extraction`` tests, loaded by name in its child processes
+(``Extraction(n, "tests.support.extractors:crash_on_marker")``)."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
+from pathlib import Path
 from typing import Any
 
-from domainbatch.processors.extraction import timed_extract
+from domainbatch.processors.extraction_child import timed_extract
 
 CRASH = b"<!-- crash this process -->"
+CRASH_ONCE = re.compile(rb"<!-- crash once, noted in (\S+) -->")
 
 
 def crash_on_marker(
@@ -20,6 +24,10 @@ def crash_on_marker(
     time.sleep(0.05)
     if CRASH in body:
         os._exit(70)
+    once = CRASH_ONCE.search(body)
+    if once and not os.path.exists(once.group(1)):
+        Path(os.fsdecode(once.group(1))).write_text("crashed")
+        os._exit(71)
     result, seconds = timed_extract(url, headers, body, region)
     result["pid"] = os.getpid()
     return result, seconds

@@ -7,46 +7,45 @@ pages go to up to ``extract_processes`` child processes (one per core, at most f
 as the load needs them; ``0`` keeps extraction in one thread of the worker process (less
 memory, one core).
 
-Processes are started with ``spawn`` (a fork would copy the locks the worker's threads hold),
-which imports the main module again in each child: a script that embeds domainbatch needs
-the usual ``if __name__ == "__main__":`` guard. Where processes cannot start at all (no
-guard, no ``/dev/shm``), extraction falls back to the thread, with one warning.
-
-A child process that dies (a crash in the HTML parser on a hostile page, the OOM killer)
-breaks its pool and fails every page it held. The pool is then rebuilt, and each of those
-pages is tried once more, one at a time, in a process of its own: the page that kills that
-one too is recorded as extracted with nothing but the error, and the others get their
-results. One page never costs its neighbours or its batch. (In a thread, nothing can
-contain a crash: it ends the worker, and the lease hands its domains to another.)
+Each child (``extraction_child``) is a plain ``python -m`` process fed one page at a time
+over its stdin and stdout by the event loop itself. ``multiprocessing`` was measured first:
+its children import the worker's main module again (the whole CLI: +0.46 s CPU and +50 MB
+per child), a crash breaks the whole pool and fails every page in flight, and results come
+back as pickles. Here a child that dies (a parser crash on a hostile page, the OOM killer)
+costs exactly the page it held: that page is tried once more in a fresh child, and if it
+kills that one too it is recorded as extracted with nothing but the error. A page whose
+task is cancelled (the task timeout, shutdown) ends its child, so a page that hangs the
+parser cannot hold a process either. Where children cannot start, the worker logs one
+warning and extracts in a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import multiprocessing
-import multiprocessing.connection
 import os
-import signal
-import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import pickle
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 from typing import Any
 
-from domainbatch.extract import extract
+import orjson
+
 from domainbatch.extract.extractor import MAX_ERROR_CHARS, empty_result
+from domainbatch.processors.extraction_child import READY, frame, load_function, timed_extract
 
 log = logging.getLogger("domainbatch.worker")
-
-Extract = Callable[[str, list[tuple[str, str]], bytes, str], tuple[dict[str, Any], float]]
-
 
 # One fetching event loop spends 0.5-1 ms of CPU per domain and extraction about 2 ms per
 # page (bench/README.md): four processes keep up with everything one worker can fetch.
 MAX_DEFAULT_PROCESSES = 4
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 2.0
+# The module is ``python -m domainbatch...``: children find the package where we did.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def default_processes() -> int:
@@ -58,133 +57,171 @@ def default_processes() -> int:
     return max(1, min(MAX_DEFAULT_PROCESSES, cores))
 
 
-def timed_extract(
-    url: str, headers: list[tuple[str, str]], body: bytes, region: str
-) -> tuple[dict[str, Any], float]:
-    # Timed where it runs, so the figure excludes the wait for a free thread or process.
-    started = time.perf_counter()
-    result = extract(url, headers, body, default_region=region)
-    return result, time.perf_counter() - started
+class ChildDied(Exception):
+    """The child process ended (or could not start) while it held a page."""
 
 
-def _exit_with(parent_sentinel: int) -> None:
-    multiprocessing.connection.wait([parent_sentinel])
-    os._exit(0)
+class Child:
+    """One extraction process, one page at a time."""
 
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
 
-def _start_process() -> None:
-    # The worker decides when to stop: Ctrl-C or a service manager's SIGTERM reaches the whole
-    # process group, and a child dying of it would fail the pages it holds. The worker drains
-    # its tasks, then closes the pool; a child whose worker died sees its queue close and exits.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        # A worker killed outright (SIGKILL, OOM) never closes the pool: leave with it.
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-    # Compiles the extractors' patterns and loads phone metadata before the first page.
-    extract("https://warm.up/", [("content-type", "text/html")], b"<p>+1 202 555 0100</p>")
+    @classmethod
+    async def start(cls, function: str | None) -> Child:
+        paths = [_PACKAGE_ROOT, *(path for path in sys.path if path)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+        args = [sys.executable, "-m", "domainbatch.processors.extraction_child"]
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *args,
+                *([function] if function else []),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=env,
+            )
+        except OSError as exc:
+            raise ChildDied(f"the extraction process could not start: {exc}") from exc
+        child = cls(process)
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                ready = await child._read()
+        except (ChildDied, TimeoutError) as exc:
+            child.kill()
+            raise ChildDied(f"the extraction process did not start: {exc}") from exc
+        if ready != READY:
+            child.kill()
+            raise ChildDied(f"the extraction process said {ready[:40]!r}, not ready")
+        return child
+
+    async def _read(self) -> bytes:
+        stdout = self.process.stdout
+        assert stdout is not None
+        try:
+            header = await stdout.readexactly(4)
+            return await stdout.readexactly(int.from_bytes(header, "big"))
+        except asyncio.IncompleteReadError as exc:
+            code = await self.process.wait()
+            raise ChildDied(f"the extraction process died (exit code {code})") from exc
+
+    async def extract(self, page: tuple[str, list[tuple[str, str]], bytes, str]) -> Any:
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(frame(pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)))
+            await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            code = await self.process.wait()
+            raise ChildDied(f"the extraction process died (exit code {code})") from exc
+        return orjson.loads(await self._read())
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+
+    async def stop(self) -> None:
+        # End of stdin ends the child's loop; a child that does not leave is killed.
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await self.process.wait()
+        except TimeoutError:
+            self.kill()
+            await self.process.wait()
 
 
 class Extraction:
-    """``run(url, headers, body, region)`` off the event loop; ``close()`` when done.
+    """``await run(url, headers, body, region)`` off the event loop; ``await close()`` at the
+    end. ``function`` (``"module:function"``, tests only) replaces the child's extractor."""
 
-    ``function`` is what runs (a module-level callable: processes import it by name).
-    """
-
-    def __init__(self, processes: int, function: Extract = timed_extract) -> None:
+    def __init__(self, processes: int, function: str | None = None) -> None:
         self.processes = processes
         self.function = function
-        self._executor: Executor | None = None
-        self._generation = 0
-        self._starting = asyncio.Lock()
-        self._quarantine: ProcessPoolExecutor | None = None
-        self._alone = asyncio.Lock()
-        self._suspects = 0
-
-    async def _pool(self) -> tuple[Executor, int]:
-        # Started on first use: a worker running the noop or dns processor never pays for it.
-        async with self._starting:
-            if self._executor is None:
-                self._executor = await self._start()
-            return self._executor, self._generation
-
-    async def _start(self) -> Executor:
-        if self.processes > 0:
-            pool: ProcessPoolExecutor | None = None
-            try:
-                pool = self._process_pool(self.processes)
-                # A first call proves processes can start here, so that a pool breaking
-                # later means a page crashed one, never that none can run.
-                await asyncio.get_running_loop().run_in_executor(pool, os.getpid)
-                return pool
-            except (OSError, ImportError, NotImplementedError, BrokenProcessPool) as exc:
-                if pool is not None:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                log.warning(
-                    "extraction processes cannot start (%s: %s); extracting in a thread "
-                    "instead (extract_processes=0 chooses this; a script that embeds "
-                    'domainbatch needs an `if __name__ == "__main__":` guard for processes)',
-                    type(exc).__name__,
-                    exc,
-                )
-                self.processes = 0
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
-
-    @staticmethod
-    def _process_pool(processes: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_process,
-        )
-
-    def _replace(self, generation: int) -> None:
-        # Only the first task to see a broken pool replaces it; the others retry in the new one.
-        if generation == self._generation and self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
-            self._generation += 1
+        self._idle: list[Child] = []
+        self._children: set[Child] = set()
+        self._started = 0
+        self._free = asyncio.Condition()
+        self._thread: ThreadPoolExecutor | None = None
 
     async def run(
         self, url: str, headers: list[tuple[str, str]], body: bytes, region: str
     ) -> tuple[dict[str, Any], float]:
-        call = partial(self.function, url, headers, body, region)
-        executor, generation = await self._pool()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(executor, call)
-        except BrokenProcessPool:
-            self._replace(generation)
-        return await self._run_alone(call)
-
-    async def _run_alone(
-        self, call: Callable[[], tuple[dict[str, Any], float]]
-    ) -> tuple[dict[str, Any], float]:
-        # Every page the broken pool held is a suspect: each runs again alone in a process of
-        # its own, so the one that kills it is known and cannot take the others down again.
-        self._suspects += 1
-        try:
-            async with self._alone:
-                if self._quarantine is None:
-                    self._quarantine = self._process_pool(1)
-                try:
-                    loop = asyncio.get_running_loop()
-                    return await loop.run_in_executor(self._quarantine, call)
-                except BrokenProcessPool as exc:
-                    self._quarantine.shutdown(wait=False, cancel_futures=True)
-                    self._quarantine = None
+        page = (url, headers, body, region)
+        for attempt in (1, 2):
+            if self.processes <= 0:
+                return await self._in_thread(page)
+            try:
+                child = await self._acquire()
+            except ChildDied as exc:
+                self._fall_back(exc)
+                continue
+            try:
+                result, seconds = await child.extract(page)
+            except ChildDied as exc:
+                await self._discard(child)
+                if attempt == 2:
                     failed = empty_result()
-                    message = f"parse: the extraction process died: {exc}"
-                    failed["errors"].append(message[:MAX_ERROR_CHARS])
+                    failed["errors"].append(f"parse: {exc}"[:MAX_ERROR_CHARS])
                     return failed, 0.0
-        finally:
-            self._suspects -= 1
-            if not self._suspects and self._quarantine is not None:
-                self._quarantine.shutdown(wait=False)
-                self._quarantine = None
+                continue
+            except BaseException:
+                # Cancelled mid-page: its answer would reach the next page; end the child.
+                child.kill()
+                await self._discard(child)
+                raise
+            await self._release(child)
+            return result, float(seconds)
+        return await self._in_thread(page)  # the fall-back of the second attempt
 
-    def close(self) -> None:
-        for executor in (self._executor, self._quarantine):
-            if executor is not None:
-                executor.shutdown(wait=False, cancel_futures=True)
-        self._executor = self._quarantine = None
+    async def _acquire(self) -> Child:
+        async with self._free:
+            while not self._idle and self._started >= self.processes:
+                await self._free.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._started += 1
+        try:
+            child = await Child.start(self.function)
+        except BaseException:
+            await self._discard(None)
+            raise
+        self._children.add(child)
+        return child
+
+    async def _release(self, child: Child) -> None:
+        async with self._free:
+            self._idle.append(child)
+            self._free.notify()
+
+    async def _discard(self, child: Child | None) -> None:
+        self._children.discard(child)
+        async with self._free:
+            self._started -= 1
+            self._free.notify()
+
+    def _fall_back(self, exc: BaseException) -> None:
+        if self.processes > 0:
+            log.warning(
+                "extraction processes cannot start (%s); extracting in a thread instead "
+                "(EXTRACT_PROCESSES=0 chooses this)",
+                exc,
+            )
+            self.processes = 0
+
+    async def _in_thread(
+        self, page: tuple[str, list[tuple[str, str]], bytes, str]
+    ) -> tuple[dict[str, Any], float]:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+        function = load_function(self.function) if self.function else timed_extract
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, partial(function, *page))
+
+    async def close(self) -> None:
+        # A child still busy finishes its page, then sees its stdin closed.
+        children, self._children, self._idle = self._children, set(), []
+        await asyncio.gather(*(child.stop() for child in children))
+        if self._thread is not None:
+            self._thread.shutdown(wait=False, cancel_futures=True)
+            self._thread = None

@@ -138,4 +138,4 @@ async def build(
         try:
             yield process
         finally:
-            extraction.close()
+            await extraction.close()
