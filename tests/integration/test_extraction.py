@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -173,3 +176,42 @@ async def test_a_page_whose_process_died_once_is_tried_again(tmp_path: Path) -> 
         await extraction.close()
     assert note.read_text() == "crashed"
     assert result["title"] == "second time lucky" and result["errors"] == []
+
+
+KILLED_WORKER = """
+import asyncio, os, signal, psutil
+from domainbatch.processors.extraction import Extraction
+
+async def main():
+    extraction = Extraction(2)
+    pages = [extraction.run("https://a.example/", [], b"<title>a", "US") for _ in range(4)]
+    await asyncio.gather(*pages)
+    print(" ".join(str(child.pid) for child in psutil.Process().children()), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+def alive(pid: int) -> bool:
+    """Running (an exited orphan may stay a zombie until its new parent reaps it)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_the_processes_of_a_killed_worker_exit() -> None:
+    # No `if __name__ == "__main__":` guard either: children never import the main module.
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_WORKER], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == -signal.SIGKILL
+    pids = [int(pid) for pid in proc.stdout.split()]
+    assert pids
+    for pid in pids:
+        # Not our children (their parent died): poll until they are gone.
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(pid), f"extraction process {pid} outlived its worker"
