@@ -215,3 +215,17 @@ def test_the_processes_of_a_killed_worker_exit() -> None:
         while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not alive(pid), f"extraction process {pid} outlived its worker"
+
+
+async def test_pages_waiting_for_a_process_that_cannot_start_go_to_the_thread() -> None:
+    extraction = Extraction(2, "tests.support.extractors:dies_in_a_child")
+    try:
+        pages = fixture_pages()
+        async with asyncio.timeout(30):
+            answers = await asyncio.gather(
+                *(extraction.run(url, HEADERS, body, "US") for url, body in pages)
+            )
+    finally:
+        await extraction.close()
+    assert [result["pid"] for result, _ in answers] == [os.getpid()] * len(pages)
+    assert extraction.processes == 0

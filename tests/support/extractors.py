@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,3 +32,14 @@ def crash_on_marker(
     result, seconds = timed_extract(url, headers, body, region)
     result["pid"] = os.getpid()
     return result, seconds
+
+
+def dies_in_a_child(
+    url: str, headers: list[tuple[str, str]], body: bytes, region: str
+) -> tuple[dict[str, Any], float]:
+    """``crash_on_marker`` in the worker's own thread; in an extraction process it dies at
+    once (before saying ready), as a process that cannot start would, after a moment."""
+    if sys.argv[0].endswith("extraction_child.py"):
+        time.sleep(0.2)
+        os._exit(3)
+    return crash_on_marker(url, headers, body, region)

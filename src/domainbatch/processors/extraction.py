@@ -89,6 +89,9 @@ class Child:
         except (ChildDied, TimeoutError) as exc:
             child.kill()
             raise ChildDied(f"the extraction process did not start: {exc}") from exc
+        except BaseException:
+            child.kill()
+            raise
         if ready != READY:
             child.kill()
             raise ChildDied(f"the extraction process said {ready[:40]!r}, not ready")
@@ -148,22 +151,20 @@ class Extraction:
         self, url: str, headers: list[tuple[str, str]], body: bytes, region: str
     ) -> tuple[dict[str, Any], float]:
         page = (url, headers, body, region)
-        for attempt in (1, 2):
+        crashed: ChildDied | None = None
+        for _attempt in (1, 2):
             if self.processes <= 0:
-                return await self._in_thread(page)
+                break
             try:
                 child = await self._acquire()
             except ChildDied as exc:
-                self._fall_back(exc)
-                continue
+                await self._fall_back(exc)
+                break
             try:
                 result, seconds = await child.extract(page)
             except ChildDied as exc:
                 await self._discard(child)
-                if attempt == 2:
-                    failed = empty_result()
-                    failed["errors"].append(f"parse: {exc}"[:MAX_ERROR_CHARS])
-                    return failed, 0.0
+                crashed = exc
                 continue
             except BaseException:
                 # Cancelled mid-page: its answer would reach the next page; end the child.
@@ -172,11 +173,18 @@ class Extraction:
                 raise
             await self._release(child)
             return result, float(seconds)
-        return await self._in_thread(page)  # the fall-back of the second attempt
+        if crashed is not None:
+            # Never in the thread: a page that killed a process would take the worker down.
+            failed = empty_result()
+            failed["errors"].append(f"parse: {crashed}"[:MAX_ERROR_CHARS])
+            return failed, 0.0
+        return await self._in_thread(page)
 
     async def _acquire(self) -> Child:
         async with self._free:
             while not self._idle and self._started >= self.processes:
+                if self.processes <= 0:
+                    raise ChildDied("extraction processes are off")
                 await self._free.wait()
             if self._idle:
                 return self._idle.pop()
@@ -200,7 +208,7 @@ class Extraction:
             self._started -= 1
             self._free.notify()
 
-    def _fall_back(self, exc: BaseException) -> None:
+    async def _fall_back(self, exc: BaseException) -> None:
         if self.processes > 0:
             log.warning(
                 "extraction processes cannot start (%s); extracting in a thread instead "
@@ -208,6 +216,8 @@ class Extraction:
                 exc,
             )
             self.processes = 0
+        async with self._free:
+            self._free.notify_all()  # pages waiting for a process go to the thread
 
     async def _in_thread(
         self, page: tuple[str, list[tuple[str, str]], bytes, str]
