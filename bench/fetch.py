@@ -61,16 +61,13 @@ LABELS = {
 }
 
 
-PEAK_RSS: list[int] = []
-
-
 def domains_for(n: int) -> list[str]:
     return [f"s{i}.bench.test" for i in range(n)]
 
 
 async def pool(
     domains: list[str], concurrency: int, one: Callable[[str], Awaitable[bool]]
-) -> tuple[float, float, int]:
+) -> tuple[float, float, int, int]:
     """(seconds, CPU seconds, successes) for ``one`` over ``domains`` with N tasks."""
     source = iter(domains)
     ok = 0
@@ -84,8 +81,8 @@ async def pool(
     cpu0, started = self_cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(task() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
-    PEAK_RSS.append(self_peak_rss())  # now, while extraction processes still run
-    return seconds, self_cpu_seconds() - cpu0, ok
+    peak = self_peak_rss()  # now, while extraction processes still run
+    return seconds, self_cpu_seconds() - cpu0, ok, peak
 
 
 async def mode_bare(domains: list[str], scheme: str, web: dict[str, Any], c: int) -> Any:
@@ -415,8 +412,8 @@ def child_main(argv: list[str]) -> None:
         "homepage": mode_homepage,
         "thread": mode_thread,
     }[args.child]
-    seconds, cpu, ok = asyncio.run(runner(domains, args.schemes, web, args.concurrency))
-    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "ok": ok, "peak_rss": PEAK_RSS[-1]}))
+    seconds, cpu, ok, peak = asyncio.run(runner(domains, args.schemes, web, args.concurrency))
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "ok": ok, "peak_rss": peak}))
 
 
 if __name__ == "__main__":

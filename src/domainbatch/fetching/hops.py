@@ -88,8 +88,11 @@ def looks_like_html(body: bytes) -> bool:
     )
 
 
-def check_final_response(response: aiohttp.ClientResponse, url: URL, max_header_bytes: int) -> None:
-    """Refuse a last hop that is not a 2xx HTML answer with bounded headers (SPEC codes)."""
+def check_final_response(
+    response: aiohttp.ClientResponse, url: URL, max_header_bytes: int
+) -> str | None:
+    """Refuse a last hop that is not a 2xx HTML answer with bounded headers (SPEC codes);
+    returns its Content-Type."""
     status = response.status
     if status >= 400:
         raise DomainProcessingError(
@@ -108,9 +111,11 @@ def check_final_response(response: aiohttp.ClientResponse, url: URL, max_header_
             "too_large",
             f"response headers from {url} total {header_bytes} bytes (limit {max_header_bytes})",
         )
-    mime = _mime(response.headers.get("Content-Type"))
+    content_type = response.headers.get("Content-Type")
+    mime = _mime(content_type)
     if mime and mime not in HTML_TYPES:
         raise DomainProcessingError("not_html", f"{url} serves {mime}, not HTML", transient=False)
+    return content_type
 
 
 def check_body(content_type: str | None, body: bytes, url: URL) -> None:

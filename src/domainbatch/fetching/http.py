@@ -276,8 +276,7 @@ class Fetcher:
         timer: FetchTimer,
     ) -> FetchResult:
         response = hop.response
-        check_final_response(response, url, self.settings.max_header_bytes)
-        content_type = response.headers.get("Content-Type")
+        content_type = check_final_response(response, url, self.settings.max_header_bytes)
         body = await read_body(response, url, limits.max_body_bytes)
         check_body(content_type, body, url)
         return FetchResult(
