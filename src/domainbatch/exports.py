@@ -1,5 +1,11 @@
 """Result export as JSONL or CSV, produced as text chunks, for the CLI (written to a file or
-stdout) and the API (streamed as the response body). Memory holds one chunk of rows."""
+stdout) and the API (streamed as the response body). Memory holds one chunk of rows.
+
+CSV cells are neutralized against formula injection (OWASP "CSV Injection"): inputs, page
+titles and error messages come from users and hostile sites, and a spreadsheet runs a cell that
+starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return. JSONL is data for programs and
+stays byte-exact.
+"""
 
 from __future__ import annotations
 
@@ -27,17 +33,38 @@ CSV_COLUMNS = [
 ]
 _ROWS_PER_CHUNK = 500
 
+# OWASP's list of characters that make a spreadsheet read a cell as a formula.
+FORMULA_TRIGGERS = frozenset("=+-@\t\r")
 
-def csv_row(item: dict[str, Any]) -> dict[str, Any]:
+
+def safe_cell(value: Any) -> str:
+    """The cell's text, prefixed with ``'`` (the spreadsheets' "this is text" mark) when a
+    spreadsheet could run it as a formula.
+
+    Beyond OWASP's first-character rule, a trigger after leading whitespace counts too:
+    importers that trim cells (LibreOffice's and Google Sheets' "trim spaces") would otherwise
+    turn `` =1+1`` back into a formula. Every type goes through the rule (a processor may put a
+    string where a number is expected), so a negative number gets the prefix as well.
+    """
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if text[:1] in FORMULA_TRIGGERS or text.lstrip()[:1] in FORMULA_TRIGGERS:
+        return "'" + text
+    return text
+
+
+def csv_row(item: dict[str, Any]) -> dict[str, str]:
     result = item.get("result") or {}
     extracted = result.get("extracted") or {}
-    return {
+    raw = {
         **{k: item.get(k) for k in CSV_COLUMNS[:7]},
         "final_url": result.get("final_url"),
         "status_code": result.get("status_code"),
         "title": extracted.get("title"),
         "result": orjson.dumps(item["result"]).decode() if item.get("result") else "",
     }
+    return {column: safe_cell(value) for column, value in raw.items()}
 
 
 class Export:
