@@ -161,7 +161,9 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def describe_database(settings: Settings) -> str:
-    return normalize_url(settings.database_url).render_as_string(hide_password=True)
+    return normalize_url(settings.database_url.get_secret_value()).render_as_string(
+        hide_password=True
+    )
 
 
 async def require_schema(db: Database) -> str | None:
@@ -250,7 +252,7 @@ class Cleanup:
     def note_sqlite_file(self) -> None:
         """If the SQLite file does not exist yet, this script creates it: remove it at the end
         (and its WAL and lock files, which only this script can be using then)."""
-        url = normalize_url(self.settings.database_url)
+        url = normalize_url(self.settings.database_url.get_secret_value())
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             return
         path = Path(url.database).resolve()

@@ -180,7 +180,7 @@ def environment(results: list[Result]) -> dict[str, Any]:
         from domainbatch.storage.database import detect_pooler_mode, normalize_url
 
         settings = Settings()
-        url = normalize_url(settings.database_url)
+        url = normalize_url(settings.database_url.get_secret_value())
         env["domainbatch"] = __version__
         env["database_url"] = url.render_as_string(hide_password=True)
         env["database"] = url.get_backend_name()

@@ -40,6 +40,18 @@ class UnsupportedMediaError(InputError):
     code = "unsupported_media_type"
 
 
+class InvalidOptionsError(InputError):
+    """A batch's options do not fit its processor's declared schema (unknown key, wrong type)."""
+
+    code = "invalid_options"
+
+
+class InvalidCursorError(InputError):
+    """A pagination cursor that this service did not issue (forged, truncated or out of range)."""
+
+    code = "validation_error"
+
+
 class NotFoundError(DomainbatchError):
     code = "not_found"
 
@@ -48,6 +60,12 @@ class AuthenticationError(DomainbatchError):
     """No API key, or one that is unknown or revoked."""
 
     code = "unauthorized"
+
+
+class ForbiddenError(DomainbatchError):
+    """The request may not be made from where it comes (e.g. another site, a foreign Host)."""
+
+    code = "forbidden"
 
 
 class ConflictError(DomainbatchError):
@@ -61,6 +79,8 @@ class StorageError(DomainbatchError):
 
 
 class ProcessorNotFoundError(DomainbatchError):
+    """No such processor, or one the caller may not name (tenants name registered ones only)."""
+
     code = "unknown_processor"
 
 
@@ -80,6 +100,8 @@ DOMAIN_ERROR_CODES = frozenset(
         "too_large",
         "not_html",
         "cancelled",
+        "invalid_options",
+        "processor_unavailable",
         "internal",
     }
 )

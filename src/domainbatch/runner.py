@@ -7,13 +7,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 import orjson
 
 from domainbatch.core.status import backoff_seconds
-from domainbatch.errors import DomainbatchError, DomainProcessingError
-from domainbatch.processors.registry import Processor, load_processor
+from domainbatch.errors import (
+    DomainProcessingError,
+    InvalidOptionsError,
+    ProcessorNotFoundError,
+)
+from domainbatch.processors.registry import Processor, check_options, load_processor
 from domainbatch.settings import Settings
 from domainbatch.storage.acks import Outcome
 from domainbatch.storage.claims import ActiveBatch, Claimed
@@ -27,7 +33,12 @@ class Runner:
         self.settings = settings
         self.worker_id = worker_id
         self._processors: dict[str, Processor] = {}
-        self._broken: set[str] = set()
+        self._missing: set[str] = set()
+        # Processors whose factory raised: their domains fail with this reason.
+        self._unavailable: dict[str, str] = {}
+        # Per batch: the reason its stored options are refused, or None when they are fine.
+        self._refused: dict[str, str | None] = {}
+        self._logged: set[tuple[str, str]] = set()
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Runner:
@@ -43,23 +54,39 @@ class Runner:
         return await self._stack.__aexit__(exc_type, exc, tb)
 
     async def processor(self, batch: ActiveBatch) -> Processor | None:
+        """The batch's processor, built on first use; None when this worker does not have it
+        (another worker may: the batch is left to it)."""
         name = batch.processor
         if name in self._processors:
             return self._processors[name]
-        if name in self._broken:
+        if name in self._missing:
             return None
+        if name in self._unavailable:
+            return _unavailable(self._unavailable[name])
         try:
             factory = load_processor(name)
-            processor = await self._stack.enter_async_context(factory(self.settings))
-        except DomainbatchError as exc:
-            # Another worker may have the plugin: leave the batch to it instead of failing it.
-            log.error("worker %s cannot run processor %r: %s", self.worker_id, name, exc)
-            self._broken.add(name)
+        except ProcessorNotFoundError as exc:
+            log.error("worker %s cannot run processor %r: %s", self.worker_id, name, exc.message)
+            self._missing.add(name)
             return None
+        try:
+            processor = await self._stack.enter_async_context(factory(self.settings))
+        except asyncio.CancelledError:
+            raise
+        except PROCESSOR_FAULTS as exc:
+            # A factory that raises (or exits) is the processor's fault, never the worker's:
+            # its domains fail with a stable code and the worker goes on.
+            reason = f"processor {name!r} cannot start: {_describe(exc)}"
+            log.error("worker %s: %s", self.worker_id, reason)
+            self._unavailable[name] = reason
+            return _unavailable(reason)
         self._processors[name] = processor
         return processor
 
     async def run(self, processor: Processor, batch: ActiveBatch, claim: Claimed) -> Outcome:
+        refused = self._options_refused(batch)
+        if refused is not None:
+            return self._failure(batch, claim, "invalid_options", refused, False)
         try:
             async with asyncio.timeout(self.settings.task_timeout):
                 result = await processor(claim.domain, batch.options)
@@ -71,9 +98,37 @@ class Runner:
         except TimeoutError:
             message = f"processing took longer than {self.settings.task_timeout:g}s"
             return self._failure(batch, claim, "timeout", message, True)
-        except Exception as exc:  # one bad domain never aborts its batch
-            log.exception("processor %r failed on %s", batch.processor, claim.domain)
-            return self._failure(batch, claim, "internal", f"{type(exc).__name__}: {exc}", False)
+        except asyncio.CancelledError:
+            raise
+        except PROCESSOR_FAULTS as exc:  # one bad domain never aborts its batch, or the worker
+            self._log_fault(batch.processor, claim.domain, exc)
+            return self._failure(batch, claim, "internal", _describe(exc), False)
+
+    def _options_refused(self, batch: ActiveBatch) -> str | None:
+        """Options are checked at submission; a batch stored otherwise (an older version, a
+        direct insert) is checked once here so its domains fail cleanly, not one by one."""
+        if batch.id not in self._refused:
+            if len(self._refused) >= 4096:  # bounded over a long run; a re-check is cheap
+                self._refused.clear()
+            reason = None
+            with contextlib.suppress(ProcessorNotFoundError):
+                factory = load_processor(batch.processor)
+                try:
+                    check_options(batch.processor, factory, batch.options, self.settings)
+                except InvalidOptionsError as exc:
+                    reason = exc.message
+            self._refused[batch.id] = reason
+        return self._refused[batch.id]
+
+    def _log_fault(self, name: str, domain: str, exc: BaseException) -> None:
+        # The first fault of a kind gets its traceback; repeats get one line each, so a
+        # processor failing every domain cannot flood the log.
+        kind = (name, type(exc).__name__)
+        if kind in self._logged:
+            log.error("processor %r failed on %s: %s", name, domain, _describe(exc))
+            return
+        self._logged.add(kind)
+        log.error("processor %r failed on %s", name, domain, exc_info=exc)
 
     def _failure(
         self, batch: ActiveBatch, claim: Claimed, code: str, message: str, transient: bool
@@ -84,3 +139,26 @@ class Runner:
                 claim.attempt, self.settings.retry_base_seconds, self.settings.retry_max_seconds
             )
         return Outcome(claim, error_code=code, error_message=message, retry_in=retry_in)
+
+
+# What a processor's own code may raise and the worker survives. SystemExit and
+# KeyboardInterrupt from a processor are its bugs (the worker's own signals arrive through the
+# event loop's handlers, never as exceptions inside a task); CancelledError is never caught.
+PROCESSOR_FAULTS = (Exception, SystemExit, KeyboardInterrupt)
+MAX_MESSAGE = 500
+
+
+def _describe(exc: BaseException) -> str:
+    """One line naming the exception; an exit's argument is not shown (``sys.exit(obj)`` would
+    print any object, settings included)."""
+    if isinstance(exc, SystemExit | KeyboardInterrupt):
+        return f"{type(exc).__name__} raised by the processor"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:MAX_MESSAGE]
+
+
+def _unavailable(reason: str) -> Processor:
+    async def fail(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        raise DomainProcessingError("processor_unavailable", reason, transient=False)
+
+    return fail

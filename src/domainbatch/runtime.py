@@ -13,7 +13,7 @@ import orjson
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.inputs import iter_entries
 from domainbatch.errors import InputError
-from domainbatch.processors.registry import load_processor
+from domainbatch.processors.registry import check_options, load_processor
 from domainbatch.settings import Settings
 from domainbatch.storage import counters, migrate
 from domainbatch.storage.control import BatchControl
@@ -48,16 +48,24 @@ class Runtime:
         tenant_id: str | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        operator: bool = True,
     ) -> CreatedBatch:
+        """The one way a batch is made (CLI, API, dashboard, validation scripts): the processor
+        is resolved and its options checked before anything is stored. ``operator`` False (a
+        tenant of the API or dashboard) may name only registered processors or the default."""
         name = processor or self.settings.default_processor
-        load_processor(name)  # unknown processors are refused before anything is stored
+        factory = load_processor(
+            name, allow_paths=operator or name == self.settings.default_processor
+        )
+        options = dict(options or {})
+        check_options(name, factory, options, self.settings)
         try:
             orjson.dumps(options)  # what cannot be stored is refused as input, not at insert
         except orjson.JSONEncodeError as exc:
             raise InputError(f"options cannot be stored as JSON: {exc}") from None
         spec = BatchSpec(
             processor=name,
-            options=dict(options or {}),
+            options=options,
             max_attempts=self.settings.max_attempts,
             tenant_id=tenant_id,
             webhook_url=webhook_url,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PoolerMode = Literal["auto", "direct", "session", "transaction"]
@@ -22,8 +22,8 @@ def _split_csv(value: Any) -> Any:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOMAINBATCH_", extra="ignore")
 
-    # Storage
-    database_url: str = DEFAULT_DATABASE_URL
+    # Storage. A secret (it may hold a password): repr, logs and errors show it masked.
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     pooler_mode: PoolerMode = "auto"
     db_pool_size: int = Field(5, ge=1)
     db_max_overflow: int = Field(5, ge=0)

@@ -81,7 +81,7 @@ def test_db_connection_passes_and_reports_the_server(
     done = run(
         "test_db_connection",
         tmp_path,
-        DOMAINBATCH_DATABASE_URL=settings.database_url,
+        DOMAINBATCH_DATABASE_URL=settings.database_url.get_secret_value(),
         DOMAINBATCH_POOLER_MODE=settings.pooler_mode,
     )
     assert done.returncode == 0, done.stderr

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from domainbatch.errors import ConfigurationError, DomainProcessingError
+from domainbatch.errors import DomainProcessingError, InvalidOptionsError
 from domainbatch.processors.homepage import build, parse_options
 from domainbatch.processors.registry import load_processor
 from domainbatch.settings import Settings
@@ -234,7 +234,7 @@ async def test_options_never_loosen_settings(testweb: TestWeb) -> None:
     ],
 )
 def test_invalid_options_are_refused(options: dict[str, Any]) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(InvalidOptionsError):
         parse_options(options, Settings())
 
 

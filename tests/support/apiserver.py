@@ -41,7 +41,7 @@ def server_env(backend: str, workdir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINBATCH_")}
     env.update(
         PYTHONPATH=str(REPO),
-        DOMAINBATCH_DATABASE_URL=settings.database_url,
+        DOMAINBATCH_DATABASE_URL=settings.database_url.get_secret_value(),
         DOMAINBATCH_POOLER_MODE=settings.pooler_mode,
         DOMAINBATCH_EXTRA_SUFFIXES="test",
         DOMAINBATCH_DEFAULT_PROCESSOR=SCRIPTED,

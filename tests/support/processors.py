@@ -4,20 +4,23 @@ Their behaviour depends only on the domain name, so every worker process agrees:
 ``fail-*`` fails for good, ``flaky-*`` fails transiently on its first attempt (recorded in a
 file per domain), ``boom-*`` raises a bug, ``slow-*`` sleeps, anything else succeeds.
 ``exploding`` raises a bug on every domain: a broken deployment, for the validation scripts'
-negative tests.
+negative tests. ``hostile`` exits, interrupts or quotes the settings: the trust-boundary tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from domainbatch.errors import DomainProcessingError
-from domainbatch.processors.registry import Processor
+from domainbatch.processors.registry import Processor, declare_options
 from domainbatch.settings import Settings
 
 
@@ -44,6 +47,15 @@ async def behave(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
     return {"domain": domain, "pid": os.getpid()}
 
 
+class ScriptedOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delay: float = 0
+    marker_dir: str = "/tmp"
+    slow: float = 30
+
+
+@declare_options(ScriptedOptions)
 @asynccontextmanager
 async def scripted(settings: Settings) -> AsyncIterator[Processor]:
     yield behave
@@ -56,3 +68,21 @@ async def _explode(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
 @asynccontextmanager
 async def exploding(settings: Settings) -> AsyncIterator[Processor]:
     yield _explode
+
+
+@asynccontextmanager
+async def hostile(settings: Settings) -> AsyncIterator[Processor]:
+    """A processor whose code misbehaves the worst ways: ``exit-*`` calls ``sys.exit`` with the
+    settings (which would print them), ``interrupt-*`` raises KeyboardInterrupt, ``leak-*``
+    raises an error quoting the database URL; anything else succeeds."""
+
+    async def process(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        if domain.startswith("exit-"):
+            sys.exit(settings)  # type: ignore[arg-type]
+        if domain.startswith("interrupt-"):
+            raise KeyboardInterrupt
+        if domain.startswith("leak-"):
+            raise RuntimeError(f"cannot reach {settings.database_url!r}")
+        return {"domain": domain}
+
+    yield process

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from domainbatch import __version__
 from domainbatch.api import batches, dashboard, errors, system
 from domainbatch.api.auth import Service
+from domainbatch.api.loopback import LoopbackOnly
 from domainbatch.api.schemas import CreateBatchRequest
 from domainbatch.runtime import Runtime
 from domainbatch.settings import Settings
@@ -55,6 +56,8 @@ def create_app(
         redoc_url=None,
     )
     errors.install(app)
+    if not require_auth:
+        app.add_middleware(LoopbackOnly)
     app.include_router(system.router)
     app.include_router(batches.router)
     app.include_router(dashboard.build_router(settings, require_auth))

@@ -102,6 +102,7 @@ async def create_batch(
             tenant_id=caller.tenant_id,
             webhook_url=hook_url,
             webhook_secret=hook_secret,
+            operator=False,
         )
     if svc.worker is not None:
         svc.worker.wake()

@@ -21,11 +21,12 @@ from starlette.datastructures import UploadFile
 
 from domainbatch.api.auth import COOKIE, Principal, Service, principal_for_key, service
 from domainbatch.api.bodies import parse_options, too_large
+from domainbatch.api.errors import status_for
 from domainbatch.api.events import progress_stream
 from domainbatch.cli.render import seconds, when
 from domainbatch.core.inputs import iter_entries
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus, DomainStatus
-from domainbatch.errors import AuthenticationError, ConflictError, InputError
+from domainbatch.errors import AuthenticationError, ConflictError, DomainbatchError, InputError
 from domainbatch.settings import Settings
 from domainbatch.storage.batches import batch_status
 from domainbatch.storage.pages import batch_page, domain_page, get_domain
@@ -37,6 +38,7 @@ templates.env.filters["seconds"] = seconds
 templates.env.filters["percent"] = lambda value: f"{float(value):g}"  # 100, 42.5: as JSON shows
 
 Svc = Annotated[Service, Depends(service)]
+REFILL_LIMIT = 1_000_000  # characters of a pasted list sent back with a form error
 
 
 class LoginRequired(Exception):
@@ -94,13 +96,15 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
         response.delete_cookie(COOKIE)
         return response
 
-    @router.get("/")
-    async def index(
+    async def home(
         request: Request,
-        svc: Svc,
-        who: Viewer,
+        svc: Service,
+        who: Principal,
+        *,
         status: BatchStatus | None = None,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: str | None = None,
+        form_error: DomainbatchError | None = None,
+        form: dict[str, str] | None = None,
     ) -> Response:
         listing = await batch_page(
             svc.runtime.db, tenant_id=who.tenant_id, status=status, limit=25, cursor=cursor
@@ -109,7 +113,7 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
             await batch_status(svc.runtime.db, b["id"], tenant_id=who.tenant_id)
             for b in listing.items
         ]
-        return page(
+        response = page(
             request,
             "index.html",
             who=who,
@@ -119,7 +123,22 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
             status=status,
             statuses=list(BatchStatus),
             active=[b["id"] for b in snapshots if b["status"] in ACTIVE_BATCH],
+            form_error=form_error,
+            form=form or {},
         )
+        if form_error is not None:
+            response.status_code = status_for(form_error)
+        return response
+
+    @router.get("/")
+    async def index(
+        request: Request,
+        svc: Svc,
+        who: Viewer,
+        status: BatchStatus | None = None,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Response:
+        return await home(request, svc, who, status=status, cursor=cursor)
 
     @router.post("/ui/batches")
     async def submit(request: Request, svc: Svc, who: Viewer) -> Response:
@@ -131,17 +150,33 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
         if int(length) > limit:
             raise too_large(limit)
         form = await request.form(max_part_size=limit)
-        upload = form.get("file")
-        processor = str(form.get("processor") or "").strip() or None
-        options = parse_options(str(form.get("options") or ""))
-        if isinstance(upload, UploadFile) and upload.filename:
-            entries = iter_entries(upload.file, filename=upload.filename)
-        else:
-            entries = iter_entries([str(form.get("domains") or "").encode()], fmt="text")
-        created = await svc.runtime.submit(
-            entries, processor=processor, options=options, tenant_id=who.tenant_id
-        )
-        await form.close()
+        try:
+            upload = form.get("file")
+            pasted = str(form.get("domains") or "")
+            typed = {
+                "processor": str(form.get("processor") or "").strip(),
+                "options": str(form.get("options") or ""),
+            }
+            try:
+                options = parse_options(typed["options"])
+                if isinstance(upload, UploadFile) and upload.filename:
+                    entries = iter_entries(upload.file, filename=upload.filename)
+                else:
+                    entries = iter_entries([pasted.encode()], fmt="text")
+                created = await svc.runtime.submit(
+                    entries,
+                    processor=typed["processor"] or None,
+                    options=options,
+                    tenant_id=who.tenant_id,
+                    operator=False,
+                )
+            except DomainbatchError as exc:
+                # The form comes back with the error and what was typed (a pasted list up to
+                # REFILL_LIMIT characters; a browser never lets a page refill a file input).
+                typed["domains"] = pasted if len(pasted) <= REFILL_LIMIT else ""
+                return await home(request, svc, who, form_error=exc, form=typed)
+        finally:
+            await form.close()
         if svc.worker is not None:
             svc.worker.wake()
         return RedirectResponse(f"/batches/{created.id}", status_code=303)

@@ -19,6 +19,7 @@ from domainbatch.errors import (
     ConfigurationError,
     ConflictError,
     DomainbatchError,
+    ForbiddenError,
     InputError,
     LimitExceededError,
     NotFoundError,
@@ -31,6 +32,7 @@ log = logging.getLogger("domainbatch.api")
 
 STATUS: dict[type[DomainbatchError], int] = {
     AuthenticationError: 401,
+    ForbiddenError: 403,
     NotFoundError: 404,
     ConflictError: 409,
     LimitExceededError: 413,

@@ -13,8 +13,9 @@ import orjson
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
-from domainbatch.errors import DomainbatchError
+from domainbatch.errors import DomainbatchError, InvalidOptionsError, ProcessorNotFoundError
 from domainbatch.settings import Settings
 
 T = TypeVar("T")
@@ -39,8 +40,13 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    # Escaped: messages quote user input, and "[invalid_options]" is not a Rich style.
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+# Errors in what the command line asked for (a flag's value) exit 2, like a usage error.
+USAGE_ERRORS = (InvalidOptionsError, ProcessorNotFoundError)
 
 
 def execute(main: Callable[[], Awaitable[T]]) -> T:
@@ -48,7 +54,7 @@ def execute(main: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())  # type: ignore[arg-type]
     except DomainbatchError as exc:
-        fail(f"{exc.message} [{exc.code}]")
+        fail(f"{exc.message} [{exc.code}]", code=2 if isinstance(exc, USAGE_ERRORS) else 1)
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(130) from None

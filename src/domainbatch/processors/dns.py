@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from domainbatch.fetching.resolver import Resolver
-from domainbatch.processors.registry import Processor
+from domainbatch.processors.registry import NoOptions, Processor, declare_options
 from domainbatch.settings import Settings
 
 
+@declare_options(NoOptions)
 @asynccontextmanager
 async def build(settings: Settings) -> AsyncIterator[Processor]:
     resolver = Resolver.from_settings(settings)

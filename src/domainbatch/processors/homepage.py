@@ -1,9 +1,9 @@
-"""The ``homepage`` processor (SPEC "Processing a domain"): resolve -> fetch -> extract -> record.
+"""The ``homepage`` processor: resolve -> fetch -> extract -> record.
 
 One ``Fetcher`` (one aiohttp session, one connection pool, one DNS cache) serves every domain a
 worker processes; ``build`` opens it and closes it on exit.
 
-Per-batch options (all optional; anything else is refused):
+Per-batch options (``HomepageOptions``; all optional; anything else is refused at submission):
 
 - ``default_region``: ISO 3166 region for phone numbers without a country code (setting
   ``default_region``).
@@ -14,73 +14,75 @@ Per-batch options (all optional; anything else is refused):
 
 from __future__ import annotations
 
-import math
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from domainbatch.errors import ConfigurationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
 from domainbatch.fetching.facts import FetchTimer, headers_of_interest
 from domainbatch.fetching.http import Fetcher, FetchLimits
 from domainbatch.processors.extraction import Extraction, default_processes
-from domainbatch.processors.registry import Processor
+from domainbatch.processors.registry import Processor, check_options, declare_options
 from domainbatch.settings import Settings
 
-OPTION_NAMES = frozenset(
-    {"default_region", "user_agent", "total_timeout", "max_body_bytes", "max_redirects"}
-)
 MAX_USER_AGENT = 512
 
 
+class HomepageOptions(BaseModel):
+    """The options a batch may give the homepage processor (strict: ``"5"`` is not a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] | None = None
+    user_agent: (
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=MAX_USER_AGENT, pattern=r"^[^\r\n]*$")
+        ]
+        | None
+    ) = None
+    total_timeout: Annotated[float, Field(ge=0.001, allow_inf_nan=False)] | None = None
+    max_body_bytes: Annotated[int, Field(ge=1)] | None = None
+    max_redirects: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("total_timeout", mode="before")
+    @classmethod
+    def _no_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # strict floats still accept True
+            raise ValueError("must be a number")
+        return value
+
+
 @dataclass(frozen=True)
-class HomepageOptions:
+class BatchLimits:
+    """A batch's options applied to the settings: what one fetch may use."""
+
     limits: FetchLimits
     default_region: str
 
 
-def parse_options(options: Mapping[str, Any], settings: Settings) -> HomepageOptions:
-    """Validate a batch's options against the settings; ``ConfigurationError`` when invalid.
-
-    The API and CLI can call this when a batch is submitted, to refuse bad options up front.
-    """
-    unknown = set(options) - OPTION_NAMES
-    if unknown:
-        raise ConfigurationError(
-            f"unknown homepage option(s): {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(OPTION_NAMES))}"
-        )
+def parse_options(options: Mapping[str, Any], settings: Settings) -> BatchLimits:
+    """Check a batch's options (``InvalidOptionsError``) and apply them to the settings: they
+    may only tighten the bounds, never loosen them."""
+    given = check_options("homepage", build, options, settings)
+    assert isinstance(given, HomepageOptions)
     base = FetchLimits.from_settings(settings)
-    region = options.get("default_region", settings.default_region)
-    if not (isinstance(region, str) and len(region) == 2 and region.isalpha()):
-        raise ConfigurationError(f"default_region must be a 2-letter region code, got {region!r}")
-    user_agent = options.get("user_agent", base.user_agent)
-    if not (isinstance(user_agent, str) and 0 < len(user_agent) <= MAX_USER_AGENT):
-        raise ConfigurationError(f"user_agent must be a string of 1-{MAX_USER_AGENT} characters")
-    if any(ch in user_agent for ch in "\r\n"):
-        raise ConfigurationError("user_agent must not contain line breaks")
     limits = FetchLimits(
-        total_timeout=_tighten(options, "total_timeout", base.total_timeout, minimum=0.001),
-        max_body_bytes=int(_tighten(options, "max_body_bytes", base.max_body_bytes, minimum=1)),
-        max_redirects=int(_tighten(options, "max_redirects", base.max_redirects, minimum=0)),
-        user_agent=user_agent,
+        total_timeout=min(given.total_timeout or base.total_timeout, base.total_timeout),
+        max_body_bytes=min(given.max_body_bytes or base.max_body_bytes, base.max_body_bytes),
+        max_redirects=base.max_redirects
+        if given.max_redirects is None
+        else min(given.max_redirects, base.max_redirects),
+        user_agent=given.user_agent or base.user_agent,
     )
-    return HomepageOptions(limits=limits, default_region=region.upper())
+    region = given.default_region or settings.default_region
+    return BatchLimits(limits=limits, default_region=region.upper())
 
 
-def _tighten(options: Mapping[str, Any], name: str, ceiling: float, *, minimum: float) -> float:
-    if name not in options:
-        return ceiling
-    value = options[name]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigurationError(f"{name} must be a number, got {value!r}")
-    if value < minimum:
-        raise ConfigurationError(f"{name} must be at least {minimum:g}, got {value!r}")
-    return min(float(value), ceiling)
-
-
+@declare_options(HomepageOptions)
 @asynccontextmanager
 async def build(
     settings: Settings,
@@ -92,7 +94,7 @@ async def build(
     processes = settings.extract_processes
     extraction = Extraction(default_processes() if processes is None else processes)
     async with Fetcher(settings, ssl_context=ssl_context, ca_file=ca_file) as fetcher:
-        last: tuple[Mapping[str, Any], HomepageOptions] | None = None
+        last: tuple[Mapping[str, Any], BatchLimits] | None = None
 
         async def process(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
             nonlocal last

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from domainbatch.processors.registry import Processor
+from domainbatch.processors.registry import NoOptions, Processor, declare_options
 from domainbatch.settings import Settings
 
 
@@ -14,6 +14,7 @@ async def _noop(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
     return {"domain": domain}
 
 
+@declare_options(NoOptions)
 @asynccontextmanager
 async def build(settings: Settings) -> AsyncIterator[Processor]:
     yield _noop

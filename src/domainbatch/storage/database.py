@@ -119,7 +119,7 @@ def translate_errors() -> Iterator[None]:
 class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.url = normalize_url(settings.database_url)
+        self.url = normalize_url(settings.database_url.get_secret_value())
         self.dialect = self.url.get_backend_name()
         self.pooler_mode = detect_pooler_mode(self.url, settings.pooler_mode)
         if self.dialect == "sqlite":
