@@ -94,3 +94,36 @@ def test_dashboard_submit_watch_filter_open(
         expect(first.locator('[data-field="status"]')).to_have_text("completed")
         shot(page, api_backend, "6-list")
         page.close()
+
+
+def test_dashboard_form_errors_keep_the_form(
+    browser: Browser, api_backend: str, api_workdir: Path
+) -> None:
+    """Refused options or processors come back on the form, with what was typed; nothing is
+    stored."""
+    env = server_env(api_backend, api_workdir)
+    with ApiServer(env, api_workdir, "--no-worker") as server:
+        key = issue_key(backend_settings(api_backend, api_workdir), "form-errors")
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(server.base + "/login")
+        page.fill("#key", key)
+        page.click("button[type=submit]")
+        pasted = "kept1.test\nkept2.test"
+        for processor, options, code in (
+            ("", '{"foo": 1}', "invalid_options"),
+            ("noop", '{"x": 1}', "invalid_options"),
+            ("sys:exit", "", "unknown_processor"),
+        ):
+            page.fill("#domains", pasted)
+            page.fill("#processor", processor)
+            page.fill("#options", options)
+            page.click("#submit-form button[type=submit]")
+            expect(page.locator("#form-error")).to_contain_text(code)
+            expect(page.locator("#domains")).to_have_value(pasted)
+            expect(page.locator("#processor")).to_have_value(processor)
+            expect(page.locator("#options")).to_have_value(options)
+        shot(page, api_backend, "7-form-error")
+        listed = server.get("/v1/batches", key=key).json()["items"]
+        assert listed == []
+        assert server.get("/healthz").status_code == 200
+        page.close()

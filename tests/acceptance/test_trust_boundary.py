@@ -103,6 +103,7 @@ def test_options_are_checked_before_anything_is_stored(
 def test_cli_refuses_bad_options_and_processors_with_exit_2(cli: Cli, tmp_path: Path) -> None:
     source = tmp_path / "domains.txt"
     source.write_text("one.test\ntwo.test\n")
+
     def ids() -> set[str]:
         return {b["id"] for b in json.loads(cli("list", "--json", "--limit", "500").stdout)}
 
