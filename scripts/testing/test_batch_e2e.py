@@ -154,7 +154,7 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def child_env(web: Any, app: str) -> dict[str, str]:
+def child_env(web: Any, app: str, processor: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(web.env())
     paths = [str(REPO), *filter(None, [env.get("PYTHONPATH")])]
@@ -174,6 +174,10 @@ def child_env(web: Any, app: str) -> dict[str, str]:
         DOMAINBATCH_MAX_BODY_BYTES="1000000",
         COLUMNS="200",
     )
+    if processor is not None:
+        # An API caller may name only registered processors or the server's default: the
+        # script's processor (a dotted path in negative tests) is made the server's default.
+        env["DOMAINBATCH_DEFAULT_PROCESSOR"] = processor
     return env
 
 
@@ -302,7 +306,7 @@ async def body(script: Script) -> None:
         serve = Child(
             "server",
             ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-auth", "--no-worker", "-q"],
-            child_env(web, "domainbatch-e2e-server"),
+            child_env(web, "domainbatch-e2e-server", processor),
             Path(tmp),
         )
         timeout = aiohttp.ClientTimeout(total=120)

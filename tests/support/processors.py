@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from domainbatch.errors import DomainProcessingError
+from domainbatch.processors.homepage import HomepageOptions
 from domainbatch.processors.registry import Processor, declare_options
 from domainbatch.settings import Settings
 
@@ -65,6 +66,7 @@ async def _explode(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
     raise RuntimeError(f"exploding test processor refuses {domain}")
 
 
+@declare_options(HomepageOptions)  # a broken homepage deployment: it takes the same options
 @asynccontextmanager
 async def exploding(settings: Settings) -> AsyncIterator[Processor]:
     yield _explode
