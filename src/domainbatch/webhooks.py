@@ -24,9 +24,10 @@ import orjson
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from domainbatch.core.status import backoff_seconds
-from domainbatch.errors import DomainProcessingError, InputError
+from domainbatch.errors import DomainProcessingError, InputError, StorageError
 from domainbatch.fetching.guard import blocked_reason, parse_address
 from domainbatch.fetching.resolver import Resolver
+from domainbatch.outage import Outage
 from domainbatch.settings import Settings
 from domainbatch.storage.batches import batch_status
 from domainbatch.storage.database import Database
@@ -120,7 +121,9 @@ class _ReceiverResolver(AbstractResolver):
 class WebhookSender:
     """Claims due deliveries and posts them. One per worker; any number per fleet."""
 
-    def __init__(self, db: Database, settings: Settings, worker_id: str) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, worker_id: str, *, outage: Outage | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.worker_id = worker_id
@@ -128,6 +131,8 @@ class WebhookSender:
         self.sent = 0
         self._session: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
+        # The worker's, so that one outage is reported once for all its loops.
+        self.outage = outage or Outage(f"webhook sender {worker_id}", log)
 
     def wake(self) -> None:
         self._wake.set()
@@ -138,8 +143,8 @@ class WebhookSender:
         while True:
             try:
                 idle = 0 if await self.deliver_due() else idle + 1
-            except Exception:
-                log.exception("webhook round failed; backing off")
+            except Exception as exc:
+                self.outage.failed("webhook round", exc)
                 idle += 1
             if idle:
                 ceiling = min(
@@ -152,6 +157,7 @@ class WebhookSender:
 
     async def deliver_due(self) -> int:
         deliveries = await self.outbox.claim(self.worker_id, CLAIM_SIZE)
+        self.outage.recovered()
         if deliveries:
             await asyncio.gather(*(self._deliver(d) for d in deliveries))
         return len(deliveries)
@@ -163,6 +169,10 @@ class WebhookSender:
             async with asyncio.timeout(min(self.settings.webhook_timeout, 10.0)):
                 while await self.deliver_due():
                     pass
+        except (StorageError, TimeoutError) as exc:
+            # Expected at shutdown during an outage or with a slow receiver: one line will do.
+            reason = exc.message if isinstance(exc, StorageError) else "time is up"
+            log.warning("webhooks left in the outbox for other workers (%s)", reason)
         except Exception:
             log.warning("webhooks left in the outbox for other workers", exc_info=True)
         finally:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from domainbatch.core.status import BatchStatus
 from domainbatch.metrics import Histogram
+from domainbatch.outage import Outage, QuietPoolResets
 from domainbatch.processors.registry import Processor
 from domainbatch.runner import Runner
 from domainbatch.settings import Settings
@@ -92,7 +93,9 @@ class Worker:
         self._drained: set[str] = set()
         # The active batches, re-read at most every ACTIVE_TTL while claims keep succeeding.
         self._active_cache: tuple[float, list[ActiveBatch]] | None = None
-        self.webhooks = WebhookSender(db, settings, self.id)
+        # One account of database outages for every loop below, the webhook sender's included.
+        self.outage = Outage(f"worker {self.id}", log)
+        self.webhooks = WebhookSender(db, settings, self.id, outage=self.outage)
 
     # Control -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -109,6 +112,12 @@ class Worker:
     # Main loop ------------------------------------------------------------------------------
     async def run(self) -> WorkerStats:
         log.info("worker %s starting (concurrency %d)", self.id, self.settings.concurrency)
+        with QuietPoolResets():
+            await self._run()
+        log.info("worker %s stopped: %s", self.id, self.stats)
+        return self.stats
+
+    async def _run(self) -> None:
         background = [
             asyncio.create_task(self._every(self._flush, self.settings.ack_interval_seconds)),
             asyncio.create_task(self._every(self._extend, self.settings.lease_seconds / 3)),
@@ -127,8 +136,6 @@ class Worker:
             await asyncio.gather(*background, return_exceptions=True)
             await self._flush()
             await self.webhooks.drain()
-        log.info("worker %s stopped: %s", self.id, self.stats)
-        return self.stats
 
     async def _claim_loop(self) -> None:
         idle_rounds = 0
@@ -150,9 +157,9 @@ class Worker:
                     continue
                 if active:
                     await self._sweep()
-            except Exception:
+            except Exception as exc:
                 # The database may be restarting or unreachable: back off and keep going.
-                log.exception("worker %s: claim round failed; backing off", self.id)
+                self.outage.failed("claim round", exc)
             idle_rounds += 1
             await self._idle(idle_rounds)
 
@@ -173,6 +180,7 @@ class Worker:
             claims, started = await self.claims.claim(
                 batch.id, self.id, limit, maybe_pending=batch.status == BatchStatus.PENDING
             )
+            self.outage.recovered()
             if len(claims) < limit:
                 self._drained.add(batch.id)
             if started:
@@ -200,6 +208,7 @@ class Worker:
         if cached and self._active_cache is not None and now - self._active_cache[0] < ACTIVE_TTL:
             return self._active_cache[1]
         active = await self.claims.active_batches(self.only_batches)
+        self.outage.recovered()
         self._active_cache = (now, active)
         self._drained &= {batch.id for batch in active}  # ended elsewhere: forget them
         return active
@@ -213,8 +222,8 @@ class Worker:
         if len(self._unacked) >= self.settings.ack_batch_size:
             try:
                 await self._flush()
-            except Exception:
-                log.exception("worker %s: ack failed; will retry", self.id)
+            except Exception as exc:
+                self.outage.failed("ack", exc)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
@@ -231,6 +240,7 @@ class Worker:
             # Keep them: leases are extended for unacked work, and the next flush retries.
             self._unacked[:0] = outcomes
             raise
+        self.outage.recovered()
         self.stats.succeeded += sum(1 for o in outcomes if o.error_code is None)
         for batch_id in ended:
             if batch_id in self._drained:
@@ -238,17 +248,21 @@ class Worker:
 
     async def _finalize(self, batch_id: str) -> None:
         status = await self.control.finalize(batch_id)
+        self.outage.recovered()
         if status is not None:
             self._drained.discard(batch_id)
             self._emit(f"batch.{status}", batch_id)
 
     async def _extend(self) -> None:
         held = [c.id for c in self._inflight.values()] + [o.claimed.id for o in self._unacked]
-        await self.claims.extend(held, self.id)
+        if held:  # nothing held: nothing is sent, so nothing to learn about the database
+            await self.claims.extend(held, self.id)
+            self.outage.recovered()
 
     async def _sweep(self) -> None:
         """Reclaim expired leases and end batches nobody else ended (e.g. after a crash)."""
         await self.claims.reap()
+        self.outage.recovered()
         for batch in await self._active():
             await self._finalize(batch.id)
 
@@ -257,8 +271,8 @@ class Worker:
             await asyncio.sleep(interval * self._rng.uniform(0.8, 1.2))
             try:
                 await action()
-            except Exception:
-                log.exception("worker %s: periodic %s failed; will retry", self.id, action)
+            except Exception as exc:
+                self.outage.failed(getattr(action, "__name__", "task").strip("_"), exc)
 
     async def _drain(self) -> None:
         if not self._inflight:

@@ -7,17 +7,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
-from tests.acceptance.conftest import Cli
-from tests.conftest import backend_settings
+from tests.acceptance.conftest import Cli, cli_env
+from tests.conftest import BACKENDS, PG_URL, PGBOUNCER_URL, backend_settings, wipe_postgres
 from tests.support import hostile
 from tests.support.apiserver import ApiServer, issue_key, server_env
+from tests.support.tcpproxy import TcpProxy
 
 HOSTILE = "tests.support.hostile:titles"
+SCRIPTED = "tests.support.processors:scripted"
 TRIGGERS = set("=+-@\t\r")
 FORMULAS = [
     '=HYPERLINK("http://x","y")',
@@ -83,9 +91,10 @@ def test_cli_csv_export_neutralizes_formulas(cli: Cli, tmp_path: Path) -> None:
     assert_jsonl_is_raw(as_jsonl.stdout)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hostile_api(api_backend: str, api_workdir: Path) -> Iterator[ApiServer]:
-    """A server whose default processor is the hostile one (a tenant may not name a module)."""
+    """A server whose default processor is the hostile one (a tenant may not name a module).
+    Stopped after its test: its embedded worker would take the outage test's batch."""
     env = server_env(api_backend, api_workdir, DOMAINBATCH_DEFAULT_PROCESSOR=HOSTILE)
     server = ApiServer(env, api_workdir)
     try:
@@ -109,3 +118,125 @@ def test_api_csv_export_neutralizes_formulas(hostile_api: ApiServer) -> None:
     as_jsonl = api.get(url)
     assert as_jsonl.headers["content-type"].startswith("application/x-ndjson")
     assert_jsonl_is_raw(as_jsonl.text)
+
+
+# Outages -------------------------------------------------------------------------------------
+LOST = "lost the database"
+BACK = "database is back"
+
+
+def _pg(query: str, *args: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        return conn.execute(query, args).fetchall()
+
+
+def _done(batch_id: str) -> int:
+    rows = _pg(
+        "select coalesce(sum(n), 0) from batch_counts where batch_id = %s"
+        " and status not in ('pending', 'processing')",
+        batch_id,
+    )
+    return int(rows[0][0])
+
+
+@pytest.fixture
+def postgres_only(postgres_schema: None) -> Any:
+    if "postgres" not in BACKENDS:
+        pytest.skip("needs PostgreSQL (DOMAINBATCH_TEST_BACKENDS excludes it)")
+    yield
+    wipe_postgres()
+
+
+@pytest.mark.parametrize(
+    ("through", "url", "pooler_mode"),
+    [("postgres", PG_URL, "direct"), ("pgbouncer", PGBOUNCER_URL, "transaction")],
+    ids=["postgres", "pgbouncer"],
+)
+def test_worker_rides_out_a_database_outage(
+    postgres_only: None, tmp_path: Path, through: str, url: str, pooler_mode: str
+) -> None:
+    """The worker reaches the database through a proxy the test cuts for 4 s (every link reset,
+    new ones refused) and restores, in the middle of a batch."""
+    if through not in BACKENDS:
+        pytest.skip(f"needs {through} (DOMAINBATCH_TEST_BACKENDS excludes it)")
+    n = 60
+    source = tmp_path / "domains.txt"
+    source.write_text("".join(f"d{i}.test\n" for i in range(n)))
+    # The slow processor takes 0.2 s a domain; the lease (10 s, below) outlives the 4 s outage,
+    # so nothing the worker holds may be reclaimed and processed twice.
+    submit = ["submit", str(source), "-p", SCRIPTED, "-o", "delay=0.2"]
+    submitted = subprocess.run(
+        [sys.executable, "-m", "domainbatch", *submit],
+        env=cli_env("postgres", tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    batch_id = submitted.stdout.strip()
+    processed = tmp_path / "processed.log"
+    target = psycopg.conninfo.conninfo_to_dict(url)
+    with TcpProxy(str(target["host"]), int(target["port"])) as proxy:
+        env = cli_env(
+            "postgres",
+            tmp_path,
+            DOMAINBATCH_DATABASE_URL=url.replace(f":{target['port']}/", f":{proxy.port}/"),
+            DOMAINBATCH_POOLER_MODE=pooler_mode,
+            DOMAINBATCH_LEASE_SECONDS="10",
+            DOMAINBATCH_POLL_MIN_SECONDS="0.05",
+            DOMAINBATCH_POLL_MAX_SECONDS="0.5",
+            DOMAINBATCH_ACK_INTERVAL_SECONDS="0.1",
+            DOMAINBATCH_TEST_PROCESSED_LOG=str(processed),
+        )
+        log = tmp_path / "worker.log"
+        # stderr goes to a file: a pipe nobody reads while the test waits would fill up and
+        # block the worker (a traceback-per-retry worker fills 64 KiB in a fraction of a second).
+        with log.open("w") as stderr:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "domainbatch", "worker", "--burst", "--concurrency", "4"],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while _done(batch_id) < 8:
+                assert time.monotonic() < deadline and worker.poll() is None
+                time.sleep(0.05)
+            proxy.cut()
+            time.sleep(4)
+            assert worker.poll() is None, "the worker gave up during the outage"
+            proxy.restore()
+            worker.wait(60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    errs = log.read_text()
+    assert worker.returncode == 0, errs
+    status = _pg("select status from batches where id = %s", batch_id)[0][0]
+    assert status == "completed", errs
+    counted = dict(
+        _pg(
+            "select status, sum(n)::int from batch_counts where batch_id = %s group by status",
+            batch_id,
+        )
+    )
+    rows = dict(
+        _pg(
+            "select status, count(*)::int from batch_domains where batch_id = %s group by status",
+            batch_id,
+        )
+    )
+    assert {k: v for k, v in counted.items() if v} == rows == {"succeeded": n}
+    seen = Counter(line.split()[1] for line in processed.read_text().splitlines())
+    assert set(seen) == {f"d{i}.test" for i in range(n)} and set(seen.values()) == {1}
+    lines = errs.splitlines()
+    assert "Traceback" not in errs, f"{len(lines)} lines; they begin:\n{errs[:3000]}"
+    lost = [line for line in lines if LOST in line]
+    back = [line for line in lines if BACK in line]
+    assert len(lost) == 1 and len(back) == 1, errs
+    assert "failed retries" in back[0], back
