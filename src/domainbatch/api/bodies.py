@@ -12,7 +12,7 @@ from fastapi import Request
 from pydantic import ValidationError
 
 from domainbatch.api.schemas import CreateBatchRequest
-from domainbatch.core.inputs import Format
+from domainbatch.core.inputs import Format, check_json_depth, json_text
 from domainbatch.errors import (
     EmptyBatchError,
     InputError,
@@ -74,11 +74,13 @@ async def spool_body(request: Request, limit: int) -> IO[bytes]:
 
 
 def parse_json(spool: IO[bytes]) -> CreateBatchRequest:
-    data = spool.read()
-    if not data.strip():
+    # Decoded here rather than by pydantic, which refuses a byte-order mark and names no depth
+    # limit: the same text rules and depth bound as a JSON file given to the CLI.
+    text = json_text(spool.read(), subject="the request body")
+    if not text.strip():
         raise InputError('the request body is empty: send {"domains": [...]}')
     try:
-        return CreateBatchRequest.model_validate_json(data)
+        return CreateBatchRequest.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "too_short" and tuple(first["loc"]) == ("domains",):
@@ -91,6 +93,9 @@ def parse_options(raw: str | None) -> dict[str, Any]:
     """Processor options given as text (a query parameter, a form field): a JSON object."""
     if not raw or not raw.strip():
         return {}
+    # orjson reads 1,024 levels but cannot store more than 254 (Runtime.submit then refuses
+    # them without naming a limit): bound them like every other JSON input, and say so.
+    check_json_depth(raw, subject="the options value")
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -17,6 +17,7 @@ class WebhookSpec(BaseModel):
         min_length=8,
         max_length=200,
         pattern=r"^[^\x00-\x1f\x7f]+$",
+        repr=False,  # never in a log line
         description="Key of the HMAC-SHA256 body signature (no control characters)",
     )
 

@@ -1,10 +1,14 @@
 """Reading batch input: text, CSV or JSON bytes in, a lazy stream of entry strings out.
 
 Text and CSV are streamed (memory stays flat with the input's size); JSON is for small request
-bodies and is loaded whole. Bytes are decoded as UTF-8 (a UTF-8 or UTF-16 byte-order mark is
-honoured) with ``errors="replace"``, so undecodable bytes become U+FFFD and the normalizer
-rejects that entry with a reason instead of the whole input failing. Gzip input is unpacked on
-the fly. Entries come out as written (trimmed); normalization is someone else's job.
+bodies and is loaded whole, and refused if nested deeper than ``MAX_JSON_DEPTH`` (no parser
+recursion is ever reached). Text and CSV bytes are decoded as UTF-8 (a UTF-8 or UTF-16
+byte-order mark is honoured) with ``errors="replace"``, so undecodable bytes become U+FFFD and
+the normalizer rejects that entry with a reason instead of the whole input failing. Gzip input
+is unpacked on the fly, every member of it; a truncated or corrupt gzip stream raises
+``InputError`` when the reader gets there, so callers that store entries must do so in one
+transaction (batch creation does). Entries come out as written (trimmed); normalization is
+someone else's job.
 """
 
 from __future__ import annotations
@@ -14,13 +18,22 @@ import csv
 import io
 import itertools
 import json
+import re
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator
 from typing import IO, Literal
 
 from domainbatch.errors import InputError
 
-__all__ = ["HEADER_NAMES", "Format", "iter_entries"]
+__all__ = [
+    "HEADER_NAMES",
+    "MAX_JSON_DEPTH",
+    "Format",
+    "check_json_depth",
+    "iter_entries",
+    "json_text",
+]
 
 Format = Literal["auto", "text", "csv", "json"]
 
@@ -38,6 +51,7 @@ _EXTENSIONS: dict[str, Format] = {
     ".list": "text",
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+MAX_JSON_DEPTH = 64  # arrays/objects; a batch needs 2 (see check_json_depth)
 
 
 def iter_entries(
@@ -109,18 +123,58 @@ def _peek(
 
 
 def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    """Inflate a gzip stream: every member in turn, output in pieces of at most ``_CHUNK``
+    bytes (memory stays flat whatever the compression ratio).
+
+    The stream must be whole: a member cut short raises :class:`InputError` rather than ending
+    the input early, so a truncated upload can never become a silently shorter batch. Zero bytes
+    between or after members are skipped (padding, as Python's ``gzip`` module and gzip(1)
+    allow); any other bytes after a complete member must start another member, else the input
+    is refused (gzip(1) would only warn "trailing garbage ignored", but bytes we cannot read
+    are better reported than dropped).
+    """
+    inflater: zlib._Decompress | None = None  # the current member's; None between members
+    members = 0
+    offset = 0  # compressed bytes consumed so far, for the error messages
     try:
         for chunk in chunks:
-            data = inflater.decompress(chunk, _CHUNK)
-            while data:
-                yield data
-                data = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
-        tail = inflater.flush()
-        if tail:
-            yield tail
+            data = chunk
+            while True:
+                if inflater is None:
+                    stripped = data.lstrip(b"\0")
+                    offset += len(data) - len(stripped)
+                    data = stripped
+                    if not data:
+                        break
+                    if members and not _GZIP_MAGIC.startswith(data[:2]):
+                        raise InputError(
+                            f"unexpected bytes after the gzip data (at byte {offset:,}):"
+                            " neither another gzip member nor zero padding"
+                        )
+                    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                    members += 1
+                out = inflater.decompress(data, _CHUNK)
+                if out:
+                    yield out
+                if inflater.eof:  # the member and its CRC/size trailer are complete
+                    rest = inflater.unused_data
+                    offset += len(data) - len(rest)
+                    data, inflater = rest, None
+                    continue
+                rest = inflater.unconsumed_tail
+                offset += len(data) - len(rest)
+                data = rest
+                if not data and len(out) < _CHUNK:  # all input in, no output held back
+                    break
     except zlib.error as exc:
-        raise InputError(f"the input is not valid gzip data ({exc})") from None
+        raise InputError(
+            f"the input is not valid gzip data ({exc}, near byte {offset:,})"
+        ) from None
+    if inflater is not None:
+        raise InputError(
+            f"the gzip data is truncated: it ends inside member {members}, after {offset:,}"
+            " compressed bytes (the file is incomplete: copy or compress it again)"
+        )
 
 
 class _ChunkReader(io.RawIOBase):
@@ -276,12 +330,12 @@ def _lines_with_newlines(stream: io.TextIOWrapper) -> Iterator[str]:
 
 
 def _json_entries(chunks: Iterator[bytes]) -> Iterator[str]:
-    data = b"".join(chunks)
-    if not data.strip():
+    text = json_text(b"".join(chunks), subject="the input")
+    if not text.strip():
         return iter(())
     try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        document = json.loads(text)
+    except ValueError as exc:
         raise InputError(f"the input is not valid JSON ({exc})") from None
     items = document.get("domains") if isinstance(document, dict) else document
     if not isinstance(items, list):
@@ -296,3 +350,45 @@ def _json_entries(chunks: Iterator[bytes]) -> Iterator[str]:
                 f"JSON item {index} is {type(item).__name__}, not a string: {str(item)[:60]!r}"
             )
     return iter(items)
+
+
+# --- JSON text, shared with the API's JSON bodies ---------------------------------------------
+
+# Outside strings, only brackets matter for depth: a string (its closing quote may be missing
+# in broken input) or a run of anything else is dropped in one C-speed pass.
+_NOT_NESTING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|[^"\[\]{}]++', re.DOTALL)
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1, +1, -1, -1 as signed bytes
+
+
+def json_text(data: bytes, *, subject: str) -> str:
+    """JSON bytes as text, refused with :class:`InputError` unless they are UTF-8 (with or
+    without a byte-order mark) or UTF-16/UTF-32 (detected as ``json.loads`` does) and nested at
+    most ``MAX_JSON_DEPTH`` levels (see :func:`check_json_depth`)."""
+    try:
+        text = data.decode(json.detect_encoding(data))
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{subject} is not valid JSON text: not UTF-8, UTF-16 or UTF-32 ({exc.reason} at"
+            f" byte {exc.start:,})"
+        ) from None
+    check_json_depth(text, subject=subject)
+    return text
+
+
+def check_json_depth(text: str, *, subject: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON nested deeper than ``limit`` arrays/objects before any parser sees it.
+
+    The stdlib parser recurses once per level and ends in ``RecursionError`` near 1,000 levels;
+    orjson and pydantic stop at fixed depths (1,024 and 200) with messages that name no limit.
+    A batch needs two levels (``{"domains": [...]}``), so a small explicit bound costs nothing
+    legitimate and gives one clear error on every path. Memory and time are linear in the text.
+    """
+    if text.count("[") + text.count("{") <= limit:  # the usual case (milliseconds for 1M)
+        return
+    nesting = _NOT_NESTING.sub("", text)  # about 1 µs per string: only for bracket-rich text
+    steps = array("b", nesting.encode("ascii").translate(_DEPTH_STEP))
+    if max(itertools.accumulate(steps), default=0) > limit:
+        raise InputError(
+            f"{subject} is JSON nested deeper than {limit} levels; at most {limit} levels of"
+            " arrays and objects are accepted"
+        )

@@ -52,7 +52,7 @@ class BatchSpec:
     max_attempts: int
     tenant_id: str | None = None
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)  # never in a log line
 
 
 def _insert(db: Database) -> Any:

@@ -66,8 +66,17 @@ def _upgrade(db: Database) -> str | None:
             if _current(db) != head_revision():
                 command.upgrade(_config(db), "head")
             return _current(db)
-    except SQLAlchemyError as exc:
-        raise StorageError(f"migration failed: {exc}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise StorageError(f"migration failed: {_one_line(exc)}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """The driver's message without SQLAlchemy's SQL echo and links: the CLI shows one line."""
+    detail = getattr(exc, "orig", None) or exc
+    if isinstance(detail, OSError) and detail.strerror:
+        return detail.strerror
+    lines = str(detail).strip().splitlines()
+    return lines[0] if lines else type(detail).__name__
 
 
 async def upgrade(db: Database) -> str | None:
@@ -79,4 +88,4 @@ async def current_revision(db: Database) -> str | None:
     try:
         return await asyncio.to_thread(_current, db)
     except SQLAlchemyError as exc:
-        raise StorageError(f"cannot read the schema revision: {exc}") from exc
+        raise StorageError(f"cannot read the schema revision: {_one_line(exc)}") from exc

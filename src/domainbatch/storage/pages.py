@@ -5,14 +5,14 @@ page 1) and no server-side cursor (nothing outlives one statement: pooler-safe).
 from __future__ import annotations
 
 import base64
-import binascii
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import and_, or_, select
 
-from domainbatch.errors import InputError, NotFoundError
+from domainbatch.errors import InvalidCursorError, NotFoundError
 from domainbatch.storage.batches import batch_dict, domain_dict, get_batch_row
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import batch_domains as d
@@ -29,21 +29,41 @@ def encode_cursor(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
 
 
+_BAD_CURSOR = "the cursor is not valid; use next_cursor from a previous page"
+_MAX_CURSOR = 512  # characters; ours are under 100 (a time and a 36-character batch id)
+_MAX_KEY_INT = 2**63 - 1  # a BIGINT (Postgres) or INTEGER (SQLite) id
+_MAX_KEY_TEXT = 64  # a batch id is a 36-character UUID
+
+
+def _storable_key(value: Any, kind: type | tuple[type, ...]) -> bool:
+    """Whether ``value`` has the expected type and is a value the database can compare with:
+    a forged cursor must be refused here, not fail in the driver (503) or the server."""
+    if isinstance(value, bool) or not isinstance(value, kind):
+        return False
+    if isinstance(value, int):
+        return 0 <= value <= _MAX_KEY_INT
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):  # no NUL (Postgres refuses it), no control characters
+        return 0 < len(value) <= _MAX_KEY_TEXT and value.isascii() and value.isprintable()
+    return False
+
+
 def decode_cursor(cursor: str, shape: tuple[type | tuple[type, ...], ...]) -> list[Any]:
-    """The key inside ``cursor``; a cursor that was not ours is an input error (422)."""
+    """The key inside ``cursor``; a cursor that was not ours is ``InvalidCursorError`` (422)."""
+    if len(cursor) > _MAX_CURSOR:
+        raise InvalidCursorError(_BAD_CURSOR)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = orjson.loads(raw)
-    except (binascii.Error, ValueError):
-        raise InputError("the cursor is not valid; use next_cursor from a previous page") from None
+    except ValueError:  # binascii.Error, orjson.JSONDecodeError, a non-ASCII cursor
+        raise InvalidCursorError(_BAD_CURSOR) from None
     if (
         not isinstance(key, list)
         or len(key) != len(shape)
-        or not all(
-            isinstance(v, t) and not isinstance(v, bool) for v, t in zip(key, shape, strict=True)
-        )
+        or not all(_storable_key(v, t) for v, t in zip(key, shape, strict=True))
     ):
-        raise InputError("the cursor is not valid; use next_cursor from a previous page")
+        raise InvalidCursorError(_BAD_CURSOR)
     return key
 
 

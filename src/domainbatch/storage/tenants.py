@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
@@ -30,7 +30,7 @@ class Tenant:
 @dataclass(frozen=True)
 class IssuedKey:
     id: str
-    key: str
+    key: str = field(repr=False)  # shown once, on purpose; never in a repr or log line
     tenant: Tenant
 
 

@@ -9,7 +9,7 @@ goes out once the earlier one is delivered or given up)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, literal, or_, select, update
@@ -30,7 +30,7 @@ class Delivery:
     event: str
     attempt: int
     url: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line
     created_at: float
 
 
