@@ -4,9 +4,12 @@ with two log lines instead of a traceback per retry."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -240,3 +243,69 @@ def test_worker_rides_out_a_database_outage(
     back = [line for line in lines if BACK in line]
     assert len(lost) == 1 and len(back) == 1, errs
     assert "failed retries" in back[0], back
+
+
+# SQLite migrations on a full disk ------------------------------------------------------------
+def _domainbatch(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "domainbatch", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _schema(path: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return [r[0] for r in conn.execute("select name from sqlite_master order by name")]
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size: str = "512k") -> Iterator[Path]:
+    """A real filesystem of ``size`` (a tmpfs; the tests run as root), unmounted afterwards."""
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.fail(
+            f"this test mounts a small tmpfs to fill (needs root): {mounted.stderr.strip()}",
+            pytrace=False,
+        )
+    try:
+        yield where
+    finally:
+        if subprocess.run(["umount", str(where)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_sqlite_database_first_created_on_a_full_disk(tmp_path: Path) -> None:
+    """The schema is created in one transaction: a full disk leaves nothing half-made, the error
+    is one line, and once space is freed the same command works."""
+    with small_disk(tmp_path / "disk") as disk:
+        # 48 KiB free: room for the first few tables, not for the whole schema (the old
+        # statement-by-statement migration stopped at an index, leaving three tables behind).
+        filler = disk / "filler"
+        filler.write_bytes(bytes(shutil.disk_usage(disk).free - 48 * 1024))
+        database = disk / "domainbatch.db"
+        env = cli_env("sqlite", tmp_path, DOMAINBATCH_DATABASE_URL=f"sqlite:///{database}")
+        full = _domainbatch(env, tmp_path, "list")
+        assert full.returncode != 0, full.stdout
+        assert full.stderr.strip().splitlines() == [
+            "error: migration failed: database or disk is full [storage]"
+        ], full.stderr
+        assert _schema(database) == []  # no table, no alembic_version
+        filler.unlink()
+        freed = _domainbatch(env, tmp_path, "list", "--json")
+        assert freed.returncode == 0, freed.stderr
+        assert json.loads(freed.stdout) == []
+        assert {"alembic_version", "batches", "batch_domains"} <= set(_schema(database))
+        check = _domainbatch(env, tmp_path, "db", "check", "--json")
+        report = json.loads(check.stdout)
+        assert report["ok"] and report["schema_revision"] == report["schema_head"]
