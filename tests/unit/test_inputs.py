@@ -7,10 +7,10 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domainbatch.core.inputs import iter_entries
+from domainbatch.core.inputs import MAX_JSON_DEPTH, Format, iter_entries
 from domainbatch.errors import InputError
 
 
@@ -211,3 +211,201 @@ def test_text_round_trip_any_chunking(names: list[str], newline: bytes, size: in
     data = newline.join(n.encode() for n in names) + newline
     chunks = [data[i : i + size] for i in range(0, len(data), size)]
     assert list(iter_entries(chunks, fmt="text")) == names
+
+
+# --- hostile input: gzip members and truncation, JSON depth, byte-order marks ----------------
+
+MEMBERS = gzip.compress(b"one.com\ntwo.com\n") + gzip.compress(b"three.com\nfour.com\n")
+
+
+def test_gzip_every_member_is_read() -> None:
+    assert entries(MEMBERS) == ["one.com", "two.com", "three.com", "four.com"]
+    one_byte_chunks = (MEMBERS[i : i + 1] for i in range(len(MEMBERS)))
+    assert list(iter_entries(one_byte_chunks)) == ["one.com", "two.com", "three.com", "four.com"]
+    assert entries(gzip.compress(b"domain\na.com\n") + gzip.compress(b"b.com\n")) == [
+        "a.com",
+        "b.com",
+    ]
+    assert entries(gzip.compress(b'["x.com",') + gzip.compress(b'"y.com"]')) == ["x.com", "y.com"]
+    assert entries(MEMBERS + gzip.compress(b"")) == ["one.com", "two.com", "three.com", "four.com"]
+
+
+def test_gzip_zero_padding_is_skipped_other_trailing_bytes_are_refused() -> None:
+    padded = gzip.compress(b"a.com\n") + b"\0" * 1000 + gzip.compress(b"b.com\n") + b"\0" * 7
+    assert entries(padded) == ["a.com", "b.com"]
+    for garbage in (b"x", b"\0\0junk", b"\n", b"PK\x03\x04"):
+        with pytest.raises(InputError) as info:
+            entries(gzip.compress(b"a.com\n") + garbage)
+        assert "after the gzip data" in info.value.message
+        assert info.value.code == "invalid_input"
+
+
+def test_truncated_gzip_is_an_input_error_not_a_shorter_batch() -> None:
+    data = gzip.compress(b"".join(b"site%d.example.com\n" % i for i in range(100_000)))
+    with pytest.raises(InputError) as info:
+        entries(data[: len(data) // 2])
+    assert "truncated" in info.value.message
+    assert len(info.value.message.splitlines()) == 1
+    for cut in (2, 5, 10, len(data) - 8, len(data) - 1):  # header, body, CRC/size trailer
+        with pytest.raises(InputError):
+            entries(data[:cut])
+    with pytest.raises(InputError):  # a second member cut short
+        entries(MEMBERS[:-3])
+
+
+def test_corrupt_gzip_is_an_input_error() -> None:
+    data = bytearray(gzip.compress(b"".join(b"d%d.com\n" % i for i in range(1000))))
+    data[-6] ^= 0xFF  # the CRC no longer matches (last 8 bytes: CRC32, size)
+    with pytest.raises(InputError) as info:
+        entries(bytes(data))
+    assert "not valid gzip" in info.value.message
+
+
+def test_gzip_members_are_streamed_lazily() -> None:
+    produced = 0
+
+    def members() -> Iterator[bytes]:
+        nonlocal produced
+        for i in range(2_000):
+            produced += 1
+            yield gzip.compress(b"".join(b"m%d-%d.example.com\n" % (i, j) for j in range(100)))
+
+    stream = iter_entries(members(), fmt="text")
+    assert next(stream) == "m0-0.example.com"
+    assert produced < 200
+    assert sum(1 for _ in stream) == 199_999 and produced == 2_000
+
+
+def nested(depth: int, inner: bytes = b"") -> bytes:
+    return b"[" * depth + inner + b"]" * depth
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 1_000, 100_000])
+@pytest.mark.parametrize("how", ["auto", "json", "filename", "gzip", "utf-16", "object"])
+def test_deep_json_is_an_input_error_naming_the_bound(depth: int, how: str) -> None:
+    data = nested(depth)
+    if how == "object":
+        data = b'{"domains": ["a.com"], "x": ' + nested(depth - 1) + b"}"
+    kwargs: dict[str, object] = {}
+    if how == "json":
+        kwargs["fmt"] = "json"
+    elif how == "filename":
+        kwargs["filename"] = "deep.json"
+    elif how == "gzip":
+        data = gzip.compress(data)
+    elif how == "utf-16":
+        data = data.decode().encode("utf-16")
+    with pytest.raises(InputError) as info:
+        entries(data, **kwargs)
+    assert f"deeper than {MAX_JSON_DEPTH} levels" in info.value.message
+    assert info.value.code == "invalid_input"
+
+
+def test_json_depth_counts_structure_not_brackets_in_strings() -> None:
+    tricky = '[[[\\"[{]' * 50  # JSON text: [[[\"[{] repeated, all inside one string
+    data = ('["a.com", "' + tricky + '"]').encode()
+    assert entries(data) == ["a.com", tricky.replace('\\"', '"')]
+    at_limit = nested(MAX_JSON_DEPTH)  # as deep as allowed: refused for its shape, not depth
+    with pytest.raises(InputError) as info:
+        entries(at_limit)
+    assert "item 0 is list" in info.value.message
+
+
+def test_a_byte_order_mark_is_accepted_in_every_format() -> None:
+    bom = b"\xef\xbb\xbf"
+    assert entries(bom + b'["a.com", "b.org"]') == ["a.com", "b.org"]
+    assert entries(bom + b'{"domains": ["a.com"]}', filename="x.json") == ["a.com"]
+    assert entries(bom + b"a.com\nb.org\n", filename="x.txt") == ["a.com", "b.org"]
+    assert entries(bom + b"domain\na.com\n", filename="x.csv") == ["a.com"]
+    assert entries(gzip.compress(bom + b'["a.com"]')) == ["a.com"]
+    for codec in ("utf-16", "utf-16-le", "utf-16-be"):
+        bom16 = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}.get(codec, b"")
+        for text, expected in (
+            ('["bücher.de"]', ["bücher.de"]),
+            ("domain\nbücher.de\n", ["bücher.de"]),
+            ("bücher.de\na.com\n", ["bücher.de", "a.com"]),
+        ):
+            assert entries(bom16 + text.encode(codec)) == expected, (codec, text)
+
+
+def test_classic_mac_newlines_are_sniffed_not_a_csv_crash() -> None:
+    # Found by the random-bytes property: the sniffer handed a line with a bare CR to csv.
+    assert entries(b"domain\ra.com\rb.com\r") == ["a.com", "b.com"]
+    assert entries(b"a.com\rb.com\r") == ["a.com", "b.com"]
+    assert entries(b'x\ry,"z\n') == ["x", 'y,"z']
+
+
+def test_csv_header_too_long_for_the_csv_module_is_an_input_error() -> None:
+    with pytest.raises(InputError) as info:
+        entries(b"a" * 200_000 + b",domain\nx,y.com\n", fmt="csv")
+    assert "CSV header" in info.value.message
+
+
+# --- properties: nothing but InputError, never a silent partial list -------------------------
+
+FORMATS: list[Format] = ["auto", "text", "csv", "json"]
+HOSTILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@HOSTILE
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.binary(max_size=300).map(lambda b: b"\x1f\x8b" + b),
+        st.binary(max_size=300).map(gzip.compress),
+        st.binary(max_size=300).map(lambda b: b"\xef\xbb\xbf" + b),
+        st.binary(max_size=300).map(lambda b: b"\xff\xfe" + b),
+    ),
+    st.sampled_from(FORMATS),
+    st.sampled_from([None, "x.txt", "x.csv", "x.json", "x.json.gz", "x"]),
+)
+def test_random_bytes_raise_nothing_but_input_error(
+    data: bytes, fmt: Format, filename: str | None
+) -> None:
+    try:
+        result = entries(data, fmt=fmt, filename=filename)
+    except InputError:
+        return
+    assert all(isinstance(e, str) for e in result)
+
+
+@HOSTILE
+@given(
+    st.lists(st.from_regex(r"[a-z0-9]{1,20}\.com", fullmatch=True), min_size=1, max_size=300),
+    st.integers(min_value=1, max_value=3),
+    st.data(),
+)
+def test_gzip_cut_anywhere_is_an_error_or_every_entry(
+    names: list[str], members: int, data: st.DataObject
+) -> None:
+    parts = [names[i::members] for i in range(members)]
+    packed = [gzip.compress("".join(n + "\n" for n in part).encode()) for part in parts]
+    whole = b"".join(packed)
+    ends = {sum(len(p) for p in packed[: k + 1]): k for k in range(members)}
+    cut = data.draw(st.integers(min_value=2, max_value=len(whole)), label="cut")
+    try:
+        result = entries(whole[:cut], fmt="text")
+    except InputError:
+        assert cut not in ends  # a complete stream is never refused
+        return
+    # Only a cut at the end of a member reads without error, and then every entry is there.
+    assert cut in ends, f"cut at {cut} of {len(whole)} gave {len(result)} entries silently"
+    assert result == [n for part in parts[: ends[cut] + 1] for n in part]
+
+
+@HOSTILE
+@given(
+    st.integers(min_value=0, max_value=5_000),
+    st.sampled_from([("", ""), ('{"domains": ', "}"), ('["a.com", ', "]")]),
+    st.sampled_from(FORMATS),
+    st.booleans(),
+)
+def test_json_of_any_depth_is_entries_or_input_error(
+    depth: int, around: tuple[str, str], fmt: Format, closed: bool
+) -> None:
+    document = around[0] + "[" * depth + ("]" * depth + around[1] if closed else "")
+    try:
+        result = entries(document.encode(), fmt=fmt)
+    except InputError:
+        return
+    assert all(isinstance(e, str) for e in result)

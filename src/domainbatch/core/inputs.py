@@ -51,6 +51,7 @@ _EXTENSIONS: dict[str, Format] = {
     ".list": "text",
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # the line ends TextIOWrapper's universal mode knows
 MAX_JSON_DEPTH = 64  # arrays/objects; a batch needs 2 (see check_json_depth)
 
 
@@ -238,20 +239,26 @@ def _sniff(head: bytes) -> Format:
     text = text.lstrip()
     if text[:1] in ("[", "{"):
         return "json"
-    first = text.split("\n", 1)[0].strip()
-    if not first.startswith("#") and _header_index(first) is not None:
-        return "csv"
-    return "text"
+    first = _NEWLINE.split(text, 1)[0].strip()  # CR alone ends a line too (classic Mac)
+    if first.startswith("#"):
+        return "text"
+    try:
+        return "csv" if _header_index(first) is not None else "text"
+    except InputError:  # not even a readable CSV header: text
+        return "text"
 
 
 def _split_header(line: str) -> tuple[list[str], str]:
     """Split a header line on its most plausible delimiter (comma, semicolon or tab)."""
-    for delimiter in (",", ";", "\t"):
-        if delimiter in line:
-            cells = next(csv.reader([line], delimiter=delimiter), [])
-            if _pick_column(cells) is not None:
-                return cells, delimiter
-    return next(csv.reader([line]), []), ","
+    try:
+        for delimiter in (",", ";", "\t"):
+            if delimiter in line:
+                cells = next(csv.reader([line], delimiter=delimiter), [])
+                if _pick_column(cells) is not None:
+                    return cells, delimiter
+        return next(csv.reader([line]), []), ","
+    except csv.Error as exc:  # e.g. a cell over the csv module's field limit
+        raise InputError(f"malformed CSV header line: {exc}") from None
 
 
 def _pick_column(cells: list[str]) -> int | None:
