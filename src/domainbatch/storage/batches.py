@@ -4,17 +4,16 @@ and ``control.py``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.core.status import Progress
 from domainbatch.errors import NotFoundError
-from domainbatch.storage import counters
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import (
     PG_EPOCH_NOW,
@@ -67,10 +66,7 @@ async def batch_status(
     if not db.is_sqlite:
         row, counts, errors, now = await _status_postgres(db, batch_id, tenant_id)
     else:
-        async with db.connect() as conn:
-            row = await get_batch_row(conn, batch_id, tenant_id=tenant_id)
-            counts, errors = await counters.read(conn, batch_id)
-            now = float(await conn.scalar(select(epoch_now())) or 0.0)
+        row, counts, errors, now = await _status_sqlite(db, batch_id, tenant_id)
     progress = Progress(
         total=row.total,
         counts=counts,
@@ -107,6 +103,48 @@ async def _status_postgres(
         rows = await cur.fetchall()
     if not rows:
         raise NotFoundError(f"no batch {batch_id}")
+    counts, errors = _fold_counts(rows)
+    first = rows[0]
+    return SimpleNamespace(**first), counts, errors, float(first["now_"])
+
+
+async def _status_sqlite(
+    db: Database, batch_id: str, tenant_id: str | None
+) -> tuple[Any, dict[str, int], dict[str, int], float]:
+    """The same single statement as ``_PG_STATUS``, in Core. One statement is one snapshot:
+    pysqlite starts no transaction for a SELECT, so separate reads of the row, the counters
+    and the clock each saw their own moment (a status could say ``pending`` with domains in
+    flight)."""
+    summed = (
+        select(
+            batch_counts.c.batch_id,
+            batch_counts.c.status.label("c_status"),
+            batch_counts.c.error_code.label("c_code"),
+            func.sum(batch_counts.c.n).label("c_n"),
+        )
+        .where(batch_counts.c.batch_id == batch_id)
+        .group_by(batch_counts.c.batch_id, batch_counts.c.status, batch_counts.c.error_code)
+        .subquery()
+    )
+    query = (
+        select(batches, epoch_now().label("now_"), summed.c.c_status, summed.c.c_code, summed.c.c_n)
+        .select_from(batches.outerjoin(summed, summed.c.batch_id == batches.c.id))
+        .where(batches.c.id == batch_id)
+    )
+    if tenant_id is not None:
+        query = query.where(batches.c.tenant_id == tenant_id)
+    async with db.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    if not rows:
+        raise NotFoundError(f"no batch {batch_id}")
+    counts, errors = _fold_counts(row._mapping for row in rows)
+    first = rows[0]
+    return first, counts, errors, float(first.now_ or 0.0)
+
+
+def _fold_counts(rows: Iterable[Mapping[Any, Any]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Counts by domain status and failures by error code, from the status rows' summed
+    counter columns (``c_status`` is NULL for a batch with no counter rows)."""
     counts: dict[str, int] = {}
     errors: dict[str, int] = {}
     for r in rows:
@@ -116,8 +154,7 @@ async def _status_postgres(
         counts[r["c_status"]] = counts.get(r["c_status"], 0) + n
         if r["c_code"] and n:
             errors[r["c_code"]] = errors.get(r["c_code"], 0) + n
-    first = rows[0]
-    return SimpleNamespace(**first), counts, errors, float(first["now_"])
+    return counts, errors
 
 
 def batch_dict(row: Row[Any]) -> dict[str, Any]:
