@@ -49,7 +49,7 @@ def environment(backend: str, workdir: Path) -> dict[str, str]:
         url = f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
         mode = "transaction" if backend == "pgbouncer" else "direct"
     env.update(
-        PYTHONPATH=str(REPO),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         DOMAINBATCH_DATABASE_URL=url,
         DOMAINBATCH_POOLER_MODE=mode,
         DOMAINBATCH_DB_APPLICATION_NAME=APP_NAME,

@@ -1,39 +1,92 @@
-"""Shared fixtures: the three storage backends every integration test runs on.
+"""Shared fixtures: the three storage backends every integration test runs on, a database of
+this run's own, and the loopback-only guard.
 
 - ``sqlite``: a fresh file per test.
-- ``postgres``: the local PostgreSQL, database ``domainbatch_test``.
+- ``postgres``: the local PostgreSQL, in a database named for this run
+  (``domainbatch_test_<run>``), created at the start and dropped at the end (also after a
+  failure or Ctrl-C), so two runs on one machine never meet.
 - ``pgbouncer``: the same database through PgBouncer in transaction mode (pool size 2).
 
-Postgres and PgBouncer are required (``.ci/run`` starts them): a missing server is an error,
-never a skip. Set ``DOMAINBATCH_TEST_BACKENDS=sqlite`` to run on SQLite alone, knowingly.
+``scripts/test.sh`` (the README's test command) starts a PgBouncer of its own and passes its
+URL in ``DOMAINBATCH_TEST_PGBOUNCER_URL``; a bare ``pytest`` expects one on 127.0.0.1:6432.
+Postgres and PgBouncer are required: a missing server is an error, never a skip. Set
+``DOMAINBATCH_TEST_BACKENDS=sqlite`` to run on SQLite alone, knowingly.
+
+Every Python process of the run may connect only to loopback (``tests/loopback``): this one
+from here, the processes it starts through ``sitecustomize`` on ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
+import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from domainbatch.runtime import Runtime
-from domainbatch.settings import Settings
-from domainbatch.storage import migrate
-from domainbatch.storage.database import Database
+REPO = Path(__file__).resolve().parents[1]
+LOOPBACK = REPO / "tests" / "loopback"
+sys.path.insert(0, str(LOOPBACK))
+import loopback_guard  # noqa: E402 - from the folder just added
+
+loopback_guard.install()
+# Children inherit the guard (sitecustomize) and find the repository's packages.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    dict.fromkeys([str(LOOPBACK), str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
+)
+RUN = os.environ.setdefault("DOMAINBATCH_TEST_RUN", f"{os.getpid()}_{secrets.token_hex(3)}")
+_OWN_LOG = loopback_guard.LOG_VARIABLE not in os.environ  # else scripts/testenv.sh owns it
+os.environ.setdefault(
+    loopback_guard.LOG_VARIABLE,
+    str(Path(tempfile.gettempdir()) / f"domainbatch-loopback-{RUN}.log"),
+)
+
+from domainbatch.runtime import Runtime  # noqa: E402 - after the guard
+from domainbatch.settings import Settings  # noqa: E402
+from domainbatch.storage import migrate  # noqa: E402
+from domainbatch.storage.database import Database  # noqa: E402
 
 PG_URL = os.environ.get(
-    "DOMAINBATCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/domainbatch_test"
+    "DOMAINBATCH_TEST_POSTGRES_URL", f"postgresql://postgres@127.0.0.1:5432/domainbatch_test_{RUN}"
 )
 PGBOUNCER_URL = os.environ.get(
-    "DOMAINBATCH_TEST_PGBOUNCER_URL", "postgresql://postgres@127.0.0.1:6432/domainbatch_test"
+    "DOMAINBATCH_TEST_PGBOUNCER_URL",
+    "postgresql://postgres@127.0.0.1:6432/" + PG_URL.rsplit("/", 1)[1],
 )
 BACKENDS = [
     b.strip()
     for b in os.environ.get("DOMAINBATCH_TEST_BACKENDS", "sqlite,postgres,pgbouncer").split(",")
 ]
-REPO = Path(__file__).resolve().parents[1]
+
+
+def run_database(prefix: str) -> str:
+    """A database name of this run's own (for tests that need one more database)."""
+    return f"{prefix}_{RUN}"
+
+
+def child_pythonpath() -> str:
+    """``PYTHONPATH`` for a process a test starts: the guard first, then the repository."""
+    return os.environ["PYTHONPATH"]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A connection off loopback that no test declared is a failure of the run."""
+    log = os.environ[loopback_guard.LOG_VARIABLE]
+    found = loopback_guard.violations(log)
+    if found:
+        sys.stderr.write(
+            "\nloopback guard: connections off loopback were attempted (and refused):\n  "
+            + "\n  ".join(found[:20])
+            + "\n"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if _OWN_LOG and os.path.exists(log):
+        os.unlink(log)
 
 
 def backend_settings(backend: str, tmp_path: Path, **extra: object) -> Settings:
@@ -45,36 +98,62 @@ def backend_settings(backend: str, tmp_path: Path, **extra: object) -> Settings:
     return Settings(database_url=PGBOUNCER_URL, pooler_mode="transaction", **extra)  # type: ignore[arg-type]
 
 
-def _ensure_postgres_database() -> None:
-    admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
-    name = PG_URL.rsplit("/", 1)[1]
+def _admin(url: str) -> str:
+    return url.rsplit("/", 1)[0] + "/postgres"
+
+
+def create_database(url: str) -> bool:
+    """Create the database ``url`` names unless it exists; True when this call made it."""
+    name = url.rsplit("/", 1)[1]
     try:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            if not conn.execute("select 1 from pg_database where datname=%s", (name,)).fetchone():
-                conn.execute(f'create database "{name}"')
+        with psycopg.connect(_admin(url), autocommit=True) as conn:
+            if conn.execute("select 1 from pg_database where datname=%s", (name,)).fetchone():
+                return False
+            conn.execute(f'create database "{name}"')
+            return True
     except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is required for the tests ({admin}): {exc}", pytrace=False)
+        pytest.fail(f"PostgreSQL is required for the tests ({_admin(url)}): {exc}", pytrace=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop it even if PgBouncer still holds server connections to it (FORCE ends them)."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(_admin(url), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="session")
-def postgres_schema() -> None:
+def postgres_schema() -> Iterator[None]:
+    """This run's database, migrated; dropped when the run ends (pytest tears session fixtures
+    down after a failure or Ctrl-C too; ``scripts/test.sh`` drops it again if pytest is
+    killed)."""
     if not {"postgres", "pgbouncer"} & set(BACKENDS):
+        yield
         return
-    _ensure_postgres_database()
+    created = create_database(PG_URL)
+    try:
 
-    async def upgrade() -> None:
-        db = Database(Settings(database_url=PG_URL))
-        try:
-            await migrate.upgrade(db)
-        finally:
-            await db.dispose()
+        async def upgrade() -> None:
+            db = Database(Settings(database_url=PG_URL))  # type: ignore[arg-type]
+            try:
+                await migrate.upgrade(db)
+            finally:
+                await db.dispose()
 
-    asyncio.run(upgrade())
-    if "pgbouncer" in BACKENDS:
-        try:
-            psycopg.connect(PGBOUNCER_URL, prepare_threshold=None).close()
-        except psycopg.OperationalError as exc:
-            pytest.fail(f"PgBouncer is required (run .ci/pgbouncer.sh): {exc}", pytrace=False)
+        asyncio.run(upgrade())
+        if "pgbouncer" in BACKENDS:
+            try:
+                psycopg.connect(PGBOUNCER_URL, prepare_threshold=None).close()
+            except psycopg.OperationalError as exc:
+                pytest.fail(
+                    f"PgBouncer is required ({PGBOUNCER_URL.rsplit('/', 1)[0]}; "
+                    f"scripts/test.sh starts one): {exc}",
+                    pytrace=False,
+                )
+        yield
+    finally:
+        if created:
+            drop_database(PG_URL)
 
 
 def wipe_postgres() -> None:

@@ -371,13 +371,13 @@ async def run_worker(
 # The local test web -------------------------------------------------------------------------
 def web_overrides(web: Any, **extra: Any) -> dict[str, Any]:
     """Settings that aim the homepage processor at the local test web (``web.env()`` as
-    settings), with quick polling and retries so a script takes seconds."""
+    settings: the SSRF guard on, the test web's names trusted through ``resolve_overrides``),
+    with quick polling and retries so a script takes seconds."""
     values: dict[str, Any] = {
         "http_port": web.http_port,
         "https_port": web.https_port,
         "resolve_overrides": {"*.test": web.host},
         "nameservers": [f"{web.host}:{web.dns_port}"],
-        "allow_private_addresses": True,
         "extra_suffixes": ["test", "example"],
         "dns_timeout": 2.0,
         "connect_timeout": 3.0,

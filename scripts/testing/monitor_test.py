@@ -119,7 +119,8 @@ async def create(script: Script, rt: Runtime, label: str, entries: list[str]) ->
 
 async def cli_status(batch_id: str) -> dict[str, Any]:
     """``domainbatch status ID --json``: what an operator at a terminal sees."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "COLUMNS": "200"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

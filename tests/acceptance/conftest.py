@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS, REPO, backend_settings, wipe_postgres
+from tests.conftest import BACKENDS, backend_settings, child_pythonpath, wipe_postgres
 from tests.support.apiserver import ApiServer, issue_key, server_env
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -20,7 +20,7 @@ def cli_env(backend: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     settings = backend_settings(backend, tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINBATCH_")}
     env.update(
-        PYTHONPATH=str(REPO),
+        PYTHONPATH=child_pythonpath(),
         DOMAINBATCH_DATABASE_URL=settings.database_url.get_secret_value(),
         DOMAINBATCH_POOLER_MODE=settings.pooler_mode,
         DOMAINBATCH_EXTRA_SUFFIXES="test",

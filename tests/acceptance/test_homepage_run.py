@@ -42,3 +42,31 @@ def test_run_fetches_and_extracts_with_the_default_processor(cli: Cli, tmp_path:
     assert shop["redirects"][0]["status"] == 301
     assert rows["notfound.test"]["error_code"] == "http_status"
     assert rows["huge.test"]["error_code"] == "too_large"
+
+
+def test_the_printed_environment_keeps_the_guard_on_its_guard_hosts(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """What ``python -m tests.testweb`` prints is safe to use: its hosts that point at loopback,
+    private or metadata addresses end ``blocked_address`` and nothing leaves loopback."""
+    guard_hosts = [
+        "to-loopback.test",
+        "to-mapped.test",
+        "to-metadata.test",
+        "to-dns-loopback.test",
+        "private.dnsweb.example",
+        "metadata.dnsweb.example",
+        "loopback.dnsweb.example",
+        "ula.dnsweb.example",
+    ]
+    source = tmp_path / "guard.txt"
+    source.write_text("\n".join([*guard_hosts, "wordpress.test"]) + "\n")
+    log = tmp_path / "loopback.log"
+    with running_testweb() as web:
+        env = web.env()
+        assert "DOMAINBATCH_ALLOW_PRIVATE_ADDRESSES" not in env
+        done = cli("run", str(source), "--json", TEST_LOOPBACK_LOG=str(log), **env)
+    status = json.loads(done.stdout)
+    assert status["errors"] == {"blocked_address": len(guard_hosts)}, done.stderr
+    assert status["counts"]["succeeded"] == 1  # its own names are trusted (RESOLVE_OVERRIDES)
+    assert not log.exists() or log.read_text() == ""  # no attempt off loopback at all

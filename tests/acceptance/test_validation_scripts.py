@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import BACKENDS, PG_URL, REPO, backend_settings
+from tests.conftest import BACKENDS, PG_URL, REPO, backend_settings, run_database
 
 SCRIPTS = REPO / "scripts" / "testing"
 REFUSING = "postgresql://postgres@127.0.0.1:1/nothing"
@@ -102,7 +102,7 @@ def test_db_connection_fails_on_a_database_without_the_schema(
     tmp_path: Path, postgres_schema: None
 ) -> None:
     admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
-    name = "domainbatch_unmigrated"
+    name = run_database("domainbatch_unmigrated")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

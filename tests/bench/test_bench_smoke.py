@@ -1,31 +1,38 @@
 """The benchmark harness cannot rot: every part of ``python -m bench`` runs here at tiny sizes
 (against the same local Postgres, PgBouncer and nginx it uses at full size) and must produce
-figures. Needs the ``bench`` extras (``pip install -e ".[bench]"``; CI installs them)."""
+figures. Needs the ``bench`` extras (``pip install -e ".[bench]"``; ``scripts/test.sh`` installs
+them): without them these tests fail, they never skip."""
 
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-if not os.environ.get("CI"):
-    # A developer without the extras skips, knowingly; CI installs them and never skips.
-    pytest.importorskip("pgqueuer")
-    pytest.importorskip("scrapy")
+try:  # the peers the benchmarks compare with: scripts/test.sh installs the bench extra
+    import pgqueuer  # noqa: F401
+    import scrapy  # noqa: F401
+except ImportError as missing:
+    pytest.fail(f'{missing}: install the bench extra (pip install -e ".[bench]")', pytrace=False)
 
 from bench import __main__ as bench_main
 from bench import common, create, fetch, memory, queue
+from tests.conftest import run_database
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)
-def own_databases(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Databases of their own: a bench running beside the tests is left alone."""
-    monkeypatch.setattr(common, "BENCH_DB", "domainbatch_bench_smoke")
-    monkeypatch.setattr(queue, "PGQ_DB", "pgqueuer_bench_smoke")
+def own_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Databases of this run's own: a bench or another test run beside it is left alone."""
+    names = (run_database("domainbatch_bench_smoke"), run_database("pgqueuer_bench_smoke"))
+    monkeypatch.setattr(common, "BENCH_DB", names[0])
+    monkeypatch.setattr(queue, "PGQ_DB", names[1])
+    yield
+    for name in names:
+        common.drop_database(name)
 
 
 def figures(part: common.Part) -> None:

@@ -24,7 +24,7 @@ import requests
 from domainbatch.settings import Settings
 from domainbatch.storage.database import Database
 from domainbatch.storage.tenants import create_key
-from tests.conftest import REPO, backend_settings
+from tests.conftest import backend_settings, child_pythonpath
 
 SCRIPTED = "tests.support.processors:scripted"
 
@@ -40,7 +40,7 @@ def server_env(backend: str, workdir: Path, **extra: str) -> dict[str, str]:
     settings = backend_settings(backend, workdir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINBATCH_")}
     env.update(
-        PYTHONPATH=str(REPO),
+        PYTHONPATH=child_pythonpath(),
         DOMAINBATCH_DATABASE_URL=settings.database_url.get_secret_value(),
         DOMAINBATCH_POOLER_MODE=settings.pooler_mode,
         DOMAINBATCH_EXTRA_SUFFIXES="test",

@@ -148,15 +148,18 @@ class TestWeb:
     def env(self) -> dict[str, str]:
         """Environment that aims a ``domainbatch`` process (CLI, worker) at this test web.
 
-        ``SSL_CERT_FILE`` makes OpenSSL's default trust store this CA alone (verification
-        stays on), so a plain ``homepage`` processor fetches the https sites.
+        The SSRF guard stays on: the test web's own names (``*.test``) are trusted through
+        ``RESOLVE_OVERRIDES`` (an operator's explicit mapping), while its hosts that redirect
+        or resolve to loopback, private or metadata addresses end ``blocked_address``, as they
+        would on the internet. ``SSL_CERT_FILE`` makes OpenSSL's default trust store this CA
+        alone (verification stays on), so a plain ``homepage`` processor fetches the https
+        sites.
         """
         return {
             "DOMAINBATCH_HTTP_PORT": str(self.http_port),
             "DOMAINBATCH_HTTPS_PORT": str(self.https_port),
             "DOMAINBATCH_RESOLVE_OVERRIDES": json.dumps({"*.test": self.host}),
             "DOMAINBATCH_NAMESERVERS": f"{self.host}:{self.dns_port}",
-            "DOMAINBATCH_ALLOW_PRIVATE_ADDRESSES": "true",
             "DOMAINBATCH_EXTRA_SUFFIXES": "test,example",
             "SSL_CERT_FILE": self.ca_file,
         }

@@ -8,6 +8,7 @@ state (no SET, no advisory locks, no LISTEN), so every mode is pooler-safe.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -147,6 +148,22 @@ class Database:
                 event.listen(self.engine.sync_engine, "checkin", _stamp_idle)
                 event.listen(self.engine.sync_engine, "checkout", _ping_if_idle)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._folder_checked = not self.is_sqlite
+
+    def check_sqlite_folder(self) -> None:
+        """A missing folder is the usual reason a SQLite file cannot be opened: say so plainly,
+        before aiosqlite's connect thread fails (that failure races the event loop's shutdown
+        and can print a thread traceback after the command has ended)."""
+        if self._folder_checked:
+            return
+        path = self.url.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise StorageError(
+                    f"cannot open the SQLite database {path}: the folder {folder} does not exist"
+                )
+        self._folder_checked = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -155,6 +172,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """Commit on success, roll back on error, always close."""
+        self.check_sqlite_folder()
         with translate_errors():
             async with self._sessions() as session:
                 try:
@@ -167,6 +185,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection in one transaction (hot paths avoid ORM objects)."""
+        self.check_sqlite_folder()
         with translate_errors():
             async with self.engine.begin() as conn:
                 yield conn
@@ -174,6 +193,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection for reads; its implicit transaction is rolled back on close."""
+        self.check_sqlite_folder()
         with translate_errors():
             async with self.engine.connect() as conn:
                 yield conn

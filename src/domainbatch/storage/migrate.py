@@ -61,6 +61,7 @@ def _sqlite_lock(db: Database) -> Iterator[None]:
 
 
 def _upgrade(db: Database) -> str | None:
+    db.check_sqlite_folder()
     try:
         with _sqlite_lock(db) if db.is_sqlite else contextlib.nullcontext():
             if _current(db) != head_revision():
