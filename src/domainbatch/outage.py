@@ -21,11 +21,16 @@ from domainbatch.errors import StorageError
 
 TRACEBACK_INTERVAL = 60.0  # seconds between two tracebacks of the same failure in the same loop
 
-# SQLAlchemy's pools log an error with a traceback when they cannot reset a connection they get
-# back. A connection lost in an outage always fails its reset; the pool then discards it, and
-# the loop that used it reports the outage, so that record says nothing new.
+# SQLAlchemy's pools log an error with a traceback when they cannot reset (or close) a
+# connection they get back. A connection lost in an outage always fails its reset; the pool
+# then discards it, and the loop that used it reports the outage, so that record says nothing
+# new.
 _POOL_LOGGERS = ("AsyncAdaptedQueuePool", "QueuePool", "NullPool", "StaticPool")
-_POOL_RESET_MESSAGE = "Exception during reset or similar"
+_POOL_MESSAGES = (
+    "Exception during reset or similar",
+    "Exception closing connection",
+    "Exception terminating connection",
+)
 
 
 class Outage:
@@ -88,7 +93,9 @@ class Outage:
 
 class _LostConnectionResets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg != _POOL_RESET_MESSAGE or not record.exc_info:
+        if not isinstance(record.msg, str) or not record.msg.startswith(_POOL_MESSAGES):
+            return True
+        if not record.exc_info:
             return True
         return not isinstance(record.exc_info[1], psycopg.OperationalError | OSError)
 

@@ -89,14 +89,17 @@ def test_pool_reset_tracebacks_of_lost_connections_are_dropped(
     pool_log = logging.getLogger("sqlalchemy.pool.impl.AsyncAdaptedQueuePool")
     caplog.set_level(logging.INFO, pool_log.name)
 
-    def reset_failure(exc: BaseException) -> None:
+    def reset_failure(
+        exc: BaseException, message: str = "Exception during reset or similar"
+    ) -> None:
         try:
             raise exc
         except BaseException:
-            pool_log.error("Exception during reset or similar", exc_info=True)
+            pool_log.error(message, exc_info=True)
 
     with QuietPoolResets():
         reset_failure(psycopg.OperationalError("the connection is lost"))
+        reset_failure(OSError("reset by peer"), "Exception closing connection %r")
         reset_failure(RuntimeError("not a lost connection"))
     reset_failure(psycopg.OperationalError("outside a worker: shown"))
     shown = [r.exc_info[1] for r in caplog.records if r.exc_info]
