@@ -6,8 +6,8 @@ set -euo pipefail
 PORT="${PGBOUNCER_PORT:-6432}"
 DIR="${PGBOUNCER_DIR:-/tmp/domainbatch-pgbouncer}"
 if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+  flock /tmp/domainbatch-apt.lock bash -c 'apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null'
 fi
 BIN="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
 mkdir -p "$DIR"

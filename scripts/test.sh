@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python -m pip install -q -e ".[test,bench]"
+# One install at a time (two runs started at once share site-packages).
+flock /tmp/domainbatch-pip.lock python -m pip install -q -e ".[test,bench]"
 
 missing=()
 command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
@@ -17,9 +18,10 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light) 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${missing[*]} (Debian packages)" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      "${missing[@]}" >/dev/null
+    # One apt at a time: two test runs started at once would otherwise race for its locks.
+    flock /tmp/domainbatch-apt.lock bash -c 'apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+      >/dev/null' _ "${missing[@]}"
   else
     echo "test.sh: cannot install ${missing[*]} (needs root and apt-get):" \
       "the tests that need them will fail" >&2

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domainbatch.core import inputs
 from domainbatch.core.inputs import MAX_JSON_DEPTH, Format, iter_entries
-from domainbatch.errors import InputError
+from domainbatch.errors import InputError, LimitExceededError
 
 
 def entries(data: bytes, **kwargs: object) -> list[str]:
@@ -409,3 +410,17 @@ def test_json_of_any_depth_is_entries_or_input_error(
     except InputError:
         return
     assert all(isinstance(e, str) for e in result)
+
+
+def test_json_is_bounded_once_unpacked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small gzip body may unpack to gigabytes: JSON, parsed whole, has a size bound."""
+    monkeypatch.setattr(inputs, "MAX_JSON_BYTES", 10_000)
+    bomb = gzip.compress(b'["a.com", "' + b"b" * 50_000 + b'.com"]')
+    assert len(bomb) < 1_000
+    with pytest.raises(LimitExceededError, match="larger than 10,000 bytes once unpacked"):
+        list(iter_entries(bomb_chunks(bomb), filename="bomb.json.gz"))
+    assert list(iter_entries([gzip.compress(b'["a.com"]')], fmt="json")) == ["a.com"]
+
+
+def bomb_chunks(data: bytes) -> list[bytes]:
+    return [data[i : i + 100] for i in range(0, len(data), 100)]

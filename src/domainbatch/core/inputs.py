@@ -24,7 +24,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from typing import IO, Literal
 
-from domainbatch.errors import InputError
+from domainbatch.errors import InputError, LimitExceededError
 
 __all__ = [
     "HEADER_NAMES",
@@ -42,6 +42,8 @@ _CHUNK = 64 * 1024
 _SNIFF_LIMIT = 64 * 1024  # bytes looked at to decide the format
 _MAX_LINE = 64 * 1024  # characters; a longer text line is cut (and will be invalid)
 _MAX_CSV_FIELD = 1024 * 1024
+# JSON is loaded whole: ~10 million short domains; text and CSV have no such bound.
+MAX_JSON_BYTES = 256 * 1024 * 1024
 _EXTENSIONS: dict[str, Format] = {
     ".csv": "csv",
     ".json": "json",
@@ -336,8 +338,24 @@ def _lines_with_newlines(stream: io.TextIOWrapper) -> Iterator[str]:
         yield line
 
 
+def _bounded(chunks: Iterator[bytes], limit: int) -> bytes:
+    """All of ``chunks``, refused past ``limit`` bytes: JSON is parsed whole, and a small gzip
+    body can unpack to gigabytes."""
+    taken: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise LimitExceededError(
+                f"JSON input is larger than {limit:,} bytes once unpacked: send big batches as "
+                "text or CSV, which are streamed"
+            )
+        taken.append(chunk)
+    return b"".join(taken)
+
+
 def _json_entries(chunks: Iterator[bytes]) -> Iterator[str]:
-    text = json_text(b"".join(chunks), subject="the input")
+    text = json_text(_bounded(chunks, MAX_JSON_BYTES), subject="the input")
     if not text.strip():
         return iter(())
     try:
