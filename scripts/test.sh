@@ -28,4 +28,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-exec bash scripts/testenv.sh python -m pytest -q "$@"
+exec bash scripts/testenv.sh python -m pytest -q --durations=25 "$@"
