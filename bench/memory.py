@@ -45,7 +45,9 @@ async def _create(url: str, n: int, prefix: str = "m") -> str:
 
     rt = Runtime(Settings(database_url=url, extra_suffixes=["test"]))
     try:
-        created = await rt.submit((f"{prefix}{i}.bench.test" for i in range(n)), processor="noop")
+        created = await rt.batches().create(
+            (f"{prefix}{i}.bench.test" for i in range(n)), processor="noop"
+        )
         return created.id
     finally:
         await rt.close()

@@ -58,7 +58,9 @@ async def _create(url: str, n: int) -> tuple[str, float]:
     try:
         await migrate.upgrade(rt.db)
         started = time.perf_counter()
-        created = await rt.submit((f"d{i}.bench.test" for i in range(n)), processor="noop")
+        created = await rt.batches().create(
+            (f"d{i}.bench.test" for i in range(n)), processor="noop"
+        )
         return created.id, time.perf_counter() - started
     finally:
         await rt.close()

@@ -42,7 +42,6 @@ from domainbatch.errors import DomainbatchError, NotFoundError  # noqa: E402
 from domainbatch.runtime import Runtime, open_runtime  # noqa: E402
 from domainbatch.settings import Settings  # noqa: E402
 from domainbatch.storage import migrate  # noqa: E402
-from domainbatch.storage.batches import delete_batch  # noqa: E402
 from domainbatch.storage.database import Database, normalize_url  # noqa: E402
 from domainbatch.storage.tables import (  # noqa: E402
     batch_counts,
@@ -284,11 +283,12 @@ class Cleanup:
 
     async def _delete_batches(self) -> list[str]:
         problems: list[str] = []
-        db = Database(self.settings)
+        rt = Runtime(self.settings)
+        db = rt.db
         try:
             for batch_id in dict.fromkeys(self.batch_ids):
                 try:
-                    removed = await delete_batch(db, batch_id)
+                    removed = await rt.batches().delete(batch_id)
                 except NotFoundError:
                     removed = 0
                 except DomainbatchError as exc:
@@ -302,7 +302,7 @@ class Cleanup:
         except DomainbatchError as exc:
             problems.append(f"deleting batches: {exc.message}")
         finally:
-            await db.dispose()
+            await rt.close()
         return problems
 
 

@@ -48,7 +48,6 @@ from common import (
 
 from domainbatch.errors import NotFoundError
 from domainbatch.runtime import Runtime
-from domainbatch.storage.batches import batch_status
 
 SLOW_SECONDS = 2.0  # slow.test keeps the in-progress batch open this long
 
@@ -71,7 +70,7 @@ class Monitor:
         counts must equal them (the counters move in the same transactions as the rows)."""
         before = await domain_rows(self.rt.db, batch.id)
         started = time.perf_counter()
-        status = await batch_status(self.rt.db, batch.id)
+        status = await self.rt.batches().status(batch.id)
         self.latencies.append(time.perf_counter() - started)
         after = await domain_rows(self.rt.db, batch.id)
         where = f"{batch.label} batch at observation {len(batch.seen) + 1} ({status['status']})"
@@ -111,7 +110,7 @@ def check_state(status: dict[str, Any], where: str) -> None:
 
 
 async def create(script: Script, rt: Runtime, label: str, entries: list[str]) -> Watched:
-    created = await rt.submit(entries, processor=script.args.processor)
+    created = await rt.batches().create(entries, processor=script.args.processor)
     script.cleanup.batch(created.id)
     log.info("%s batch: %s (%d domains)", label, created.id, created.total)
     return Watched(label, created.id)
@@ -234,7 +233,7 @@ async def body(script: Script) -> None:
 
             with step("a cancelled batch"):
                 cancelled = await create(script, rt, "cancelled", ["c1.test", "c2.test", "bad_"])
-                check_equal(await rt.cancel(cancelled.id), 2, "pending domains cancelled")
+                check_equal(await rt.batches().cancel(cancelled.id), 2, "pending domains cancelled")
                 status = await monitor.observe(cancelled)
                 check_equal(status["status"], "cancelled", "status")
                 check_equal(nonzero(status["counts"]), {"cancelled": 2, "invalid": 1}, "counts")
@@ -243,7 +242,7 @@ async def body(script: Script) -> None:
             with step("an unknown batch is reported as not found"):
                 missing = str(uuid.uuid4())
                 try:
-                    await batch_status(rt.db, missing)
+                    await rt.batches().status(missing)
                 except NotFoundError as exc:
                     log.info("unknown batch: %s [%s]", exc.message, exc.code)
                 else:

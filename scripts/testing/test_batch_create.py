@@ -35,8 +35,7 @@ from sqlalchemy import func, select
 from domainbatch.core.inputs import iter_entries
 from domainbatch.errors import EmptyBatchError, LimitExceededError, ProcessorNotFoundError
 from domainbatch.runtime import Runtime
-from domainbatch.storage.batches import batch_status, iter_domains
-from domainbatch.storage.creation import CreatedBatch
+from domainbatch.service import CreatedBatch
 from domainbatch.storage.tables import batches, epoch_now
 
 # Batches are created for the noop processor: should a worker of a live deployment take one
@@ -46,7 +45,9 @@ PROCESSOR = "noop"
 
 async def created(script: Script, rt: Runtime, entries: Any, **kwargs: Any) -> CreatedBatch:
     started = time.perf_counter()
-    batch = await rt.submit(entries, processor=kwargs.pop("processor", PROCESSOR), **kwargs)
+    batch = await rt.batches().create(
+        entries, processor=kwargs.pop("processor", PROCESSOR), **kwargs
+    )
     script.cleanup.batch(batch.id)
     log.info(
         "created batch %s in %.1f ms: status %s, total %d, entries %d, invalid %d, duplicates %d",
@@ -68,7 +69,7 @@ def counts_of(batch: CreatedBatch) -> tuple[int, int, int, int]:
 
 async def stored(rt: Runtime, batch: CreatedBatch, status: str) -> dict[str, Any]:
     """Read the batch back as every reader does, and check it against the domain rows."""
-    record = await batch_status(rt.db, batch.id)
+    record = await rt.batches().status(batch.id)
     check_equal(record["id"], batch.id, "the stored record has the returned id")
     check_equal(record["status"], status, f"stored status of {batch.id}")
     check_equal(
@@ -86,7 +87,7 @@ async def stored(rt: Runtime, batch: CreatedBatch, status: str) -> dict[str, Any
 
 
 async def rows(rt: Runtime, batch_id: str) -> dict[str, dict[str, Any]]:
-    return {d["input"]: d async for d in iter_domains(rt.db, batch_id)}
+    return {d["input"]: d async for d in rt.batches().items(batch_id)}
 
 
 async def nothing_stored_since(rt: Runtime, since: float) -> int:
@@ -181,7 +182,7 @@ async def body(script: Script) -> None:
             batch = await created(script, rt, ["localhost", "1.2.3.4", "nodots"])
             check_equal(batch.status, "failed", "status of an all-invalid batch")
             check_equal(counts_of(batch), (3, 3, 3, 0), "total, entries, invalid, duplicates")
-            record = await batch_status(rt.db, batch.id)
+            record = await rt.batches().status(batch.id)
             check_progress(record, f"batch {batch.id}")
             check_equal(record["status"], "failed", "stored status")
             check_equal(record["error"], "every entry is invalid", "the stored reason")

@@ -42,7 +42,6 @@ from common import (
 )
 
 from domainbatch.runtime import Runtime
-from domainbatch.storage.batches import batch_status, iter_domains
 
 OK = ("succeeded", None)
 INVALID = ("invalid", "invalid_domain")
@@ -108,19 +107,19 @@ def sequence(statuses: list[str]) -> list[str]:
 
 
 async def process_case(script: Script, rt: Runtime, processor: str, case: Case) -> None:
-    created = await rt.submit(list(case.expected), processor=processor)
+    created = await rt.batches().create(list(case.expected), processor=processor)
     script.cleanup.batch(created.id)
     all_invalid = all(v == INVALID for v in case.expected.values())
     check_equal(created.status, "failed" if all_invalid else "pending", "status at creation")
-    seen = [(await batch_status(rt.db, created.id))["status"]]
+    seen = [(await rt.batches().status(created.id))["status"]]
 
     async def observe() -> None:
-        status = await batch_status(rt.db, created.id)
+        status = await rt.batches().status(created.id)
         check_progress(status, f"batch {created.id} while processing")
         seen.append(status["status"])
 
     run = await run_worker(rt, [created.id], observe=observe)
-    final = await batch_status(rt.db, created.id)
+    final = await rt.batches().status(created.id)
     seen.append(final["status"])
     log.info(
         "batch %s: %s in %.2f s; seen %s; events %s; worker %s",
@@ -133,7 +132,7 @@ async def process_case(script: Script, rt: Runtime, processor: str, case: Case) 
     )
 
     # Each domain's outcome first: it names what went wrong most precisely.
-    domains = {d["input"]: d async for d in iter_domains(rt.db, created.id)}
+    domains = {d["input"]: d async for d in rt.batches().items(created.id)}
     for raw, (status, code) in case.expected.items():
         row = domains.get(raw)
         check(row is not None, f"{raw!r} is stored")
@@ -209,12 +208,12 @@ def check_result(raw: str, result: Mapping[str, Any] | None) -> None:
 
 async def throughput(script: Script, rt: Runtime, processor: str) -> None:
     names = [f"p{i}.bench.test" for i in range(200)]
-    created = await rt.submit(names, processor=processor)
+    created = await rt.batches().create(names, processor=processor)
     script.cleanup.batch(created.id)
     started = time.perf_counter()
     run = await run_worker(rt, [created.id])
     elapsed = time.perf_counter() - started
-    final = await batch_status(rt.db, created.id)
+    final = await rt.batches().status(created.id)
     check(not run.errors, "background processing logged no error", "; ".join(run.errors[:5]))
     check_equal(final["status"], "completed", "final batch status")
     check_equal(final["counts"]["succeeded"], len(names), "domains succeeded")

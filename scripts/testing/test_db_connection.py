@@ -38,9 +38,9 @@ from common import (
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domainbatch.cli.db import check_database
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.errors import StorageError
+from domainbatch.service import System
 from domainbatch.settings import Settings
 from domainbatch.storage import migrate
 from domainbatch.storage.batches import batch_status
@@ -120,7 +120,7 @@ async def body(script: Script) -> None:
         with step("server, schema and pooler mode (the `domainbatch db check` code)"):
             if db.is_sqlite:
                 await migrate.upgrade(db)  # the embedded default migrates itself, as the CLI does
-            report = await check_database(db)
+            report = await System(db).check()
             fact("server_version", report["server_version"])
             fact("schema_revision", report["schema_revision"])
             log.info("server %s, pooler mode %s", report["server_version"], report["pooler_mode"])

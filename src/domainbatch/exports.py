@@ -96,11 +96,8 @@ class Export:
             yield buffer.getvalue()
 
 
-async def write_results(
-    items: AsyncIterator[dict[str, Any]], fmt: str, write: Callable[[str], Any]
-) -> int:
-    """Stream domains as JSONL or CSV through ``write``; returns how many were written."""
-    export = Export(items, fmt)
+async def write_results(export: Export, write: Callable[[str], Any]) -> int:
+    """Stream an export through ``write``; returns how many domains were written."""
     async for chunk in export.chunks():
         write(chunk)
     return export.count

@@ -53,7 +53,9 @@ API_BACKENDS = [b for b in BACKENDS if b in ("sqlite", "pgbouncer")]
 
 
 @pytest.fixture(scope="module", params=API_BACKENDS)
-def api_backend(request: pytest.FixtureRequest, postgres_schema: None) -> Iterator[str]:
+def api_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param != "sqlite":
+        request.getfixturevalue("postgres_schema")
     yield request.param
     if request.param != "sqlite":
         wipe_postgres()

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 from tests.acceptance.conftest import Cli
-from tests.conftest import BACKENDS, PG_URL, backend_settings, wipe_postgres
+from tests.conftest import PG_URL, backend_settings, wipe_postgres
 from tests.support.apiserver import ApiServer, issue_key, server_env
 
 HOSTILE = "tests.support.processors:hostile"
@@ -158,7 +157,6 @@ def test_a_processor_that_exits_or_raises_never_stops_the_worker(cli: Cli, tmp_p
     assert worker.stderr.count("Traceback") <= 3
 
 
-@pytest.mark.skipif("postgres" not in BACKENDS, reason="needs a database URL with a password")
 def test_no_log_line_holds_a_secret(postgres_schema: None, tmp_path: Path) -> None:
     password = "pw-Secret-9f2c1e"  # PostgreSQL here trusts loopback: any password connects
     url = PG_URL.replace("postgres@", f"postgres:{password}@", 1)

@@ -75,7 +75,7 @@ def claim_behind_the_readers_back(path: Path, batch_id: str, n: int) -> None:
 
 async def test_status_is_one_statement(sqlite_runtime: Runtime) -> None:
     rt = sqlite_runtime
-    created = await rt.submit(["a.test", "b.test", "bad_"])
+    created = await rt.batches().create(["a.test", "b.test", "bad_"])
     await batch_status(rt.db, created.id)  # the pool holds a connection: no connect below
     with statements(rt) as seen:
         status = await batch_status(rt.db, created.id)
@@ -88,7 +88,7 @@ async def test_a_claim_between_reads_cannot_split_the_status(
     sqlite_runtime: Runtime, tmp_path: Path
 ) -> None:
     rt = sqlite_runtime
-    created = await rt.submit([f"d{i}.test" for i in range(5)])
+    created = await rt.batches().create([f"d{i}.test" for i in range(5)])
     await batch_status(rt.db, created.id)
 
     def claim_after_first(n: int) -> None:

@@ -64,7 +64,7 @@ async def count_rows(rt: Runtime) -> tuple[int, int]:
 
 
 async def test_single_domain(runtime: Runtime) -> None:
-    created = await runtime.submit(["One.test"], processor=SCRIPTED)
+    created = await runtime.batches().create(["One.test"], processor=SCRIPTED)
     assert (created.total, created.invalid, created.duplicates) == (1, 0, 0)
     before = await batch_status(runtime.db, created.id)
     assert before["status"] == "pending" and before["progress"] == 0
@@ -80,7 +80,7 @@ async def test_single_domain(runtime: Runtime) -> None:
 async def test_many_domains_with_duplicates(runtime: Runtime) -> None:
     names = [f"site{i}.test" for i in range(300)]
     entries = [*names, "SITE1.test", "site2.test.", "https://site3.test/x"]
-    created = await runtime.submit(entries, processor=SCRIPTED)
+    created = await runtime.batches().create(entries, processor=SCRIPTED)
     assert (created.total, created.duplicates, created.entries) == (300, 3, 303)
     await process(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
@@ -90,7 +90,7 @@ async def test_many_domains_with_duplicates(runtime: Runtime) -> None:
 
 async def test_empty_batch_is_refused_and_nothing_stored(runtime: Runtime) -> None:
     with pytest.raises(EmptyBatchError, match="no entries"):
-        await runtime.submit([])
+        await runtime.batches().create([])
     assert await count_rows(runtime) == (0, 0)
 
 
@@ -98,7 +98,7 @@ async def test_over_the_entry_limit_is_refused_whole(runtime: Runtime) -> None:
     rt = Runtime(runtime.settings.with_overrides(max_entries=10, insert_chunk_size=4))
     try:
         with pytest.raises(LimitExceededError, match="more than 10"):
-            await rt.submit([f"d{i}.test" for i in range(11)])
+            await rt.batches().create([f"d{i}.test" for i in range(11)])
         assert await count_rows(rt) == (0, 0)
     finally:
         await rt.close()
@@ -106,12 +106,14 @@ async def test_over_the_entry_limit_is_refused_whole(runtime: Runtime) -> None:
 
 async def test_unknown_processor_is_refused(runtime: Runtime) -> None:
     with pytest.raises(ProcessorNotFoundError):
-        await runtime.submit(["a.test"], processor="no-such-processor")
+        await runtime.batches().create(["a.test"], processor="no-such-processor")
     assert await count_rows(runtime) == (0, 0)
 
 
 async def test_invalid_entries_are_recorded_with_reasons(runtime: Runtime) -> None:
-    created = await runtime.submit(["ok.test", "localhost", "10.0.0.1", "bad_name.test", "a..b"])
+    created = await runtime.batches().create(
+        ["ok.test", "localhost", "10.0.0.1", "bad_name.test", "a..b"]
+    )
     assert created.invalid == 4 and created.total == 5
     reasons = {e["input"]: e["reason"] for e in created.invalid_entries}
     assert set(reasons) == {"localhost", "10.0.0.1", "bad_name.test", "a..b"}
@@ -130,7 +132,7 @@ async def test_mixed_batch_completes_with_accurate_counts(runtime: Runtime, tmp_
         "not a domain",
         "127.0.0.1",
     ]
-    created = await runtime.submit(
+    created = await runtime.batches().create(
         entries, processor=SCRIPTED, options={"marker_dir": str(tmp_path)}
     )
     await process(runtime, created.id)
@@ -156,7 +158,7 @@ async def test_transient_errors_stop_at_max_attempts(runtime: Runtime) -> None:
     rt = Runtime(runtime.settings.with_overrides(max_attempts=2))
     try:
         # The marker dir does not exist, so "flaky" fails every time it tries to write it.
-        created = await rt.submit(
+        created = await rt.batches().create(
             ["flaky-x.test"], processor=SCRIPTED, options={"marker_dir": "/nonexistent/dir"}
         )
         await process(rt, created.id)
@@ -167,7 +169,7 @@ async def test_transient_errors_stop_at_max_attempts(runtime: Runtime) -> None:
 
 
 async def test_all_invalid_batch_ends_failed_at_once(runtime: Runtime) -> None:
-    created = await runtime.submit(["localhost", "-bad-.test", "x"])
+    created = await runtime.batches().create(["localhost", "-bad-.test", "x"])
     assert created.status == "failed"
     status = await batch_status(runtime.db, created.id)
     assert status["status"] == "failed" and status["progress"] == 100
@@ -176,14 +178,14 @@ async def test_all_invalid_batch_ends_failed_at_once(runtime: Runtime) -> None:
 
 
 async def test_every_domain_failing_ends_failed(runtime: Runtime) -> None:
-    created = await runtime.submit(["fail-a.test", "fail-b.test"], processor=SCRIPTED)
+    created = await runtime.batches().create(["fail-a.test", "fail-b.test"], processor=SCRIPTED)
     events = await process(runtime, created.id)
     assert (await batch_status(runtime.db, created.id))["status"] == "failed"
     assert ("batch.failed", created.id) in events
 
 
 async def test_progress_reaches_100_exactly_when_the_last_domain_ends(runtime: Runtime) -> None:
-    created = await runtime.submit(
+    created = await runtime.batches().create(
         [f"d{i}.test" for i in range(40)], processor=SCRIPTED, options={"delay": 0.02}
     )
     rt = Runtime(runtime.settings.with_overrides(concurrency=4, claim_size=4))
@@ -211,8 +213,8 @@ async def test_progress_reaches_100_exactly_when_the_last_domain_ends(runtime: R
 
 
 async def test_cancel_stops_pending_domains(runtime: Runtime) -> None:
-    created = await runtime.submit([f"d{i}.test" for i in range(50)], processor=SCRIPTED)
-    cancelled = await runtime.control.cancel(created.id)
+    created = await runtime.batches().create([f"d{i}.test" for i in range(50)], processor=SCRIPTED)
+    cancelled = await runtime.batches().cancel(created.id)
     assert cancelled == 50
     await assert_counters_match_rows(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
@@ -223,10 +225,10 @@ async def test_cancel_stops_pending_domains(runtime: Runtime) -> None:
 
 
 async def test_retry_requeues_failed_domains(runtime: Runtime, tmp_path: Path) -> None:
-    created = await runtime.submit(["ok.test", "fail-1.test"], processor=SCRIPTED)
+    created = await runtime.batches().create(["ok.test", "fail-1.test"], processor=SCRIPTED)
     await process(runtime, created.id)
     assert (await batch_status(runtime.db, created.id))["counts"]["failed"] == 1
-    assert await runtime.control.retry_failed(created.id) == 1
+    assert await runtime.batches().retry(created.id) == 1
     await assert_counters_match_rows(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
     assert status["status"] == "processing" and status["counts"]["pending"] == 1
@@ -239,7 +241,7 @@ async def test_retry_requeues_failed_domains(runtime: Runtime, tmp_path: Path) -
 async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) -> None:
     rt = Runtime(runtime.settings.with_overrides(lease_seconds=0.5))
     try:
-        created = await rt.submit(["a.test", "b.test"], processor=SCRIPTED)
+        created = await rt.batches().create(["a.test", "b.test"], processor=SCRIPTED)
         # A "crashed" worker claims both and never acknowledges them.
         shard = counters.pick_shard()
         dead = Claims(rt.db, rt.settings.lease_seconds, shard)
@@ -262,7 +264,7 @@ async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) ->
 
 
 async def test_final_transition_happens_once_with_concurrent_workers(runtime: Runtime) -> None:
-    created = await runtime.submit([f"d{i}.test" for i in range(200)], processor=SCRIPTED)
+    created = await runtime.batches().create([f"d{i}.test" for i in range(200)], processor=SCRIPTED)
     events: list[tuple[str, str]] = []
     workers = [
         Runtime(runtime.settings.with_overrides(concurrency=8, claim_size=8)) for _ in range(3)
@@ -284,10 +286,12 @@ async def test_final_transition_happens_once_with_concurrent_workers(runtime: Ru
 
 
 async def test_small_batch_is_not_starved_by_a_big_one(runtime: Runtime) -> None:
-    big = await runtime.submit(
+    big = await runtime.batches().create(
         [f"big{i}.test" for i in range(3000)], processor=SCRIPTED, options={"delay": 0.002}
     )
-    small = await runtime.submit([f"small{i}.test" for i in range(10)], processor=SCRIPTED)
+    small = await runtime.batches().create(
+        [f"small{i}.test" for i in range(10)], processor=SCRIPTED
+    )
     rt = Runtime(runtime.settings.with_overrides(concurrency=8, claim_size=8))
     try:
         w = rt.worker(only_batches=[big.id, small.id], burst=True)
@@ -307,7 +311,9 @@ async def test_small_batch_is_not_starved_by_a_big_one(runtime: Runtime) -> None
 async def test_live_worker_extends_its_leases(runtime: Runtime) -> None:
     """Work outlasting several lease periods is not reclaimed while its worker lives."""
     settings = runtime.settings.with_overrides(lease_seconds=0.4)
-    created = await runtime.submit(["slow-1.test"], processor=SCRIPTED, options={"slow": 1.5})
+    created = await runtime.batches().create(
+        ["slow-1.test"], processor=SCRIPTED, options={"slow": 1.5}
+    )
     holder, rival = Runtime(settings), Runtime(settings)
     try:
         first = asyncio.create_task(process(holder, created.id))
@@ -324,8 +330,10 @@ async def test_live_worker_extends_its_leases(runtime: Runtime) -> None:
 
 
 async def test_delete_batch_removes_it_and_nothing_else(runtime: Runtime) -> None:
-    kept = await runtime.submit(["keep.test", "fail-keep.test"], processor=SCRIPTED)
-    doomed = await runtime.submit(["a.test", "fail-b.test", "localhost"], processor=SCRIPTED)
+    kept = await runtime.batches().create(["keep.test", "fail-keep.test"], processor=SCRIPTED)
+    doomed = await runtime.batches().create(
+        ["a.test", "fail-b.test", "localhost"], processor=SCRIPTED
+    )
     await process(runtime, doomed.id)
     async with runtime.db.transaction() as conn:  # an outbox row, as a webhook batch would have
         await conn.execute(
@@ -354,7 +362,7 @@ async def test_delete_batch_removes_it_and_nothing_else(runtime: Runtime) -> Non
 
 
 async def test_deleting_a_batch_under_a_live_worker_writes_nothing_back(runtime: Runtime) -> None:
-    created = await runtime.submit(
+    created = await runtime.batches().create(
         [f"d{i}.test" for i in range(6)], processor=SCRIPTED, options={"delay": 0.3}
     )
     started = asyncio.Event()

@@ -43,7 +43,7 @@ async def test_chunks_dedupe_exactly_and_keep_input_order(
         monkeypatch.setattr(bulk, "BLOOM_MASK", 0)
     rt = Runtime(runtime.settings.with_overrides(insert_chunk_size=3))
     try:
-        created = await rt.submit(ENTRIES, processor="noop")
+        created = await rt.batches().create(ENTRIES, processor="noop")
         assert (created.entries, created.invalid) == (14, 3)
         assert created.total == 9 and created.duplicates == 5
         rows = [d async for d in iter_domains(rt.db, created.id)]
@@ -76,7 +76,7 @@ async def test_many_chunks(runtime: Runtime) -> None:
     rt = Runtime(runtime.settings.with_overrides(insert_chunk_size=1_000))
     try:
         names = [f"n{i}.test" for i in range(12_000)]
-        created = await rt.submit([*names, *names[::7]], processor="noop")
+        created = await rt.batches().create([*names, *names[::7]], processor="noop")
         assert created.total == 12_000 and created.duplicates == len(names[::7])
         async with rt.db.connect() as conn:
             stored = (

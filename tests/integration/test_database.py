@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from domainbatch.cli.db import check_database
 from domainbatch.errors import StorageError
+from domainbatch.service import System
 from domainbatch.settings import Settings
 from domainbatch.storage import migrate
 from domainbatch.storage.database import (
@@ -56,7 +56,7 @@ async def test_check_reports_server_and_no_leftover_connection(settings: Setting
     db = Database(settings)
     try:
         assert await migrate.upgrade(db) == migrate.head_revision()
-        report = await check_database(db)
+        report = await System(db).check()
     finally:
         await db.dispose()
     assert report["ok"] is True and report["checked_out_connections"] == 0
@@ -77,6 +77,6 @@ async def test_unreachable_database_is_a_storage_error(backend: str) -> None:
     db = Database(Settings(database_url=url))
     try:
         with pytest.raises(StorageError):
-            await check_database(db)
+            await System(db).check()
     finally:
         await db.dispose()

@@ -53,7 +53,7 @@ async def test_gzip_failing_mid_stream_stores_nothing(
                 yield entry
 
         with pytest.raises(InputError) as info:
-            await rt.submit(counted())
+            await rt.batches().create(counted())
         assert ("truncated" if cut == "truncated" else "not valid gzip") in info.value.message
         assert read > 5 * settings.insert_chunk_size  # several chunks were inserted first
         assert await row_counts(rt) == before

@@ -50,7 +50,7 @@ def bouncer_settings(postgres_schema: None, tmp_path: Any) -> Any:
 async def workload(settings: Settings) -> tuple[dict[str, Any], list[BaseException], list[Runtime]]:
     """2,000 noop domains, 4 workers and 20 status readers, each with its own engine."""
     creator = Runtime(settings)
-    created = await creator.submit([f"d{i}.test" for i in range(2000)], processor="noop")
+    created = await creator.batches().create([f"d{i}.test" for i in range(2000)], processor="noop")
     workers = [Runtime(settings) for _ in range(4)]
     readers = [
         Runtime(settings.with_overrides(db_pool_size=1, db_max_overflow=0)) for _ in range(20)

@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domainbatch.errors import AuthenticationError
 from domainbatch.runtime import Runtime
-from domainbatch.storage.tenants import authenticate, digest
+from domainbatch.service import Batches, Caller, key_digest
 from domainbatch.worker import Worker
 
 COOKIE = "domainbatch_key"
@@ -31,6 +31,11 @@ class Principal:
 
     tenant_id: str | None
     tenant_name: str | None = None
+
+    def batches(self, svc: Service) -> Batches:
+        """The batches as this caller may use them: never the operator's rights (a web caller
+        names registered processors only)."""
+        return svc.runtime.batches(Caller(tenant_id=self.tenant_id, operator=False))
 
 
 KEY_CACHE_SECONDS = 5.0  # a revoked key stops working within this long
@@ -59,12 +64,12 @@ async def principal_for_key(svc: Service, key: str | None) -> Principal:
         return Principal(None)
     if not key:
         raise AuthenticationError("an API key is required: send 'Authorization: Bearer <key>'")
-    hashed = digest(key)
+    hashed = key_digest(key)
     cached = svc.keys.get(hashed)
     now = time.monotonic()
     if cached is not None and cached[1] > now:
         return cached[0]
-    tenant = await authenticate(svc.runtime.db, key)
+    tenant = await svc.runtime.system().authenticate(key)
     if len(svc.keys) >= KEY_CACHE_SIZE:
         svc.keys.clear()
     who = Principal(tenant.id, tenant.name)
@@ -82,3 +87,9 @@ async def principal(
     if key is None and request.headers.get("authorization"):
         raise AuthenticationError("use 'Authorization: Bearer <key>'")
     return await principal_for_key(service(request), key)
+
+
+async def caller_batches(
+    request: Request, who: Annotated[Principal, Depends(principal)]
+) -> Batches:
+    return who.batches(service(request))

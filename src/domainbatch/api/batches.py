@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from domainbatch.api.auth import Principal, Service, principal, service
+from domainbatch.api.auth import Service, caller_batches, service
 from domainbatch.api.bodies import (
     REQUEST_BODY,
     media_type,
@@ -32,15 +32,14 @@ from domainbatch.api.schemas import (
 from domainbatch.core.inputs import iter_entries
 from domainbatch.core.status import BatchStatus, DomainStatus
 from domainbatch.errors import InputError
-from domainbatch.exports import MEDIA_TYPES, Export
-from domainbatch.storage.batches import batch_status, get_batch_row, iter_domains
-from domainbatch.storage.pages import batch_page, domain_page, get_domain
+from domainbatch.exports import MEDIA_TYPES
+from domainbatch.service import Batches
 from domainbatch.webhooks import check_url
 
 router = APIRouter(prefix="/v1", tags=["batches"], responses=documented(401, 503))
 
 BatchId = Annotated[uuid.UUID, "the batch id"]
-Caller = Annotated[Principal, Depends(principal)]
+Mine = Annotated[Batches, Depends(caller_batches)]  # the caller's batches, tenant-scoped
 Svc = Annotated[Service, Depends(service)]
 # OpenAPI links: a created batch's id feeds every per-batch operation (clients and
 # Schemathesis's stateful tests follow them).
@@ -70,7 +69,7 @@ async def create_batch(
     request: Request,
     response: Response,
     svc: Svc,
-    caller: Caller,
+    batches: Mine,
     processor: Annotated[str | None, Query(max_length=200)] = None,
     options: Annotated[str | None, Query(description="JSON object (text/CSV bodies)")] = None,
     webhook_url: Annotated[str | None, Query(max_length=2000)] = None,
@@ -95,14 +94,12 @@ async def create_batch(
             entries = iter_entries(spool, fmt=fmt)
         if hook_url:
             check_url(hook_url, allow_private=settings.allow_private_addresses)
-        created = await svc.runtime.submit(
+        created = await batches.create(
             entries,
             processor=processor,
             options=opts,
-            tenant_id=caller.tenant_id,
             webhook_url=hook_url,
             webhook_secret=hook_secret,
-            operator=False,
         )
     if svc.worker is not None:
         svc.worker.wake()
@@ -115,16 +112,13 @@ async def create_batch(
     "/batches", operation_id="listBatches", response_model=BatchList, responses=documented(422)
 )
 async def list_batches(
-    svc: Svc,
-    caller: Caller,
+    batches: Mine,
     status: BatchStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """The caller's batches, newest first, a page at a time."""
-    page = await batch_page(
-        svc.runtime.db, tenant_id=caller.tenant_id, status=status, limit=limit, cursor=cursor
-    )
+    page = await batches.page(status=status, limit=limit, cursor=cursor)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
@@ -134,9 +128,9 @@ async def list_batches(
     response_model=BatchDetail,
     responses=documented(404, 422),
 )
-async def get_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str, Any]:
+async def get_batch(batch_id: BatchId, batches: Mine) -> dict[str, Any]:
     """Status, counts by domain status, progress, errors by code, timing, rate and ETA."""
-    return await batch_status(svc.runtime.db, str(batch_id), tenant_id=caller.tenant_id)
+    return await batches.status(str(batch_id))
 
 
 @router.get(
@@ -147,21 +141,13 @@ async def get_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str, An
 )
 async def list_domains(
     batch_id: BatchId,
-    svc: Svc,
-    caller: Caller,
+    batches: Mine,
     status: DomainStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """A batch's domains in input order, optionally of one status, a page at a time."""
-    page = await domain_page(
-        svc.runtime.db,
-        str(batch_id),
-        tenant_id=caller.tenant_id,
-        status=status,
-        limit=limit,
-        cursor=cursor,
-    )
+    page = await batches.domains(str(batch_id), status=status, limit=limit, cursor=cursor)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
@@ -174,11 +160,10 @@ async def list_domains(
 async def get_batch_domain(
     batch_id: BatchId,
     domain_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The domain's id")],
-    svc: Svc,
-    caller: Caller,
+    batches: Mine,
 ) -> dict[str, Any]:
     """One domain with its full result."""
-    return await get_domain(svc.runtime.db, str(batch_id), domain_id, tenant_id=caller.tenant_id)
+    return await batches.domain(str(batch_id), domain_id)
 
 
 @router.get(
@@ -195,20 +180,17 @@ async def get_batch_domain(
 async def export_results(
     request: Request,
     batch_id: BatchId,
-    svc: Svc,
-    caller: Caller,
+    batches: Mine,
     fmt: Annotated[str | None, Query(alias="format", pattern="^(jsonl|csv)$")] = None,
     status: DomainStatus | None = None,
 ) -> StreamingResponse:
     """Stream every domain and its result as JSONL (default) or CSV (``?format=csv`` or
     ``Accept: text/csv``)."""
     fmt = fmt or ("csv" if "text/csv" in request.headers.get("accept", "") else "jsonl")
-    async with svc.runtime.db.connect() as conn:  # 404 now, before the stream begins
-        await get_batch_row(conn, str(batch_id), tenant_id=caller.tenant_id)
-    items = iter_domains(svc.runtime.db, str(batch_id), status=status, tenant_id=caller.tenant_id)
+    export = await batches.export(str(batch_id), fmt, status=status)  # 404 before streaming
     name = f"batch-{batch_id}.{fmt}"
     return StreamingResponse(
-        Export(items, fmt).chunks(),
+        export.chunks(),
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -222,12 +204,13 @@ async def export_results(
         **documented(404, 422),
     },
 )
-async def batch_events(batch_id: BatchId, svc: Svc, caller: Caller) -> StreamingResponse:
+async def batch_events(batch_id: BatchId, svc: Svc, batches: Mine) -> StreamingResponse:
     """Server-Sent Events: a ``progress`` event (the batch status) about every second, then an
     ``end`` event with the final status when the batch ends."""
-    first = await batch_status(svc.runtime.db, str(batch_id), tenant_id=caller.tenant_id)
+    first = await batches.status(str(batch_id))
+    interval = svc.runtime.settings.events_interval_seconds
     return StreamingResponse(
-        progress_stream(svc, [first], tenant_id=caller.tenant_id),
+        progress_stream(batches, [first], interval),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -239,9 +222,9 @@ async def batch_events(batch_id: BatchId, svc: Svc, caller: Caller) -> Streaming
     response_model=BatchAction,
     responses=documented(404, 409, 422),
 )
-async def cancel_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str, Any]:
+async def cancel_batch(batch_id: BatchId, batches: Mine) -> dict[str, Any]:
     """Cancel the batch's pending domains (in-flight ones finish). 409 if it already ended."""
-    count = await svc.runtime.cancel(str(batch_id), tenant_id=caller.tenant_id)
+    count = await batches.cancel(str(batch_id))
     return {"id": str(batch_id), "status": BatchStatus.CANCELLED, "affected": count}
 
 
@@ -251,12 +234,12 @@ async def cancel_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str,
     response_model=BatchAction,
     responses=documented(404, 422),
 )
-async def retry_batch(batch_id: BatchId, svc: Svc, caller: Caller) -> dict[str, Any]:
+async def retry_batch(batch_id: BatchId, svc: Svc, batches: Mine) -> dict[str, Any]:
     """Re-queue the batch's failed domains with fresh attempts."""
-    count = await svc.runtime.retry(str(batch_id), tenant_id=caller.tenant_id)
+    count = await batches.retry(str(batch_id))
     if svc.worker is not None and count:
         svc.worker.wake()
-    status = await batch_status(svc.runtime.db, str(batch_id), tenant_id=caller.tenant_id)
+    status = await batches.status(str(batch_id))
     return {"id": str(batch_id), "status": status["status"], "affected": count}
 
 

@@ -28,8 +28,6 @@ from domainbatch.core.inputs import iter_entries
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus, DomainStatus
 from domainbatch.errors import AuthenticationError, ConflictError, DomainbatchError, InputError
 from domainbatch.settings import Settings
-from domainbatch.storage.batches import batch_status
-from domainbatch.storage.pages import batch_page, domain_page, get_domain
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -106,13 +104,9 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
         form_error: DomainbatchError | None = None,
         form: dict[str, str] | None = None,
     ) -> Response:
-        listing = await batch_page(
-            svc.runtime.db, tenant_id=who.tenant_id, status=status, limit=25, cursor=cursor
-        )
-        snapshots = [
-            await batch_status(svc.runtime.db, b["id"], tenant_id=who.tenant_id)
-            for b in listing.items
-        ]
+        batches = who.batches(svc)
+        listing = await batches.page(status=status, limit=25, cursor=cursor)
+        snapshots = [await batches.status(b["id"]) for b in listing.items]
         response = page(
             request,
             "index.html",
@@ -163,12 +157,8 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
                     entries = iter_entries(upload.file, filename=upload.filename)
                 else:
                     entries = iter_entries([pasted.encode()], fmt="text")
-                created = await svc.runtime.submit(
-                    entries,
-                    processor=typed["processor"] or None,
-                    options=options,
-                    tenant_id=who.tenant_id,
-                    operator=False,
+                created = await who.batches(svc).create(
+                    entries, processor=typed["processor"] or None, options=options
                 )
             except DomainbatchError as exc:
                 # The form comes back with the error and what was typed (a pasted list up to
@@ -190,15 +180,9 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
         status: DomainStatus | None = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
-        current = await batch_status(svc.runtime.db, str(batch_id), tenant_id=who.tenant_id)
-        domains = await domain_page(
-            svc.runtime.db,
-            str(batch_id),
-            tenant_id=who.tenant_id,
-            status=status,
-            limit=50,
-            cursor=cursor,
-        )
+        batches = who.batches(svc)
+        current = await batches.status(str(batch_id))
+        domains = await batches.domains(str(batch_id), status=status, limit=50, cursor=cursor)
         return page(
             request,
             "batch.html",
@@ -216,7 +200,7 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
     async def domain(
         request: Request, batch_id: uuid.UUID, domain_id: int, svc: Svc, who: Viewer
     ) -> Response:
-        item = await get_domain(svc.runtime.db, str(batch_id), domain_id, tenant_id=who.tenant_id)
+        item = await who.batches(svc).domain(str(batch_id), domain_id)
         return page(
             request, "domain.html", who=who, auth=require_auth, batch_id=batch_id, item=item
         )
@@ -228,9 +212,9 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
         same_origin(request)
         if action == "cancel":
             with contextlib.suppress(ConflictError):  # already ended: the page shows how
-                await svc.runtime.cancel(str(batch_id), tenant_id=who.tenant_id)
+                await who.batches(svc).cancel(str(batch_id))
         elif action == "retry":
-            if await svc.runtime.retry(str(batch_id), tenant_id=who.tenant_id) and svc.worker:
+            if await who.batches(svc).retry(str(batch_id)) and svc.worker:
                 svc.worker.wake()
         else:
             raise InputError(f"unknown action {action!r}")
@@ -240,12 +224,10 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
     async def events(
         svc: Svc, who: Viewer, batch_id: Annotated[list[uuid.UUID], Query(alias="id")]
     ) -> StreamingResponse:
-        first = [
-            await batch_status(svc.runtime.db, str(b), tenant_id=who.tenant_id)
-            for b in batch_id[:50]
-        ]
+        batches = who.batches(svc)
+        first = [await batches.status(str(b)) for b in batch_id[:50]]
         return StreamingResponse(
-            progress_stream(svc, first, tenant_id=who.tenant_id),
+            progress_stream(batches, first, settings.events_interval_seconds),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )

@@ -7,16 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import func, select
 
 from domainbatch.api.auth import Service, service
 from domainbatch.api.errors import documented
 from domainbatch.api.schemas import Health
-from domainbatch.core.status import BatchStatus, DomainStatus
+from domainbatch.core.status import BatchStatus
 from domainbatch.metrics import CONTENT_TYPE, Family, histogram_family, render
-from domainbatch.storage.tables import batch_domains as d
-from domainbatch.storage.tables import batches as b
-from domainbatch.storage.tables import epoch_now
 
 router = APIRouter(tags=["system"])
 Svc = Annotated[Service, Depends(service)]
@@ -31,8 +27,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", response_model=Health, responses=documented(503))
 async def readyz(svc: Svc) -> dict[str, str]:
     """The database answers and has our schema (503 otherwise)."""
-    async with svc.runtime.db.connect() as conn:
-        await conn.execute(select(b.c.id).limit(1))
+    await svc.runtime.system().ready()
     return {"status": "ready"}
 
 
@@ -44,29 +39,17 @@ async def readyz(svc: Svc) -> dict[str, str]:
 async def metrics(svc: Svc) -> PlainTextResponse:
     """Prometheus text format: batches by status, queue depth and busy workers (fleet-wide,
     from the database); domains processed and processing latency (this process's worker)."""
-    async with svc.runtime.db.connect() as conn:
-        grouped = await conn.execute(select(b.c.status, func.count()).group_by(b.c.status))
-        by_status: dict[str, int] = {row[0]: row[1] for row in grouped}
-        depth = await conn.scalar(
-            select(func.count())
-            .select_from(d)
-            .where(d.c.status == DomainStatus.PENDING, d.c.next_attempt_at <= epoch_now())
-        )
-        busy = await conn.scalar(
-            select(func.count(d.c.worker_id.distinct())).where(
-                d.c.status == DomainStatus.PROCESSING, d.c.lease_expires_at > epoch_now()
-            )
-        )
+    fleet = await svc.runtime.system().gauges()
     batches = Family("domainbatch_batches", "gauge", "Batches by status")
     for status in BatchStatus:
-        batches.add(by_status.get(status.value, 0), status=status.value)
+        batches.add(fleet.batches_by_status.get(status.value, 0), status=status.value)
     families = [
         batches,
         Family("domainbatch_queue_depth", "gauge", "Pending domains due for processing").add(
-            depth or 0
+            fleet.queue_depth
         ),
         Family("domainbatch_workers_busy", "gauge", "Workers holding live leases (fleet-wide)").add(
-            busy or 0
+            fleet.workers_busy
         ),
         Family("domainbatch_embedded_workers", "gauge", "Workers running in this process").add(
             1 if svc.worker is not None else 0

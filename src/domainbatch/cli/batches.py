@@ -25,7 +25,6 @@ from domainbatch.cli.render import seconds, status_table, when
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.exports import write_results
 from domainbatch.runtime import open_runtime
-from domainbatch.storage.batches import batch_status, iter_domains, list_batches
 
 BatchId = Annotated[str, typer.Argument(help="The batch id.")]
 
@@ -42,7 +41,8 @@ def status(
 
     async def main() -> dict[str, Any]:
         async with open_runtime(settings) as rt:
-            current = await batch_status(rt.db, batch_id)
+            batches = rt.batches()
+            current = await batches.status(batch_id)
             if not watch:
                 return current
             if as_json:
@@ -51,11 +51,11 @@ def status(
                     if current["status"] not in ACTIVE_BATCH:
                         return current
                     await asyncio.sleep(interval)
-                    current = await batch_status(rt.db, batch_id)
+                    current = await batches.status(batch_id)
             with Live(status_table(current), console=out, auto_refresh=False) as live:
                 while current["status"] in ACTIVE_BATCH:
                     await asyncio.sleep(interval)
-                    current = await batch_status(rt.db, batch_id)
+                    current = await batches.status(batch_id)
                     live.update(status_table(current), refresh=True)
             return current
 
@@ -79,7 +79,7 @@ def list_(
 
     async def main() -> list[dict[str, Any]]:
         async with open_runtime(settings) as rt:
-            return await list_batches(rt.db, limit=limit, status=status_filter)
+            return await rt.batches().recent(limit=limit, status=status_filter)
 
     rows = execute(main)
     if as_json:
@@ -115,11 +115,11 @@ def results(
 
     async def main() -> int:
         async with open_runtime(settings) as rt:
-            items = iter_domains(rt.db, batch_id, status=status_filter)
+            export = await rt.batches().export(batch_id, fmt, status=status_filter)
             if output is None:
-                return await write_results(items, fmt, sys.stdout.write)
+                return await write_results(export, sys.stdout.write)
             with output.open("w", encoding="utf-8", newline="") as handle:
-                return await write_results(items, fmt, handle.write)
+                return await write_results(export, handle.write)
 
     count = execute(main)
     if output is not None:
@@ -132,7 +132,7 @@ def cancel(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
 
     async def main() -> int:
         async with open_runtime(settings) as rt:
-            return await rt.control.cancel(batch_id)
+            return await rt.batches().cancel(batch_id)
 
     count = execute(main)
     out.print(f"cancelled batch {batch_id} ({count:,} pending domains cancelled)")
@@ -144,7 +144,7 @@ def retry(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
 
     async def main() -> int:
         async with open_runtime(settings) as rt:
-            return await rt.control.retry_failed(batch_id)
+            return await rt.batches().retry(batch_id)
 
     count = execute(main)
     out.print(f"re-queued {count:,} failed domains of batch {batch_id}")

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import text
 
 from domainbatch.cli.common import DatabaseUrl, execute, fail, load_settings, out, print_json
-from domainbatch.storage import migrate
-from domainbatch.storage.database import Database
+from domainbatch.runtime import Runtime
 
 app = typer.Typer(help="Database schema and connectivity.", no_args_is_help=True)
 
@@ -20,34 +18,14 @@ def upgrade(database_url: DatabaseUrl = None) -> None:
     settings = load_settings(database_url=database_url)
 
     async def main() -> str | None:
-        db = Database(settings)
+        rt = Runtime(settings)  # not open_runtime: upgrading is the point, not a side effect
         try:
-            return await migrate.upgrade(db)
+            return await rt.system().upgrade()
         finally:
-            await db.dispose()
+            await rt.close()
 
     revision = execute(main)
     out.print(f"schema at revision {revision}")
-
-
-async def check_database(db: Database) -> dict[str, Any]:
-    """Connect, run a query, report the server, pooler mode, schema and leftover connections."""
-    async with db.session() as session:
-        one = await session.scalar(text("SELECT 1"))
-        if db.is_sqlite:
-            version = await session.scalar(text("SELECT 'SQLite ' || sqlite_version()"))
-        else:
-            version = await session.scalar(text("SELECT version()"))
-    revision = await migrate.current_revision(db)
-    return {
-        "ok": one == 1 and db.checked_out() == 0,
-        "database": db.url.render_as_string(hide_password=True),
-        "server_version": version,
-        "pooler_mode": db.pooler_mode,
-        "schema_revision": revision,
-        "schema_head": migrate.head_revision(),
-        "checked_out_connections": db.checked_out(),
-    }
 
 
 @app.command()
@@ -59,11 +37,11 @@ def check(
     settings = load_settings(database_url=database_url)
 
     async def main() -> dict[str, Any]:
-        db = Database(settings)
+        rt = Runtime(settings)  # not open_runtime: a check must not migrate anything
         try:
-            return await check_database(db)
+            return await rt.system().check()
         finally:
-            await db.dispose()
+            await rt.close()
 
     report = execute(main)
     if as_json:

@@ -28,9 +28,8 @@ from domainbatch.cli.common import (
 from domainbatch.cli.render import status_table
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.exports import write_results
-from domainbatch.runtime import Runtime, open_runtime
-from domainbatch.storage.batches import batch_status, iter_domains
-from domainbatch.storage.creation import CreatedBatch
+from domainbatch.runtime import open_runtime
+from domainbatch.service import Batches, CreatedBatch
 from domainbatch.worker import Worker
 
 app = typer.Typer(
@@ -125,15 +124,19 @@ def run(
 
     async def main() -> int:
         async with open_runtime(settings) as rt:
-            created = await rt.submit_file(file, processor=processor, options=options, fmt=fmt)
+            batches = rt.batches()
+            created = await batches.create_from_file(
+                file, processor=processor, options=options, fmt=fmt
+            )
             report_created(created)
             worker = rt.worker(only_batches=[created.id], burst=True)
             install_signal_handlers(worker)
-            status = await follow(rt, created, worker)
+            status = await follow(batches, created, worker)
             if output is not None:
                 fmt_out = "csv" if output.suffix.lower() == ".csv" else "jsonl"
+                export = await batches.export(created.id, fmt_out)
                 with output.open("w", encoding="utf-8", newline="") as handle:
-                    n = await write_results(iter_domains(rt.db, created.id), fmt_out, handle.write)
+                    n = await write_results(export, handle.write)
                 err.print(f"wrote {n:,} results to {output}")
         if as_json:
             print_json(status)
@@ -144,7 +147,7 @@ def run(
     raise typer.Exit(execute(main))
 
 
-async def follow(rt: Runtime, created: CreatedBatch, worker: Worker) -> dict[str, Any]:
+async def follow(batches: Batches, created: CreatedBatch, worker: Worker) -> dict[str, Any]:
     """Run the in-process worker while drawing progress; returns the final status."""
     task = asyncio.create_task(worker.run())
     progress = Progress(
@@ -160,7 +163,7 @@ async def follow(rt: Runtime, created: CreatedBatch, worker: Worker) -> dict[str
     with progress:
         bar = progress.add_task("batch", total=created.total, state="pending", rate="")
         while True:
-            status = await batch_status(rt.db, created.id)
+            status = await batches.status(created.id)
             rate = status["rate_per_second"]
             progress.update(
                 bar,
@@ -173,7 +176,7 @@ async def follow(rt: Runtime, created: CreatedBatch, worker: Worker) -> dict[str
             await asyncio.sleep(0.25)
     worker.stop()
     await task
-    final: dict[str, Any] = await batch_status(rt.db, created.id)
+    final: dict[str, Any] = await batches.status(created.id)
     if final["status"] in ACTIVE_BATCH:
         err.print(
             "[yellow]stopped before the batch ended;[/] "
@@ -197,7 +200,9 @@ def submit(
 
     async def main() -> CreatedBatch:
         async with open_runtime(settings) as rt:
-            return await rt.submit_file(file, processor=processor, options=options, fmt=fmt)
+            return await rt.batches().create_from_file(
+                file, processor=processor, options=options, fmt=fmt
+            )
 
     created = execute(main)
     if as_json:

@@ -21,7 +21,6 @@ from domainbatch.cli.common import (
 )
 from domainbatch.cli.render import when
 from domainbatch.runtime import open_runtime
-from domainbatch.storage.tenants import create_key, list_keys, revoke_key
 
 keys_app = typer.Typer(help="API keys: each belongs to a tenant.", no_args_is_help=True)
 
@@ -89,7 +88,7 @@ def create(
 
     async def main() -> Any:
         async with open_runtime(settings) as rt:
-            return await create_key(rt.db, tenant)
+            return await rt.system().create_key(tenant)
 
     issued = execute(main)
     if as_json:
@@ -110,7 +109,7 @@ def list_(
 
     async def main() -> list[dict[str, Any]]:
         async with open_runtime(settings) as rt:
-            return await list_keys(rt.db, tenant)
+            return await rt.system().list_keys(tenant)
 
     rows = execute(main)
     if as_json:
@@ -131,7 +130,7 @@ def revoke(
 
     async def main() -> str:
         async with open_runtime(settings) as rt:
-            return await revoke_key(rt.db, key_id)
+            return await rt.system().revoke_key(key_id)
 
     out.print(f"revoked API key {execute(main)}")
 

@@ -1,0 +1,198 @@
+"""Batches, as a caller may use them: create, read, page, export, follow, cancel, retry.
+
+A ``Batches`` is bound to one ``Caller`` when the composition root builds it
+(``Runtime.batches``): the operator (CLI, validation scripts), who sees every batch and may
+name any processor, or a tenant of the API or dashboard, who sees only its own batches and may
+name only registered processors. Entry points translate input and output around it; the rules
+(which processor, which options, whose batch) live here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.inputs import iter_entries
+from domainbatch.core.status import ACTIVE_BATCH
+from domainbatch.errors import InputError
+from domainbatch.exports import Export
+from domainbatch.processors.registry import check_options, load_processor
+from domainbatch.settings import Settings
+from domainbatch.storage.batches import (
+    batch_status,
+    delete_batch,
+    get_batch_row,
+    iter_domains,
+    list_batches,
+)
+from domainbatch.storage.control import BatchControl
+from domainbatch.storage.creation import BatchSpec, CreatedBatch, create_batch
+from domainbatch.storage.database import Database
+from domainbatch.storage.pages import Page, batch_page, domain_page, get_domain
+
+__all__ = ["Batches", "Caller", "CreatedBatch", "Page"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking. ``tenant_id`` None is unscoped: the operator, or a ``--no-auth`` server.
+    ``operator`` may name processors by dotted path (an import inside the process)."""
+
+    tenant_id: str | None = None
+    operator: bool = True
+
+
+OPERATOR = Caller()
+
+
+class Batches:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        normalizer: DomainNormalizer,
+        control: BatchControl,
+        caller: Caller,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.normalizer = normalizer
+        self.control = control
+        self.caller = caller
+        self._tenant = caller.tenant_id
+
+    # Writing ----------------------------------------------------------------------------------
+    async def create(
+        self,
+        entries: Iterable[str],
+        *,
+        processor: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> CreatedBatch:
+        """The one way a batch is made: the processor is resolved and its options checked
+        before anything is stored."""
+        name = processor or self.settings.default_processor
+        allow_paths = self.caller.operator or name == self.settings.default_processor
+        factory = load_processor(name, allow_paths=allow_paths)
+        options = dict(options or {})
+        check_options(name, factory, options, self.settings)
+        try:
+            orjson.dumps(options)  # what cannot be stored is refused as input, not at insert
+        except orjson.JSONEncodeError as exc:
+            raise InputError(f"options cannot be stored as JSON: {exc}") from None
+        spec = BatchSpec(
+            processor=name,
+            options=options,
+            max_attempts=self.settings.max_attempts,
+            tenant_id=self._tenant,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+        )
+        return await create_batch(
+            self.db,
+            entries,
+            spec=spec,
+            normalizer=self.normalizer,
+            max_entries=self.settings.max_entries,
+            chunk_size=self.settings.insert_chunk_size,
+        )
+
+    async def create_from_file(
+        self,
+        path: Path,
+        *,
+        processor: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        fmt: str = "auto",
+    ) -> CreatedBatch:
+        """``fmt``: auto, text, csv or json (anything else is ``invalid_input``)."""
+        try:
+            handle: IO[bytes] = path.open("rb")
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        with handle:
+            entries = iter_entries(handle, fmt=fmt, filename=path.name)  # type: ignore[arg-type]
+            return await self.create(entries, processor=processor, options=options)
+
+    async def cancel(self, batch_id: str) -> int:
+        """Cancel the pending domains; in-flight ones finish. ``ConflictError`` if it ended."""
+        return await self.control.cancel(batch_id, tenant_id=self._tenant)
+
+    async def retry(self, batch_id: str) -> int:
+        """Re-queue the failed domains with fresh attempts; returns how many."""
+        return await self.control.retry_failed(batch_id, tenant_id=self._tenant)
+
+    async def delete(self, batch_id: str) -> int:
+        """Remove the batch and everything recorded for it; returns the domain rows removed."""
+        return await delete_batch(self.db, batch_id, tenant_id=self._tenant)
+
+    # Reading ----------------------------------------------------------------------------------
+    async def status(self, batch_id: str) -> dict[str, Any]:
+        """Counts by domain status, progress, errors by code, timing, rate and ETA."""
+        return await batch_status(self.db, batch_id, tenant_id=self._tenant)
+
+    async def page(
+        self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page:
+        """The caller's batches, newest first, one keyset page."""
+        return await batch_page(
+            self.db, tenant_id=self._tenant, status=status, limit=limit, cursor=cursor
+        )
+
+    async def recent(self, *, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
+        """The newest batches (the operator's listing)."""
+        if self._tenant is not None:
+            return (await self.page(status=status, limit=limit)).items
+        return await list_batches(self.db, limit=limit, status=status)
+
+    async def domains(
+        self,
+        batch_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        """One keyset page of a batch's domains in input order."""
+        return await domain_page(
+            self.db, batch_id, tenant_id=self._tenant, status=status, limit=limit, cursor=cursor
+        )
+
+    async def domain(self, batch_id: str, domain_id: int) -> dict[str, Any]:
+        return await get_domain(self.db, batch_id, domain_id, tenant_id=self._tenant)
+
+    def items(self, batch_id: str, *, status: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every domain of the batch with its result, in input order, read a page at a time
+        (``NotFoundError`` on the first step if the batch is not the caller's)."""
+        return iter_domains(self.db, batch_id, status=status, tenant_id=self._tenant)
+
+    async def export(self, batch_id: str, fmt: str, *, status: str | None = None) -> Export:
+        """Every domain with its result as JSONL or CSV chunks; ``NotFoundError`` now (before a
+        response starts streaming), not halfway through."""
+        async with self.db.connect() as conn:
+            await get_batch_row(conn, batch_id, tenant_id=self._tenant)
+        return Export(self.items(batch_id, status=status), fmt)
+
+    async def follow(
+        self, first: list[dict[str, Any]], interval: float
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+        """Snapshots of batches until each has ended: yields (snapshots, those that ended)
+        about every ``interval`` seconds, starting with ``first``. Each snapshot is one short
+        read: nothing is held open between them."""
+        current = first
+        while True:
+            ended = [s for s in current if s["status"] not in ACTIVE_BATCH]
+            yield current, ended
+            still_open = [s["id"] for s in current if s["status"] in ACTIVE_BATCH]
+            if not still_open:
+                return
+            await asyncio.sleep(interval)
+            current = [await self.status(batch_id) for batch_id in still_open]

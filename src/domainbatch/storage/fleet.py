@@ -1,0 +1,45 @@
+"""Fleet-wide figures read from the database (for ``/metrics`` and ``/readyz``): batches by
+status, the queue's depth and the workers holding live leases. Every worker shares the
+database, so these are the fleet's, not one process's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from domainbatch.core.status import DomainStatus
+from domainbatch.storage.database import Database
+from domainbatch.storage.tables import batch_domains as d
+from domainbatch.storage.tables import batches as b
+from domainbatch.storage.tables import epoch_now
+
+
+@dataclass(frozen=True)
+class FleetGauges:
+    batches_by_status: dict[str, int]
+    queue_depth: int  # pending domains due now
+    workers_busy: int  # distinct workers holding a live lease
+
+
+async def ready(db: Database) -> None:
+    """Raise ``StorageError`` unless the database answers and has the schema."""
+    async with db.connect() as conn:
+        await conn.execute(select(b.c.id).limit(1))
+
+
+async def gauges(db: Database) -> FleetGauges:
+    async with db.connect() as conn:
+        grouped = await conn.execute(select(b.c.status, func.count()).group_by(b.c.status))
+        by_status: dict[str, int] = {row[0]: row[1] for row in grouped}
+        depth = await conn.scalar(
+            select(func.count())
+            .select_from(d)
+            .where(d.c.status == DomainStatus.PENDING, d.c.next_attempt_at <= epoch_now())
+        )
+        busy = await conn.scalar(
+            select(func.count(d.c.worker_id.distinct())).where(
+                d.c.status == DomainStatus.PROCESSING, d.c.lease_expires_at > epoch_now()
+            )
+        )
+    return FleetGauges(by_status, int(depth or 0), int(busy or 0))
