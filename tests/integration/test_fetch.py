@@ -1,4 +1,4 @@
-"""The fetcher against the local test web: every page, its SPEC code and the recorded facts.
+"""The fetcher against the local test web: every page, its error code and the recorded facts.
 
 Every test runs with ``loopback_only``: a socket to anything but 127.0.0.1 fails the test, so a
 broken SSRF guard can never send a packet anywhere real.

@@ -1,4 +1,4 @@
-"""Domain normalization and Public Suffix List matching (SPEC "Creating a batch")."""
+"""Domain normalization and Public Suffix List matching (README, "Input formats and domain normalization")."""
 
 from __future__ import annotations
 

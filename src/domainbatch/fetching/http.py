@@ -166,7 +166,7 @@ class Fetcher:
     async def fetch(
         self, domain: str, *, limits: FetchLimits | None = None, timer: FetchTimer | None = None
     ) -> FetchResult:
-        """Fetch the domain's homepage; raises ``DomainProcessingError`` with a SPEC code."""
+        """Fetch the domain's homepage; raises ``DomainProcessingError`` with a documented error code."""
         limits = limits or self.limits
         timer = timer or FetchTimer()
         try:

@@ -1,4 +1,4 @@
-"""aiohttp / ssl / OS errors -> ``DomainProcessingError`` with a SPEC code and a human message.
+"""aiohttp / ssl / OS errors -> ``DomainProcessingError`` with a documented error code and a human message.
 
 This is the one edge where transport exceptions are translated; nothing else in the fetcher
 inspects aiohttp's exception types.
@@ -39,7 +39,7 @@ def is_connect_failure(exc: BaseException) -> bool:
 
 
 def translate(exc: BaseException, url: str) -> DomainProcessingError:
-    """The SPEC error for ``exc`` raised while fetching ``url``."""
+    """The documented error for ``exc`` raised while fetching ``url``."""
     if isinstance(exc, DomainProcessingError):
         return exc
     if _is_blocked(exc):
