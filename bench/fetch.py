@@ -21,7 +21,7 @@ Every mode runs in a fresh process at the same concurrency, each domain once (a 
 connection per domain, as a crawl does); rounds rotate the modes and report the median. CPU
 seconds are the client's (every thread, and its extraction processes) over the fetching
 phase, per 1,000 domains; peak RSS is the client's, its extraction processes' added. Over
-``http``, domainbatch still tries https first (the README's documented order): its https port is a closed
+``http``, domainbatch still tries https first (the README's order): its https port is a closed
 one, so each domain pays one refused connect, like a plain-http site.
 """
 

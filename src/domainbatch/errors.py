@@ -84,7 +84,7 @@ class ProcessorNotFoundError(DomainbatchError):
     code = "unknown_processor"
 
 
-# Per-domain outcome codes (README, "Statuses and progress"). Transient ones are retried with backoff.
+# Per-domain outcome codes (README, "Statuses and progress"); transient ones are retried.
 TRANSIENT_CODES = frozenset({"dns_error", "connect_error", "timeout"})
 DOMAIN_ERROR_CODES = frozenset(
     {

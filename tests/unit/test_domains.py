@@ -1,4 +1,5 @@
-"""Domain normalization and Public Suffix List matching (README, "Input formats and domain normalization")."""
+"""Domain normalization and Public Suffix List matching (README, "Input formats and domain
+normalization")."""
 
 from __future__ import annotations
 

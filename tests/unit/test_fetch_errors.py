@@ -1,4 +1,4 @@
-"""Transport errors -> documented error codes, for errors the local test web cannot provoke on demand."""
+"""Transport errors -> error codes, for errors the local test web cannot provoke on demand."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """Domain normalization: one raw entry in, one :class:`Normalized` record out, never an exception.
 
-Rules (README, "Input formats and domain normalization"): trim, lowercase, take the host of a URL, drop one trailing dot,
-IDNA 2008 with UTS-46 mapping to A-labels (the Unicode form is kept for display), optionally
-strip leading ``www.``; reject IP literals, ``localhost``, single labels, empty or over-long
-labels, names over 253 octets, bad characters, edge hyphens, all-numeric TLDs, unknown and bare
-public suffixes. Plain ASCII names take a regex fast path and never touch the ``idna`` package.
+Rules (README, "Input formats and domain normalization"): trim, lowercase, take the host of a
+URL, drop one trailing dot, IDNA 2008 with UTS-46 mapping to A-labels (the Unicode form is kept
+for display), optionally strip leading ``www.``; reject IP literals, ``localhost``, single
+labels, empty or over-long labels, names over 253 octets, bad characters, edge hyphens, all-
+numeric TLDs, unknown and bare public suffixes. Plain ASCII names take a regex fast path and
+never touch the ``idna`` package.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def looks_like_html(body: bytes) -> bool:
 def check_final_response(
     response: aiohttp.ClientResponse, url: URL, max_header_bytes: int
 ) -> str | None:
-    """Refuse a last hop that is not a 2xx HTML answer with bounded headers (documented error codes);
+    """Refuse a last hop that is not a 2xx HTML answer with bounded headers (error codes);
     returns its Content-Type."""
     status = response.status
     if status >= 400:

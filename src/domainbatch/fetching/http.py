@@ -166,7 +166,7 @@ class Fetcher:
     async def fetch(
         self, domain: str, *, limits: FetchLimits | None = None, timer: FetchTimer | None = None
     ) -> FetchResult:
-        """Fetch the domain's homepage; raises ``DomainProcessingError`` with a documented error code."""
+        """Fetch the domain's homepage; raises ``DomainProcessingError`` and an error code."""
         limits = limits or self.limits
         timer = timer or FetchTimer()
         try:

@@ -64,7 +64,7 @@ class Resolver:
         return None
 
     async def resolve(self, host: str, *, want_mx: bool = True) -> Answer:
-        """A/AAAA (and MX) for ``host``; raises ``DomainProcessingError`` with a documented error code."""
+        """A/AAAA (and MX) for ``host``; raises ``DomainProcessingError`` and an error code."""
         override = self.override_for(host)
         if override is not None:
             return Answer(addresses=override, mx=[], overridden=True)

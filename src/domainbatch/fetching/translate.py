@@ -1,4 +1,4 @@
-"""aiohttp / ssl / OS errors -> ``DomainProcessingError`` with a documented error code and a human message.
+"""aiohttp / ssl / OS errors -> ``DomainProcessingError`` with an error code and a message.
 
 This is the one edge where transport exceptions are translated; nothing else in the fetcher
 inspects aiohttp's exception types.

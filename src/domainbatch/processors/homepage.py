@@ -104,8 +104,9 @@ async def build(
             parsed = last[1]
             started = time.perf_counter()
             answer = await fetcher.resolver.lookup(domain, want_mx=True)
-            # First step (README, "The homepage processor"): refuse a domain whose every address is blocked, before any
-            # connection; aiohttp's connect re-checks each address it actually uses.
+            # First step (README, "The homepage processor"): refuse a domain whose every
+            # address is blocked, before any connection; aiohttp's connect re-checks each
+            # address it actually uses.
             fetcher.resolver.allowed_addresses(domain, answer.addresses)
             dns_seconds = time.perf_counter() - started
             timer = FetchTimer()
