@@ -31,10 +31,8 @@ from domainbatch.api.schemas import (
 )
 from domainbatch.core.inputs import iter_entries
 from domainbatch.core.status import BatchStatus, DomainStatus
-from domainbatch.errors import InputError
 from domainbatch.exports import MEDIA_TYPES
 from domainbatch.service import Batches
-from domainbatch.webhooks import check_url
 
 router = APIRouter(prefix="/v1", tags=["batches"], responses=documented(401, 503))
 
@@ -89,11 +87,7 @@ async def create_batch(
         else:
             opts = parse_options(options)
             hook_url, hook_secret = webhook_url, request.headers.get("x-webhook-secret")
-            if hook_url and not hook_secret:
-                raise InputError("a webhook_url needs a secret: send it as X-Webhook-Secret")
             entries = iter_entries(spool, fmt=fmt)
-        if hook_url:
-            check_url(hook_url, allow_private=settings.allow_private_addresses)
         created = await batches.create(
             entries,
             processor=processor,

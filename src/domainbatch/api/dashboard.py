@@ -23,7 +23,7 @@ from domainbatch.api.auth import COOKIE, Principal, Service, principal_for_key, 
 from domainbatch.api.bodies import parse_options, too_large
 from domainbatch.api.errors import status_for
 from domainbatch.api.events import progress_stream
-from domainbatch.cli.render import seconds, when
+from domainbatch.core.humanize import seconds, when
 from domainbatch.core.inputs import iter_entries
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus, DomainStatus
 from domainbatch.errors import AuthenticationError, ConflictError, DomainbatchError, InputError

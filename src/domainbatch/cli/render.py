@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.table import Table
 
+from domainbatch.core.humanize import seconds, when
 
-def when(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    minutes, secs = divmod(value, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}h{minutes:02d}m{secs:04.1f}s" if hours else f"{minutes}m{secs:04.1f}s"
+__all__ = ["seconds", "status_table", "when"]
 
 
 def status_table(status: dict[str, Any]) -> Table:

@@ -35,6 +35,7 @@ from domainbatch.storage.control import BatchControl
 from domainbatch.storage.creation import BatchSpec, CreatedBatch, create_batch
 from domainbatch.storage.database import Database
 from domainbatch.storage.pages import Page, batch_page, domain_page, get_domain
+from domainbatch.webhooks import check_url
 
 __all__ = ["Batches", "Caller", "CreatedBatch", "Page"]
 
@@ -77,8 +78,15 @@ class Batches:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
     ) -> CreatedBatch:
-        """The one way a batch is made: the processor is resolved and its options checked
-        before anything is stored."""
+        """The one way a batch is made: the webhook URL, the processor and its options are
+        checked before anything is stored."""
+        webhook_url = webhook_url or None
+        if webhook_url is not None:
+            if not webhook_secret:
+                raise InputError(
+                    "a webhook_url needs a secret (JSON: webhook.secret; header X-Webhook-Secret)"
+                )
+            check_url(webhook_url, allow_private=self.settings.allow_private_addresses)
         name = processor or self.settings.default_processor
         allow_paths = self.caller.operator or name == self.settings.default_processor
         factory = load_processor(name, allow_paths=allow_paths)
