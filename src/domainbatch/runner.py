@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from domainbatch.core.status import backoff_seconds
+from domainbatch.core.retry import RetryPolicy
 from domainbatch.errors import (
     DomainProcessingError,
     InvalidOptionsError,
@@ -134,10 +134,9 @@ class Runner:
         self, batch: ActiveBatch, claim: Claimed, code: str, message: str, transient: bool
     ) -> Outcome:
         retry_in = None
-        if transient and claim.attempt < batch.max_attempts:
-            retry_in = backoff_seconds(
-                claim.attempt, self.settings.retry_base_seconds, self.settings.retry_max_seconds
-            )
+        policy = RetryPolicy.for_domains(self.settings, batch.max_attempts)
+        if transient and policy.retries(claim.attempt):
+            retry_in = policy.delay(claim.attempt)
         return Outcome(claim, error_code=code, error_message=message, retry_in=retry_in)
 
 

@@ -23,7 +23,7 @@ import aiohttp
 import orjson
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from domainbatch.core.status import backoff_seconds
+from domainbatch.core.retry import RetryPolicy
 from domainbatch.errors import DomainProcessingError, InputError, StorageError
 from domainbatch.fetching.guard import blocked_reason, parse_address
 from domainbatch.fetching.resolver import Resolver
@@ -128,6 +128,8 @@ class WebhookSender:
         self.settings = settings
         self.worker_id = worker_id
         self.outbox = Outbox(db, settings.webhook_lease_seconds)
+        self.retry = RetryPolicy.for_webhooks(settings)
+        self.polling = RetryPolicy.for_polling(settings)
         self.sent = 0
         self._session: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
@@ -147,13 +149,9 @@ class WebhookSender:
                 self.outage.failed("webhook round", exc)
                 idle += 1
             if idle:
-                ceiling = min(
-                    self.settings.poll_max_seconds,
-                    self.settings.poll_min_seconds * 2 ** min(idle, 16),
-                )
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), ceiling)
+                    await asyncio.wait_for(self._wake.wait(), self.polling.delay(idle))
 
     async def deliver_due(self) -> int:
         deliveries = await self.outbox.claim(self.worker_id, CLAIM_SIZE)
@@ -224,12 +222,8 @@ class WebhookSender:
 
     async def _failed(self, delivery: Delivery, error: str, status: int | None) -> None:
         retry_in = None
-        if delivery.attempt < self.settings.webhook_max_attempts:
-            retry_in = backoff_seconds(
-                delivery.attempt,
-                self.settings.webhook_retry_base_seconds,
-                self.settings.webhook_retry_max_seconds,
-            )
+        if self.retry.retries(delivery.attempt):
+            retry_in = self.retry.delay(delivery.attempt)
         log.warning(
             "webhook %s for %s attempt %d failed: %s (%s)",
             delivery.event,

@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from domainbatch.core.status import BatchStatus
+from domainbatch.core.retry import RetryPolicy
+from domainbatch.core.status import BatchEvent, BatchStatus
 from domainbatch.metrics import Histogram
 from domainbatch.outage import Outage, QuietPoolResets
 from domainbatch.processors.registry import Processor
@@ -33,7 +34,7 @@ log = logging.getLogger("domainbatch.worker")
 
 ACTIVE_TTL = 1.0  # seconds a productive worker may reuse its list of active batches
 
-BatchEvent = Callable[[str, str], None]  # (event, batch_id), e.g. ("batch.completed", id)
+EventHook = Callable[[BatchEvent, str], None]  # (event, batch_id)
 
 
 @dataclass
@@ -66,7 +67,7 @@ class Worker:
         *,
         only_batches: Sequence[str] | None = None,
         burst: bool = False,
-        on_event: BatchEvent | None = None,
+        on_event: EventHook | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -88,6 +89,7 @@ class Worker:
         self._unacked: list[Outcome] = []
         self._rotation = 0
         self._rng = random.Random()
+        self.polling = RetryPolicy.for_polling(settings)
         # Batches a claim of this worker found exhausted: only their acks may end them, so
         # only those try to finalize after an ack (the others cannot end yet).
         self._drained: set[str] = set()
@@ -184,7 +186,7 @@ class Worker:
             if len(claims) < limit:
                 self._drained.add(batch.id)
             if started:
-                self._emit("batch.started", batch.id)
+                self._emit(BatchEvent.STARTED, batch.id)
             for claim in claims:
                 task = asyncio.create_task(self._execute(processor, batch, claim))
                 self._inflight[task] = claim
@@ -194,12 +196,9 @@ class Worker:
         return total
 
     async def _idle(self, rounds: int) -> None:
-        ceiling = min(
-            self.settings.poll_max_seconds, self.settings.poll_min_seconds * 2 ** min(rounds, 16)
-        )
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._rng.uniform(ceiling / 2, ceiling))
+            await asyncio.wait_for(self._wake.wait(), self.polling.delay(rounds, self._rng))
 
     async def _active(self, *, cached: bool = False) -> list[ActiveBatch]:
         """The active batches; ``cached``: a list read less than ``ACTIVE_TTL`` ago will do
@@ -251,7 +250,7 @@ class Worker:
         self.outage.recovered()
         if status is not None:
             self._drained.discard(batch_id)
-            self._emit(f"batch.{status}", batch_id)
+            self._emit(BatchEvent.ending(status), batch_id)
 
     async def _extend(self) -> None:
         held = [c.id for c in self._inflight.values()] + [o.claimed.id for o in self._unacked]
@@ -288,7 +287,7 @@ class Worker:
         await self.acks.release(claims, self.id)
         self.stats.released += len(claims)
 
-    def _emit(self, event: str, batch_id: str) -> None:
+    def _emit(self, event: BatchEvent, batch_id: str) -> None:
         log.info("%s %s", event, batch_id)
         self.webhooks.wake()
         if self._on_event is not None:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domainbatch.core.status import BatchStatus, Progress, backoff_seconds, final_batch_status
+from domainbatch.core.retry import RetryPolicy
+from domainbatch.core.status import BatchEvent, BatchStatus, Progress, final_batch_status
 from domainbatch.errors import ConfigurationError
 from domainbatch.settings import Settings
 from domainbatch.storage.database import detect_pooler_mode, normalize_url
@@ -44,10 +45,31 @@ def test_rate_and_eta() -> None:
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     rng = random.Random(7)
-    for attempt, ceiling in [(1, 2.0), (2, 4.0), (3, 8.0), (10, 60.0)]:
-        values = [backoff_seconds(attempt, 2.0, 60.0, rng) for _ in range(200)]
+    policy = RetryPolicy(base=2.0, cap=60.0, max_attempts=3)
+    for attempt, ceiling in [(1, 2.0), (2, 4.0), (3, 8.0), (10, 60.0), (10_000, 60.0)]:
+        values = [policy.delay(attempt, rng) for _ in range(200)]
         assert all(ceiling / 2 <= v <= ceiling for v in values)
         assert len(set(values)) > 100  # jittered, not fixed
+    assert [policy.retries(n) for n in (1, 2, 3)] == [True, True, False]
+    assert RetryPolicy(1.0, 2.0).retries(10**6)  # no max_attempts: for ever
+
+
+def test_the_policies_come_from_their_settings() -> None:
+    settings = Settings(
+        retry_base_seconds=1, retry_max_seconds=9, webhook_max_attempts=4, poll_max_seconds=3
+    )
+    assert RetryPolicy.for_domains(settings, 5) == RetryPolicy(1, 9, 5)
+    assert RetryPolicy.for_webhooks(settings).max_attempts == 4
+    assert RetryPolicy.for_polling(settings).cap == 3
+
+
+def test_batch_events_name_each_ending() -> None:
+    assert [BatchEvent.ending(s) for s in ("completed", "failed", "cancelled")] == [
+        BatchEvent.COMPLETED,
+        BatchEvent.FAILED,
+        BatchEvent.CANCELLED,
+    ]
+    assert BatchEvent.STARTED == "batch.started"
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,9 @@
-"""Status and progress rules (pure): what is terminal, how a batch ends, how progress, rate and
-ETA are computed, and how long a transient failure waits before its next attempt."""
+"""Status and progress rules (pure): what is terminal, how a batch ends, which events it
+announces, and how progress, rate and ETA are computed."""
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -41,12 +40,18 @@ def final_batch_status(counts: Mapping[str, int]) -> BatchStatus:
     )
 
 
-def backoff_seconds(
-    attempt: int, base: float, cap: float, rng: random.Random | None = None
-) -> float:
-    """Exponential backoff with full jitter (AWS style) for the retry after ``attempt``."""
-    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
-    return (rng or random).uniform(ceiling / 2, ceiling)
+class BatchEvent(StrEnum):
+    """What webhooks and the worker's hooks announce about a batch."""
+
+    STARTED = "batch.started"
+    COMPLETED = "batch.completed"
+    FAILED = "batch.failed"
+    CANCELLED = "batch.cancelled"
+
+    @classmethod
+    def ending(cls, status: str) -> BatchEvent:
+        """The event of a batch that ended with ``status``."""
+        return cls(f"batch.{status}")
 
 
 @dataclass(frozen=True)

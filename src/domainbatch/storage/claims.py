@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domainbatch.core.status import ACTIVE_BATCH, BatchStatus, DomainStatus
+from domainbatch.core.status import ACTIVE_BATCH, BatchEvent, BatchStatus, DomainStatus
 from domainbatch.storage import counters
 from domainbatch.storage.counters import Tally
 from domainbatch.storage.database import Database
@@ -140,7 +140,7 @@ class Claims:
         )
         started = result.rowcount == 1
         if started:
-            await enqueue_event(conn, batch_id, "batch.started")
+            await enqueue_event(conn, batch_id, BatchEvent.STARTED)
         return bool(started)
 
     async def _claim_postgres(

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from sqlalchemy import case, exists, update
 
-from domainbatch.core.status import ACTIVE_BATCH, OPEN_DOMAIN, BatchStatus, DomainStatus
+from domainbatch.core.status import (
+    ACTIVE_BATCH,
+    OPEN_DOMAIN,
+    BatchEvent,
+    BatchStatus,
+    DomainStatus,
+)
 from domainbatch.errors import ConflictError
 from domainbatch.storage import counters
 from domainbatch.storage.batches import get_batch_row
@@ -42,7 +48,7 @@ class BatchControl:
         async with self.db.transaction() as conn:
             row = (await conn.execute(stmt)).first()
             if row is not None:
-                await enqueue_event(conn, batch_id, f"batch.{row.status}")
+                await enqueue_event(conn, batch_id, BatchEvent.ending(row.status))
         return None if row is None else str(row.status)
 
     async def cancel(self, batch_id: str, *, tenant_id: str | None = None) -> int:
@@ -70,7 +76,7 @@ class BatchControl:
                 .values(status=BatchStatus.CANCELLED, finished_at=epoch_now())
             )
             if ended.rowcount == 1:
-                await enqueue_event(conn, batch_id, "batch.cancelled")
+                await enqueue_event(conn, batch_id, BatchEvent.CANCELLED)
         return int(result.rowcount)
 
     async def retry_failed(self, batch_id: str, *, tenant_id: str | None = None) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domainbatch.core.domains import DomainNormalizer
-from domainbatch.core.status import BatchStatus, DomainStatus
+from domainbatch.core.status import BatchEvent, BatchStatus, DomainStatus
 from domainbatch.errors import EmptyBatchError, LimitExceededError, StorageError
 from domainbatch.storage import counters
 from domainbatch.storage.bulk import Chunk, CopyLoader
@@ -166,7 +166,7 @@ async def create_batch(
         tally[counters.key(batch_id, DomainStatus.INVALID)] = created.invalid
         await counters.apply(conn, tally, 0)
         if all_invalid:
-            await enqueue_event(conn, batch_id, "batch.failed")
+            await enqueue_event(conn, batch_id, BatchEvent.FAILED)
     if not db.is_sqlite and created.total >= ANALYZE_AFTER:
         await _analyze(db)
     return created

@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domainbatch.core.status import BatchEvent
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import batches as b
 from domainbatch.storage.tables import epoch_now
 from domainbatch.storage.tables import webhook_deliveries as w
 
-EVENTS = ("batch.started", "batch.completed", "batch.failed", "batch.cancelled")
+EVENTS = tuple(BatchEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class Delivery:
     created_at: float
 
 
-async def enqueue_event(conn: AsyncConnection, batch_id: str, event: str) -> None:
+async def enqueue_event(conn: AsyncConnection, batch_id: str, event: BatchEvent) -> None:
     """Record ``event`` for the batch's webhook, if it has one (a no-op otherwise)."""
     source = select(
         literal(str(uuid.uuid4())),
