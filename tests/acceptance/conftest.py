@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -66,17 +67,23 @@ def api_workdir(api_backend: str, tmp_path_factory: pytest.TempPathFactory) -> P
     return tmp_path_factory.mktemp(f"api-{api_backend}")
 
 
-@pytest.fixture(scope="module")
-def api(api_backend: str, api_workdir: Path) -> Iterator[ApiServer]:
-    """An authenticated server with an embedded worker; ``api.key`` is tenant "alpha"'s key."""
-    env = server_env(api_backend, api_workdir, DOMAINBATCH_ALLOW_PRIVATE_ADDRESSES="true")
-    server = ApiServer(env, api_workdir)
+@contextlib.contextmanager
+def keyed_server(backend: str, workdir: Path, **env: str) -> Iterator[ApiServer]:
+    """A started ``domainbatch serve`` (embedded worker) whose ``key`` is tenant "alpha"'s."""
+    server = ApiServer(server_env(backend, workdir, **env), workdir)
     try:
         server.start()
-        server.key = issue_key(backend_settings(api_backend, api_workdir), "alpha")
+        server.key = issue_key(backend_settings(backend, workdir), "alpha")
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(api_backend: str, api_workdir: Path) -> Iterator[ApiServer]:
+    """An authenticated server with an embedded worker; ``api.key`` is tenant "alpha"'s key."""
+    with keyed_server(api_backend, api_workdir, DOMAINBATCH_ALLOW_PRIVATE_ADDRESSES="true") as s:
+        yield s
 
 
 @pytest.fixture

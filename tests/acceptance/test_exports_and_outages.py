@@ -21,10 +21,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.acceptance.conftest import Cli, cli_env
-from tests.conftest import BACKENDS, PG_URL, PGBOUNCER_URL, backend_settings, wipe_postgres
+from tests.acceptance.conftest import Cli, cli_env, keyed_server
+from tests.conftest import BACKENDS, PG_URL, PGBOUNCER_URL, wipe_postgres
 from tests.support import hostile
-from tests.support.apiserver import ApiServer, issue_key, server_env
+from tests.support.apiserver import ApiServer
 from tests.support.tcpproxy import TcpProxy
 
 HOSTILE = "tests.support.hostile:titles"
@@ -98,14 +98,8 @@ def test_cli_csv_export_neutralizes_formulas(cli: Cli, tmp_path: Path) -> None:
 def hostile_api(api_backend: str, api_workdir: Path) -> Iterator[ApiServer]:
     """A server whose default processor is the hostile one (a tenant may not name a module).
     Stopped after its test: its embedded worker would take the outage test's batch."""
-    env = server_env(api_backend, api_workdir, DOMAINBATCH_DEFAULT_PROCESSOR=HOSTILE)
-    server = ApiServer(env, api_workdir)
-    try:
-        server.start()
-        server.key = issue_key(backend_settings(api_backend, api_workdir), "alpha")
+    with keyed_server(api_backend, api_workdir, DOMAINBATCH_DEFAULT_PROCESSOR=HOSTILE) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_api_csv_export_neutralizes_formulas(hostile_api: ApiServer) -> None:
