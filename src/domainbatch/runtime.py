@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.service import OPERATOR, Batches, Caller, System
@@ -14,7 +14,9 @@ from domainbatch.settings import Settings
 from domainbatch.storage import counters, migrate
 from domainbatch.storage.control import BatchControl
 from domainbatch.storage.database import Database
-from domainbatch.worker import Worker
+
+if TYPE_CHECKING:
+    from domainbatch.worker import Worker
 
 
 class Runtime:
@@ -43,6 +45,10 @@ class Runtime:
         return System(self.db)
 
     def worker(self, **kwargs: Any) -> Worker:
+        # Imported here: the engine (aiohttp, the processors) is not loaded by commands that
+        # only read or create batches, which start faster.
+        from domainbatch.worker import Worker
+
         return Worker(self.db, self.settings, **kwargs)
 
 

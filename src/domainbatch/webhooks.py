@@ -17,7 +17,6 @@ import logging
 import socket
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -25,7 +24,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.errors import DomainProcessingError, InputError, StorageError
-from domainbatch.fetching.guard import blocked_reason, parse_address
+from domainbatch.fetching.guard import blocked_reason, check_url, parse_address
 from domainbatch.fetching.resolver import Resolver
 from domainbatch.outage import Outage
 from domainbatch.settings import Settings
@@ -56,23 +55,6 @@ def verify(
     if abs(time.time() - sent_at) > tolerance:
         return False
     return hmac.compare_digest(sign(secret, sent_at, body), signature)
-
-
-def check_url(url: str, *, allow_private: bool) -> None:
-    """Refuse, at submission, a webhook URL that can never be delivered to."""
-    if any(ord(char) < 32 or ord(char) == 127 for char in url):
-        raise InputError("the webhook url contains control characters")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError("the webhook url must be an absolute http:// or https:// URL")
-    address = parse_address(parts.hostname)
-    if address is not None and not allow_private:
-        reason = blocked_reason(address)
-        if reason:
-            raise InputError(
-                f"the webhook url points at a {reason} address; "
-                "set allow_private_addresses to permit"
-            )
 
 
 class _ReceiverResolver(AbstractResolver):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -30,7 +30,9 @@ from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.exports import write_results
 from domainbatch.runtime import open_runtime
 from domainbatch.service import Batches, CreatedBatch
-from domainbatch.worker import Worker
+
+if TYPE_CHECKING:
+    from domainbatch.worker import Worker
 
 app = typer.Typer(
     name="domainbatch",

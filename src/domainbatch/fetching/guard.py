@@ -23,8 +23,9 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from urllib.parse import urlsplit
 
-from domainbatch.errors import DomainProcessingError
+from domainbatch.errors import DomainProcessingError, InputError
 
 IPAddress = IPv4Address | IPv6Address
 
@@ -191,3 +192,21 @@ def blocked_message(address: str, host: str | None, reason: str) -> str:
         f"refused to connect to {target}: {reason} address "
         "(SSRF guard; set allow_private_addresses to permit)"
     )
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Refuse, at submission, a webhook URL that can never be delivered to (an IP literal
+    is judged here; a name, after resolution, at each delivery)."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in url):
+        raise InputError("the webhook url contains control characters")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError("the webhook url must be an absolute http:// or https:// URL")
+    address = parse_address(parts.hostname)
+    if address is not None and not allow_private:
+        reason = blocked_reason(address)
+        if reason:
+            raise InputError(
+                f"the webhook url points at a {reason} address; "
+                "set allow_private_addresses to permit"
+            )

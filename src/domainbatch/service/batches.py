@@ -22,6 +22,7 @@ from domainbatch.core.inputs import iter_entries
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.errors import InputError
 from domainbatch.exports import Export
+from domainbatch.fetching.guard import check_url
 from domainbatch.processors.registry import check_options, load_processor
 from domainbatch.settings import Settings
 from domainbatch.storage.batches import (
@@ -35,7 +36,6 @@ from domainbatch.storage.control import BatchControl
 from domainbatch.storage.creation import BatchSpec, CreatedBatch, create_batch
 from domainbatch.storage.database import Database
 from domainbatch.storage.pages import Page, batch_page, domain_page, get_domain
-from domainbatch.webhooks import check_url
 
 __all__ = ["Batches", "Caller", "CreatedBatch", "Page"]
 
