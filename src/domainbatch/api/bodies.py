@@ -93,7 +93,7 @@ def parse_options(raw: str | None) -> dict[str, Any]:
     """Processor options given as text (a query parameter, a form field): a JSON object."""
     if not raw or not raw.strip():
         return {}
-    # orjson reads 1,024 levels but cannot store more than 254 (Runtime.submit then refuses
+    # orjson reads 1,024 levels but cannot store more than 254 (Batches.create then refuses
     # them without naming a limit): bound them like every other JSON input, and say so.
     check_json_depth(raw, subject="the options value")
     try:
