@@ -81,3 +81,13 @@ def test_metrics_text_format() -> None:
 def test_loopback_rule() -> None:
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.2", "example.com", "::"))
+
+
+def test_a_processor_module_that_exits_on_import_is_just_unloadable() -> None:
+    from domainbatch.errors import ProcessorNotFoundError
+    from domainbatch.processors.registry import load_processor
+
+    with pytest.raises(ProcessorNotFoundError, match="SystemExit"):
+        load_processor("tests.support.exits_on_import:build")
+    with pytest.raises(ProcessorNotFoundError, match="unknown processor"):
+        load_processor("tests.support.exits_on_import:build", allow_paths=False)

@@ -108,7 +108,7 @@ def _import(target: str, name: str) -> ProcessorFactory:
     try:
         module = importlib.import_module(module_name)
         factory: ProcessorFactory = getattr(module, attr or "build")
-    except Exception as exc:  # a module that fails on import is as unloadable as a missing one
+    except (Exception, SystemExit) as exc:  # a module failing (or exiting) on import is missing
         raise ProcessorNotFoundError(
             f"processor {name!r} cannot be loaded: {type(exc).__name__}: {exc}"
         ) from None
