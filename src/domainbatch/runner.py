@@ -19,7 +19,12 @@ from domainbatch.errors import (
     InvalidOptionsError,
     ProcessorNotFoundError,
 )
-from domainbatch.processors.registry import Processor, check_options, load_processor
+from domainbatch.processors.registry import (
+    Processor,
+    ProcessorFactory,
+    check_options,
+    load_processor,
+)
 from domainbatch.settings import Settings
 from domainbatch.storage.acks import Outcome
 from domainbatch.storage.claims import ActiveBatch, Claimed
@@ -33,9 +38,8 @@ class Runner:
         self.settings = settings
         self.worker_id = worker_id
         self._processors: dict[str, Processor] = {}
+        self._factories: dict[str, ProcessorFactory] = {}
         self._missing: set[str] = set()
-        # Processors whose factory raised: their domains fail with this reason.
-        self._unavailable: dict[str, str] = {}
         # Per batch: the reason its stored options are refused, or None when they are fine.
         self._refused: dict[str, str | None] = {}
         self._logged: set[tuple[str, str]] = set()
@@ -61,25 +65,21 @@ class Runner:
             return self._processors[name]
         if name in self._missing:
             return None
-        if name in self._unavailable:
-            return _unavailable(self._unavailable[name])
         try:
             factory = load_processor(name)
         except ProcessorNotFoundError as exc:
             log.error("worker %s cannot run processor %r: %s", self.worker_id, name, exc.message)
             self._missing.add(name)
             return None
+        self._factories[name] = factory
         try:
             processor = await self._stack.enter_async_context(factory(self.settings))
-        except asyncio.CancelledError:
-            raise
         except PROCESSOR_FAULTS as exc:
             # A factory that raises (or exits) is the processor's fault, never the worker's:
             # its domains fail with a stable code and the worker goes on.
             reason = f"processor {name!r} cannot start: {_describe(exc)}"
             log.error("worker %s: %s", self.worker_id, reason)
-            self._unavailable[name] = reason
-            return _unavailable(reason)
+            processor = _unavailable(reason)
         self._processors[name] = processor
         return processor
 
@@ -98,8 +98,6 @@ class Runner:
         except TimeoutError:
             message = f"processing took longer than {self.settings.task_timeout:g}s"
             return self._failure(batch, claim, "timeout", message, True)
-        except asyncio.CancelledError:
-            raise
         except PROCESSOR_FAULTS as exc:  # one bad domain never aborts its batch, or the worker
             self._log_fault(batch.processor, claim.domain, exc)
             return self._failure(batch, claim, "internal", _describe(exc), False)
@@ -111,8 +109,8 @@ class Runner:
             if len(self._refused) >= 4096:  # bounded over a long run; a re-check is cheap
                 self._refused.clear()
             reason = None
-            with contextlib.suppress(ProcessorNotFoundError):
-                factory = load_processor(batch.processor)
+            factory = self._factories.get(batch.processor)  # loaded by ``processor()``
+            if factory is not None:
                 try:
                     check_options(batch.processor, factory, batch.options, self.settings)
                 except InvalidOptionsError as exc:
