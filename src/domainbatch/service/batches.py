@@ -30,7 +30,6 @@ from domainbatch.storage.batches import (
     delete_batch,
     get_batch_row,
     iter_domains,
-    list_batches,
 )
 from domainbatch.storage.control import BatchControl
 from domainbatch.storage.creation import BatchSpec, CreatedBatch, create_batch
@@ -156,10 +155,8 @@ class Batches:
         )
 
     async def recent(self, *, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
-        """The newest batches (the operator's listing)."""
-        if self._tenant is not None:
-            return (await self.page(status=status, limit=limit)).items
-        return await list_batches(self.db, limit=limit, status=status)
+        """The newest batches: the first page."""
+        return (await self.page(status=status, limit=limit)).items
 
     async def domains(
         self,

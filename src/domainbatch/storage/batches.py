@@ -1,4 +1,4 @@
-"""The read side of batches (status, listings, domain pages and result export) and their
+"""The read side of batches (status, and every domain in order for exports) and their
 deletion. Creation lives in ``creation.py``; queue transitions in ``claims.py``, ``acks.py``
 and ``control.py``."""
 
@@ -172,16 +172,6 @@ def batch_dict(row: Row[Any]) -> dict[str, Any]:
         "finished_at": row.finished_at,
         "webhook_url": row.webhook_url,
     }
-
-
-async def list_batches(
-    db: Database, *, limit: int = 50, status: str | None = None
-) -> list[dict[str, Any]]:
-    query = select(batches).order_by(batches.c.created_at.desc(), batches.c.id.desc()).limit(limit)
-    if status:
-        query = query.where(batches.c.status == status)
-    async with db.connect() as conn:
-        return [batch_dict(row) for row in await conn.execute(query)]
 
 
 def domain_dict(row: Row[Any]) -> dict[str, Any]:
