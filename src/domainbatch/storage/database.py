@@ -113,8 +113,15 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyError, psycopg.Error, OSError) as exc:  # psycopg's: the raw hot paths
-        detail = getattr(exc, "orig", None) or exc
-        raise StorageError(f"database error: {str(detail).strip().splitlines()[0]}") from exc
+        raise StorageError(f"database error: {first_line(exc)}") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The driver's message (``orig`` under SQLAlchemy's wrapper) without SQLAlchemy's SQL
+    echo and links: errors are shown as one line."""
+    detail = getattr(exc, "orig", None) or exc
+    lines = str(detail).strip().splitlines()
+    return lines[0] if lines else type(detail).__name__
 
 
 class Database:

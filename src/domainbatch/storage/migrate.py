@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.exc import SQLAlchemyError
 
 from domainbatch.errors import StorageError
-from domainbatch.storage.database import Database, postgres_connect_args, sync_url
+from domainbatch.storage.database import Database, first_line, postgres_connect_args, sync_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -72,12 +72,11 @@ def _upgrade(db: Database) -> str | None:
 
 
 def _one_line(exc: BaseException) -> str:
-    """The driver's message without SQLAlchemy's SQL echo and links: the CLI shows one line."""
+    """One line for the CLI; a file error (the lock file, a full disk) by its reason alone."""
     detail = getattr(exc, "orig", None) or exc
     if isinstance(detail, OSError) and detail.strerror:
         return detail.strerror
-    lines = str(detail).strip().splitlines()
-    return lines[0] if lines else type(detail).__name__
+    return first_line(exc)
 
 
 async def upgrade(db: Database) -> str | None:
