@@ -23,7 +23,9 @@ from tests.testweb.fixtures import loopback_only, testweb
 pytestmark = pytest.mark.usefixtures("loopback_only")
 __all__ = ["loopback_only", "testweb"]  # fixtures, imported for pytest
 
-GUARD_ON = {"allow_private_addresses": False}
+GUARD_ON = {"allow_private_addresses": False}  # the test web's default, said where it matters
+# Off only for controls whose hosts resolve and redirect to 127.0.0.1 alone.
+GUARD_OFF = {"allow_private_addresses": True}
 
 
 @asynccontextmanager
@@ -388,7 +390,7 @@ async def test_redirect_to_loopback_literal_is_refused_before_connecting(
     assert testweb.hits["127.0.0.1"] == before  # the request never reached the server
     # Control: with the guard off the very same redirect is followed and answered, so the
     # refusal above is the guard's doing, not an unreachable target.
-    result = await fetch(testweb, "to-loopback.test")
+    result = await fetch(testweb, "to-loopback.test", **GUARD_OFF)
     assert result.final_url == f"http://127.0.0.1:{testweb.http_port}/"
     assert testweb.hits["127.0.0.1"] == before + 1
 
@@ -417,7 +419,7 @@ async def test_dns_answer_pointing_at_loopback_is_refused(testweb: TestWeb) -> N
     assert f"{domain} -> 127.0.0.1" in error.message
     assert testweb.hits[domain] == before
     # Control: reachable with the guard off (DNS gave 127.0.0.1, not an override).
-    result = await fetch(testweb, domain)
+    result = await fetch(testweb, domain, **GUARD_OFF)
     assert result.status == 200
     assert testweb.hits[domain] == before + 1
 

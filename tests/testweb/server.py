@@ -111,13 +111,16 @@ class TestWeb:
     # -- what clients need ---------------------------------------------------------------
 
     def settings(self, **overrides: Any) -> Settings:
-        """Settings aimed at this test web (private addresses allowed: it is on loopback)."""
+        """Settings aimed at this test web, with the SSRF guard on (its ``*.test`` names are
+        trusted through ``resolve_overrides``): some of its hosts redirect or resolve to
+        private and metadata addresses. A test that turns the guard off does it for hosts that
+        stay on 127.0.0.1, and the harness's loopback guard refuses anything else."""
         values: dict[str, Any] = {
             "http_port": self.http_port,
             "https_port": self.https_port,
             "resolve_overrides": {"*.test": self.host},
             "nameservers": [f"{self.host}:{self.dns_port}"],
-            "allow_private_addresses": True,
+            "allow_private_addresses": False,
             "dns_timeout": 1.0,
             "connect_timeout": 1.0,
             "total_timeout": 3.0,
