@@ -39,6 +39,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.core.domains import DomainNormalizer
+from domainbatch.engine.worker import Worker
 from domainbatch.errors import StorageError
 from domainbatch.service import System
 from domainbatch.settings import Settings
@@ -47,7 +48,6 @@ from domainbatch.storage.batches import batch_status
 from domainbatch.storage.creation import BatchSpec, create_batch
 from domainbatch.storage.database import Database, default_database, dispose_default, get_session
 from domainbatch.storage.tables import batches
-from domainbatch.worker import Worker
 
 # Parameters a pooler itself sets on the server connection it lends (PgBouncer tracks these
 # and issues SET for them): they are the pooler's doing, not session state of ours.

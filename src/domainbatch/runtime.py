@@ -16,7 +16,7 @@ from domainbatch.storage.control import BatchControl
 from domainbatch.storage.database import Database
 
 if TYPE_CHECKING:
-    from domainbatch.worker import Worker
+    from domainbatch.engine.worker import Worker
 
 
 class Runtime:
@@ -47,7 +47,7 @@ class Runtime:
     def worker(self, **kwargs: Any) -> Worker:
         # Imported here: the engine (aiohttp, the processors) is not loaded by commands that
         # only read or create batches, which start faster.
-        from domainbatch.worker import Worker
+        from domainbatch.engine.worker import Worker
 
         return Worker(self.db, self.settings, **kwargs)
 

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from domainbatch.engine.delivery import verify
 from domainbatch.storage.database import Database
-from domainbatch.storage.webhooks import Outbox
-from domainbatch.webhooks import verify
+from domainbatch.storage.outbox import Outbox
 from tests.conftest import backend_settings
 from tests.support.apiserver import ApiServer
 

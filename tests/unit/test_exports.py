@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from domainbatch.exports import CSV_COLUMNS, Export, safe_cell
+from domainbatch.service.exports import CSV_COLUMNS, Export, safe_cell
 
 HOSTILE = [
     '=HYPERLINK("http://x","y")',

@@ -1,8 +1,8 @@
 """The layering stays true: imports between domainbatch's packages only point down.
 
 entry points (cli, api) -> composition root (runtime) -> service -> engine (worker, runner,
-webhooks, processors) -> adapters (storage, fetching, exports, metrics) -> pure core (core,
-extract, errors, settings). A package may import its own layer's or lower ones; entry points
+webhook delivery, processors) -> adapters (storage, fetching) -> pure core (core, extract,
+errors, settings). A package may import its own layer's or lower ones; entry points
 never reach storage (they go through the service), and the pure core imports no database, HTTP
 or web framework.
 """
@@ -20,8 +20,8 @@ LAYERS: list[set[str]] = [
     {"__main__", "cli", "api"},
     {"runtime"},
     {"service"},
-    {"worker", "runner", "webhooks", "outage", "processors"},
-    {"storage", "fetching", "exports", "metrics"},
+    {"engine", "processors"},
+    {"storage", "fetching"},
     {"core", "extract", "errors", "settings", "__init__"},
 ]
 FORBIDDEN = {

@@ -8,9 +8,9 @@ import logging
 import psycopg
 import pytest
 
-from domainbatch import outage as outage_module
+from domainbatch.engine import outage as outage_module
+from domainbatch.engine.outage import Outage, QuietPoolResets
 from domainbatch.errors import StorageError
-from domainbatch.outage import Outage, QuietPoolResets
 
 LOG = "test.outage"
 

@@ -10,11 +10,11 @@ import time
 import pytest
 
 from domainbatch.cli.serve import is_loopback
+from domainbatch.engine.delivery import sign, verify
+from domainbatch.engine.metrics import Family, Histogram, histogram_family, render
 from domainbatch.errors import InputError
 from domainbatch.fetching.guard import check_url
-from domainbatch.metrics import Family, Histogram, histogram_family, render
 from domainbatch.storage.pages import decode_cursor, encode_cursor
-from domainbatch.webhooks import sign, verify
 
 
 def test_signature_is_hmac_sha256_over_timestamp_and_body() -> None:

@@ -15,10 +15,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from domainbatch.engine.worker import Worker
 from domainbatch.errors import AuthenticationError
 from domainbatch.runtime import Runtime
 from domainbatch.service import Batches, Caller, key_digest
-from domainbatch.worker import Worker
 
 COOKIE = "domainbatch_key"
 

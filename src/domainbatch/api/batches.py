@@ -31,8 +31,8 @@ from domainbatch.api.schemas import (
 )
 from domainbatch.core.inputs import iter_entries
 from domainbatch.core.status import BatchStatus, DomainStatus
-from domainbatch.exports import MEDIA_TYPES
 from domainbatch.service import Batches
+from domainbatch.service.exports import MEDIA_TYPES
 
 router = APIRouter(prefix="/v1", tags=["batches"], responses=documented(401, 503))
 

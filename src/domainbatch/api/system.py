@@ -12,7 +12,7 @@ from domainbatch.api.auth import Service, service
 from domainbatch.api.errors import documented
 from domainbatch.api.schemas import Health
 from domainbatch.core.status import BatchStatus
-from domainbatch.metrics import CONTENT_TYPE, Family, histogram_family, render
+from domainbatch.engine.metrics import CONTENT_TYPE, Family, histogram_family, render
 
 router = APIRouter(tags=["system"])
 Svc = Annotated[Service, Depends(service)]

@@ -23,8 +23,8 @@ from domainbatch.cli.common import (
 )
 from domainbatch.cli.render import seconds, status_table, when
 from domainbatch.core.status import ACTIVE_BATCH
-from domainbatch.exports import write_results
 from domainbatch.runtime import open_runtime
+from domainbatch.service.exports import write_results
 
 BatchId = Annotated[str, typer.Argument(help="The batch id.")]
 

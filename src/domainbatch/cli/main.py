@@ -27,12 +27,12 @@ from domainbatch.cli.common import (
 )
 from domainbatch.cli.render import status_table
 from domainbatch.core.status import ACTIVE_BATCH
-from domainbatch.exports import write_results
 from domainbatch.runtime import open_runtime
 from domainbatch.service import Batches, CreatedBatch
+from domainbatch.service.exports import write_results
 
 if TYPE_CHECKING:
-    from domainbatch.worker import Worker
+    from domainbatch.engine.worker import Worker
 
 app = typer.Typer(
     name="domainbatch",

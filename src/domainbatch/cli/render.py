@@ -1,4 +1,4 @@
-"""Human output: status tables and times. Result export lives in ``domainbatch.exports``."""
+"""Human output: status tables and times. Result export lives in ``domainbatch.service.exports``."""
 
 from __future__ import annotations
 

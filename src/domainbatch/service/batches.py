@@ -21,9 +21,9 @@ from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.inputs import iter_entries
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.errors import InputError
-from domainbatch.exports import Export
 from domainbatch.fetching.guard import check_url
 from domainbatch.processors.registry import check_options, load_processor
+from domainbatch.service.exports import Export
 from domainbatch.settings import Settings
 from domainbatch.storage.batches import (
     batch_status,

@@ -18,10 +18,10 @@ from domainbatch.core.status import ACTIVE_BATCH, BatchEvent, BatchStatus, Domai
 from domainbatch.storage import counters
 from domainbatch.storage.counters import Tally
 from domainbatch.storage.database import Database
+from domainbatch.storage.outbox import enqueue_event
 from domainbatch.storage.tables import PG_EPOCH_NOW, epoch_now
 from domainbatch.storage.tables import batch_domains as d
 from domainbatch.storage.tables import batches as b
-from domainbatch.storage.webhooks import enqueue_event
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,10 @@ from domainbatch.storage import counters
 from domainbatch.storage.batches import get_batch_row
 from domainbatch.storage.counters import Tally
 from domainbatch.storage.database import Database
+from domainbatch.storage.outbox import enqueue_event
 from domainbatch.storage.tables import batch_domains as d
 from domainbatch.storage.tables import batches as b
 from domainbatch.storage.tables import epoch_now
-from domainbatch.storage.webhooks import enqueue_event
 
 
 class BatchControl:

@@ -25,8 +25,8 @@ from domainbatch.storage import counters
 from domainbatch.storage.bulk import Chunk, CopyLoader
 from domainbatch.storage.counters import Tally
 from domainbatch.storage.database import Database
+from domainbatch.storage.outbox import enqueue_event
 from domainbatch.storage.tables import batch_domains, batches, epoch_now
-from domainbatch.storage.webhooks import enqueue_event
 
 INVALID_SAMPLE = 100  # invalid entries echoed back in full; the rest are counted
 ANALYZE_AFTER = 10_000  # a batch at least this big refreshes the planner's statistics

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.core.status import BatchEvent, BatchStatus
-from domainbatch.metrics import Histogram
-from domainbatch.outage import Outage, QuietPoolResets
+from domainbatch.engine.delivery import WebhookSender
+from domainbatch.engine.metrics import Histogram
+from domainbatch.engine.outage import Outage, QuietPoolResets
+from domainbatch.engine.runner import Runner
 from domainbatch.processors.registry import Processor
-from domainbatch.runner import Runner
 from domainbatch.settings import Settings
 from domainbatch.storage import counters
 from domainbatch.storage.acks import Acks, Outcome
 from domainbatch.storage.claims import ActiveBatch, Claimed, Claims
 from domainbatch.storage.control import BatchControl
 from domainbatch.storage.database import Database
-from domainbatch.webhooks import WebhookSender
 
 log = logging.getLogger("domainbatch.worker")
 

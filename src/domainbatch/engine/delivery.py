@@ -1,4 +1,4 @@
-"""Webhook delivery: workers post the outbox's events (see ``storage/webhooks.py``), signed with
+"""Webhook delivery: workers post the outbox's events (see ``storage/outbox.py``), signed with
 HMAC-SHA256 over ``"<timestamp>.<body>"``, retried with exponential backoff and jitter.
 
 Receivers verify with :func:`verify` (or the README's snippet): recompute the signature with
@@ -23,14 +23,14 @@ import orjson
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from domainbatch.core.retry import RetryPolicy
+from domainbatch.engine.outage import Outage
 from domainbatch.errors import DomainProcessingError, InputError, StorageError
 from domainbatch.fetching.guard import blocked_reason, check_url, parse_address
 from domainbatch.fetching.resolver import Resolver
-from domainbatch.outage import Outage
 from domainbatch.settings import Settings
 from domainbatch.storage.batches import batch_status
 from domainbatch.storage.database import Database
-from domainbatch.storage.webhooks import Delivery, Outbox
+from domainbatch.storage.outbox import Delivery, Outbox
 
 log = logging.getLogger("domainbatch.webhooks")
 
