@@ -39,8 +39,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.core.domains import DomainNormalizer
-from domainbatch.engine.worker import Worker
 from domainbatch.errors import StorageError
+from domainbatch.runtime import Runtime
 from domainbatch.service import System
 from domainbatch.settings import Settings
 from domainbatch.storage import migrate
@@ -210,7 +210,7 @@ async def queue_workload(script: Script, db: Database, settings: Settings) -> No
     quick = settings.with_overrides(
         poll_min_seconds=0.01, poll_max_seconds=0.1, ack_interval_seconds=0.02, claim_size=8
     )
-    worker = Worker(db, quick, only_batches=[created.id], burst=True)
+    worker = Runtime(quick, db).worker(only_batches=[created.id], burst=True)
     await asyncio.wait_for(worker.run(), 60)
     status = await batch_status(db, created.id)
     check_equal(status["status"], "completed", "the workload batch completed")

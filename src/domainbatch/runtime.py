@@ -9,21 +9,28 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.queue import QueueStore
 from domainbatch.service import OPERATOR, Batches, Caller, System
 from domainbatch.settings import Settings
 from domainbatch.storage import counters, migrate
-from domainbatch.storage.control import BatchControl
 from domainbatch.storage.database import Database
+from domainbatch.storage.postgres import PostgresQueue
+from domainbatch.storage.sqlite import SqliteQueue
 
 if TYPE_CHECKING:
+    from domainbatch.engine.outage import Outage
     from domainbatch.engine.worker import Worker
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        """``db``: one already open to share (else one is built from ``settings``)."""
         self.settings = settings
-        self.db = Database(settings)
-        self.control = BatchControl(self.db, counters.pick_shard())
+        self.db = db or Database(settings)
+        # The backend is chosen here, once: nothing below asks which database it runs on.
+        self._queue: type[SqliteQueue | PostgresQueue] = (
+            SqliteQueue if self.db.is_sqlite else PostgresQueue
+        )
         self.normalizer = DomainNormalizer(
             extra_suffixes=settings.extra_suffixes, strip_www=settings.strip_www
         )
@@ -38,7 +45,11 @@ class Runtime:
 
     def batches(self, caller: Caller = OPERATOR) -> Batches:
         """The batches as ``caller`` may use them (the operator's by default)."""
-        return Batches(self.db, self.settings, self.normalizer, self.control, caller)
+        return Batches(self.db, self.settings, self.normalizer, self.queue(), caller)
+
+    def queue(self) -> QueueStore:
+        """A queue store of its own (one writer, one counter shard)."""
+        return self._queue(self.db, self.settings.lease_seconds, counters.pick_shard())
 
     def system(self) -> System:
         """API keys, the schema, checks and fleet figures (the operator's)."""
@@ -47,9 +58,13 @@ class Runtime:
     def worker(self, **kwargs: Any) -> Worker:
         # Imported here: the engine (aiohttp, the processors) is not loaded by commands that
         # only read or create batches, which start faster.
+        from domainbatch.engine.delivery import WebhookSender
         from domainbatch.engine.worker import Worker
 
-        return Worker(self.db, self.settings, **kwargs)
+        def sender(worker_id: str, outage: Outage) -> WebhookSender:
+            return WebhookSender(self.db, self.settings, worker_id, outage=outage)
+
+        return Worker(self.queue(), self.settings, webhooks=sender, **kwargs)
 
 
 @asynccontextmanager

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from domainbatch.core.queue import Outcome
 from domainbatch.errors import (
     EmptyBatchError,
     LimitExceededError,
@@ -17,9 +18,7 @@ from domainbatch.errors import (
 )
 from domainbatch.runtime import Runtime
 from domainbatch.storage import counters
-from domainbatch.storage.acks import Acks, Outcome
 from domainbatch.storage.batches import batch_status, delete_batch, iter_domains
-from domainbatch.storage.claims import Claims
 from domainbatch.storage.tables import batch_counts, batch_domains, batches, webhook_deliveries
 
 SCRIPTED = "tests.support.processors:scripted"
@@ -243,8 +242,7 @@ async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) ->
     try:
         created = await rt.batches().create(["a.test", "b.test"], processor=SCRIPTED)
         # A "crashed" worker claims both and never acknowledges them.
-        shard = counters.pick_shard()
-        dead = Claims(rt.db, rt.settings.lease_seconds, shard)
+        dead = rt.queue()
         claims, started = await dead.claim(created.id, "dead-worker", 10)
         assert len(claims) == 2 and started
         await asyncio.sleep(0.7)
@@ -254,7 +252,7 @@ async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) ->
         assert {r["status"] for r in rows.values()} == {"succeeded"}
         assert {r["attempts"] for r in rows.values()} == {2}
         # The dead worker's late acknowledgement does not overwrite the outcome.
-        await Acks(rt.db, shard).ack(
+        await dead.ack(
             [Outcome(claims[0], error_code="timeout", error_message="late")], "dead-worker"
         )
         rows = await domains_by_name(rt, created.id)

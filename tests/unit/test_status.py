@@ -9,15 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domainbatch.core.retry import RetryPolicy
-from domainbatch.core.status import BatchEvent, BatchStatus, Progress, final_batch_status
+from domainbatch.core.status import BatchEvent, BatchStatus, Progress, batch_ending
 from domainbatch.errors import ConfigurationError
 from domainbatch.settings import Settings
 from domainbatch.storage.database import detect_pooler_mode, normalize_url
 
 
 def test_final_status_needs_one_success() -> None:
-    assert final_batch_status({"succeeded": 1, "failed": 9}) == BatchStatus.COMPLETED
-    assert final_batch_status({"failed": 3, "invalid": 2}) == BatchStatus.FAILED
+    assert batch_ending({"succeeded": 1, "failed": 9}) == (BatchStatus.COMPLETED, None)
+    assert batch_ending({"failed": 3, "invalid": 2}) == (BatchStatus.FAILED, "no domain succeeded")
+    assert batch_ending({"succeeded": 5, "pending": 1}) is None
+    assert batch_ending({"failed": 5, "processing": 1}) is None
 
 
 @given(st.integers(0, 10_000), st.integers(0, 10_000))

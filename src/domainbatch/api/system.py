@@ -71,7 +71,7 @@ async def metrics(svc: Svc) -> PlainTextResponse:
                 stats.latency,
             ),
             Family("domainbatch_webhooks_delivered_total", "counter", "Webhooks delivered").add(
-                svc.worker.webhooks.sent
+                svc.worker.webhooks.sent if svc.worker.webhooks is not None else 0
             ),
         ]
     return PlainTextResponse(render(families), media_type=CONTENT_TYPE)

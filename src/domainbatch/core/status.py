@@ -33,11 +33,15 @@ TERMINAL_DOMAIN = frozenset(
 OPEN_DOMAIN = (DomainStatus.PENDING, DomainStatus.PROCESSING)
 
 
-def final_batch_status(counts: Mapping[str, int]) -> BatchStatus:
-    """How a batch whose domains are all terminal ends: ``completed`` when one succeeded."""
-    return (
-        BatchStatus.COMPLETED if counts.get(DomainStatus.SUCCEEDED, 0) > 0 else BatchStatus.FAILED
-    )
+def batch_ending(counts: Mapping[str, int]) -> tuple[BatchStatus, str | None] | None:
+    """How a batch ends, from its counts by domain status: not yet while a domain is open;
+    then ``completed`` when one succeeded, else ``failed`` with the reason. Every store ends
+    batches by this rule (the SQL stores only guard that no domain is open any more)."""
+    if any(counts.get(s, 0) > 0 for s in OPEN_DOMAIN):
+        return None
+    if counts.get(DomainStatus.SUCCEEDED, 0) > 0:
+        return BatchStatus.COMPLETED, None
+    return BatchStatus.FAILED, "no domain succeeded"
 
 
 class BatchEvent(StrEnum):

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from domainbatch.core.queue import ActiveBatch, Claimed, Outcome
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.errors import (
     DomainProcessingError,
@@ -26,8 +27,6 @@ from domainbatch.processors.registry import (
     load_processor,
 )
 from domainbatch.settings import Settings
-from domainbatch.storage.acks import Outcome
-from domainbatch.storage.claims import ActiveBatch, Claimed
 
 # Part of a worker, so its lines belong in the worker's log.
 log = logging.getLogger("domainbatch.worker")

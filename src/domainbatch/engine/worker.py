@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from domainbatch.core.queue import ActiveBatch, Claimed, Outcome, QueueStore
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.core.status import BatchEvent, BatchStatus
 from domainbatch.engine.delivery import WebhookSender
@@ -24,17 +25,13 @@ from domainbatch.engine.outage import Outage, QuietPoolResets
 from domainbatch.engine.runner import Runner
 from domainbatch.processors.registry import Processor
 from domainbatch.settings import Settings
-from domainbatch.storage import counters
-from domainbatch.storage.acks import Acks, Outcome
-from domainbatch.storage.claims import ActiveBatch, Claimed, Claims
-from domainbatch.storage.control import BatchControl
-from domainbatch.storage.database import Database
 
 log = logging.getLogger("domainbatch.worker")
 
 ACTIVE_TTL = 1.0  # seconds a productive worker may reuse its list of active batches
 
 EventHook = Callable[[BatchEvent, str], None]  # (event, batch_id)
+SenderFactory = Callable[[str, Outage], WebhookSender]  # (worker id, its outage account)
 
 
 @dataclass
@@ -62,21 +59,20 @@ def new_worker_id() -> str:
 class Worker:
     def __init__(
         self,
-        db: Database,
+        store: QueueStore,
         settings: Settings,
         *,
+        webhooks: SenderFactory | None = None,
         only_batches: Sequence[str] | None = None,
         burst: bool = False,
         on_event: EventHook | None = None,
     ) -> None:
-        self.db = db
+        """``store``: this worker's own (one writer, one counter shard; ``Runtime.worker``
+        builds both). ``webhooks`` builds the sender of batch events for this worker (its id,
+        its outage account); None where no events are sent (the in-memory store's tests)."""
+        self.store = store
         self.settings = settings
         self.id = new_worker_id()
-        # One writer, one counter shard: its claims, acks and batch control all add to it.
-        shard = counters.pick_shard()
-        self.claims = Claims(db, settings.lease_seconds, shard)
-        self.acks = Acks(db, shard)
-        self.control = BatchControl(db, shard)
         self.runner = Runner(settings, self.id)
         self.only_batches = list(only_batches) if only_batches is not None else None
         self.burst = burst
@@ -97,7 +93,7 @@ class Worker:
         self._active_cache: tuple[float, list[ActiveBatch]] | None = None
         # One account of database outages for every loop below, the webhook sender's included.
         self.outage = Outage(f"worker {self.id}", log)
-        self.webhooks = WebhookSender(db, settings, self.id, outage=self.outage)
+        self.webhooks = webhooks(self.id, self.outage) if webhooks is not None else None
 
     # Control -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -124,8 +120,9 @@ class Worker:
             asyncio.create_task(self._every(self._flush, self.settings.ack_interval_seconds)),
             asyncio.create_task(self._every(self._extend, self.settings.lease_seconds / 3)),
             asyncio.create_task(self._every(self._sweep, self.settings.lease_seconds / 2)),
-            asyncio.create_task(self.webhooks.run()),
         ]
+        if self.webhooks is not None:
+            background.append(asyncio.create_task(self.webhooks.run()))
         try:
             async with self.runner:
                 try:
@@ -137,7 +134,8 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await self._flush()
-            await self.webhooks.drain()
+            if self.webhooks is not None:
+                await self.webhooks.drain()
 
     async def _claim_loop(self) -> None:
         idle_rounds = 0
@@ -179,7 +177,7 @@ class Worker:
             if processor is None:
                 continue
             limit = min(share, room, self.settings.claim_size)
-            claims, started = await self.claims.claim(
+            claims, started = await self.store.claim(
                 batch.id, self.id, limit, maybe_pending=batch.status == BatchStatus.PENDING
             )
             self.outage.recovered()
@@ -206,7 +204,7 @@ class Worker:
         now = time.monotonic()
         if cached and self._active_cache is not None and now - self._active_cache[0] < ACTIVE_TTL:
             return self._active_cache[1]
-        active = await self.claims.active_batches(self.only_batches)
+        active = await self.store.active_batches(self.only_batches)
         self.outage.recovered()
         self._active_cache = (now, active)
         self._drained &= {batch.id for batch in active}  # ended elsewhere: forget them
@@ -234,7 +232,7 @@ class Worker:
             return
         outcomes, self._unacked = self._unacked, []
         try:
-            ended = await self.acks.ack(outcomes, self.id)
+            ended = await self.store.ack(outcomes, self.id)
         except Exception:
             # Keep them: leases are extended for unacked work, and the next flush retries.
             self._unacked[:0] = outcomes
@@ -246,7 +244,7 @@ class Worker:
                 await self._finalize(batch_id)
 
     async def _finalize(self, batch_id: str) -> None:
-        status = await self.control.finalize(batch_id)
+        status = await self.store.finalize(batch_id)
         self.outage.recovered()
         if status is not None:
             self._drained.discard(batch_id)
@@ -255,12 +253,12 @@ class Worker:
     async def _extend(self) -> None:
         held = [c.id for c in self._inflight.values()] + [o.claimed.id for o in self._unacked]
         if held:  # nothing held: nothing is sent, so nothing to learn about the database
-            await self.claims.extend(held, self.id)
+            await self.store.extend(held, self.id)
             self.outage.recovered()
 
     async def _sweep(self) -> None:
         """Reclaim expired leases and end batches nobody else ended (e.g. after a crash)."""
-        await self.claims.reap()
+        await self.store.reap()
         self.outage.recovered()
         for batch in await self._active():
             await self._finalize(batch.id)
@@ -284,11 +282,12 @@ class Worker:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        await self.acks.release(claims, self.id)
+        await self.store.release(claims, self.id)
         self.stats.released += len(claims)
 
     def _emit(self, event: BatchEvent, batch_id: str) -> None:
         log.info("%s %s", event, batch_id)
-        self.webhooks.wake()
+        if self.webhooks is not None:
+            self.webhooks.wake()
         if self._on_event is not None:
             self._on_event(event, batch_id)

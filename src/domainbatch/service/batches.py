@@ -19,6 +19,7 @@ import orjson
 
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.inputs import iter_entries
+from domainbatch.core.queue import QueueStore
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.errors import InputError
 from domainbatch.fetching.guard import check_url
@@ -31,7 +32,6 @@ from domainbatch.storage.batches import (
     get_batch_row,
     iter_domains,
 )
-from domainbatch.storage.control import BatchControl
 from domainbatch.storage.creation import BatchSpec, CreatedBatch, create_batch
 from domainbatch.storage.database import Database
 from domainbatch.storage.pages import Page, batch_page, domain_page, get_domain
@@ -57,13 +57,13 @@ class Batches:
         db: Database,
         settings: Settings,
         normalizer: DomainNormalizer,
-        control: BatchControl,
+        queue: QueueStore,
         caller: Caller,
     ) -> None:
         self.db = db
         self.settings = settings
         self.normalizer = normalizer
-        self.control = control
+        self.queue = queue
         self.caller = caller
         self._tenant = caller.tenant_id
 
@@ -131,11 +131,11 @@ class Batches:
 
     async def cancel(self, batch_id: str) -> int:
         """Cancel the pending domains; in-flight ones finish. ``ConflictError`` if it ended."""
-        return await self.control.cancel(batch_id, tenant_id=self._tenant)
+        return await self.queue.cancel(batch_id, tenant_id=self._tenant)
 
     async def retry(self, batch_id: str) -> int:
         """Re-queue the failed domains with fresh attempts; returns how many."""
-        return await self.control.retry_failed(batch_id, tenant_id=self._tenant)
+        return await self.queue.retry_failed(batch_id, tenant_id=self._tenant)
 
     async def delete(self, batch_id: str) -> int:
         """Remove the batch and everything recorded for it; returns the domain rows removed."""

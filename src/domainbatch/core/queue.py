@@ -1,0 +1,95 @@
+"""The queue store: what the engine needs from wherever batches are kept (pure: no database).
+
+One implementation per backend, chosen once by the composition root (``Runtime.queue``):
+``storage.sqlite.SqliteQueue`` (portable SQLAlchemy Core), ``storage.postgres.PostgresQueue``
+(its hot statements in ``storage/queries.sql``) and ``storage.memory.MemoryQueue`` (plain
+Python, for fast tests of the worker, runner and service). Every transition is guarded by
+(worker, attempt), so a late or repeated call changes nothing, and each domain ends once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from domainbatch.core.status import BatchStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveBatch:
+    """A batch workers may claim from, with what its domains run with."""
+
+    id: str
+    processor: str
+    options: dict[str, Any]
+    max_attempts: int
+    status: str = BatchStatus.PENDING  # when listed: ``processing`` skips the start check
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """One leased attempt at one domain."""
+
+    id: int
+    batch_id: str
+    domain: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed attempt. ``retry_in`` set means: back to pending later."""
+
+    claimed: Claimed
+    result: dict[str, Any] | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    retry_in: float | None = None
+    encoded: bytes | None = field(default=None, repr=False)  # ``result`` already as JSON
+
+
+class QueueStore(Protocol):
+    """The queue's transitions. Each call is one short transaction with nothing
+    session-scoped (it runs unchanged through a transaction-mode pooler)."""
+
+    async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
+        """Pending and processing batches, oldest first (``only``: just these ids)."""
+        ...
+
+    async def claim(
+        self, batch_id: str, worker_id: str, limit: int, *, maybe_pending: bool = True
+    ) -> tuple[list[Claimed], bool]:
+        """Lease up to ``limit`` due domains; also whether this claim started the batch
+        (checked only when ``maybe_pending``)."""
+        ...
+
+    async def extend(self, ids: Iterable[int], worker_id: str) -> None:
+        """Push the lease of every domain this worker still holds."""
+        ...
+
+    async def reap(self) -> set[str]:
+        """Hand expired leases back (or fail domains whose attempts are spent); returns the
+        batches touched."""
+        ...
+
+    async def ack(self, outcomes: Sequence[Outcome], worker_id: str) -> set[str]:
+        """Record outcomes; returns the batches that may have ended."""
+        ...
+
+    async def release(self, claims: Iterable[Claimed], worker_id: str) -> None:
+        """Hand back unfinished work at shutdown without spending an attempt."""
+        ...
+
+    async def finalize(self, batch_id: str) -> str | None:
+        """End the batch if no domain is open (``core.status.final_batch_status``); exactly
+        one caller wins and gets the new status."""
+        ...
+
+    async def cancel(self, batch_id: str, *, tenant_id: str | None = None) -> int:
+        """Cancel the pending domains and the batch; returns how many were cancelled."""
+        ...
+
+    async def retry_failed(self, batch_id: str, *, tenant_id: str | None = None) -> int:
+        """Re-queue the failed domains with fresh attempts; returns how many."""
+        ...

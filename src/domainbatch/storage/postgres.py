@@ -1,0 +1,80 @@
+"""The queue store on Postgres: the hot path as named statements from ``queries.sql`` (one
+round trip each, sent on the driver connection in autocommit: no BEGIN/COMMIT, no Core
+compilation), on top of the statements both backends share (``queue.SqlQueue``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import orjson
+
+from domainbatch.core.queue import Claimed, Outcome
+from domainbatch.core.status import DomainStatus
+from domainbatch.storage.queue import SqlQueue
+from domainbatch.storage.tables import PG_EPOCH_NOW
+
+
+@cache
+def queries() -> dict[str, str]:
+    """``queries.sql`` by name (each block starts with a ``-- name: <name>`` line)."""
+    text = files("domainbatch.storage").joinpath("queries.sql").read_text(encoding="utf-8")
+    named = re.split(r"^-- name: (\w+)\n", text, flags=re.MULTILINE)[1:]
+    return {
+        name: body.strip().rstrip(";").replace("{epoch_now}", PG_EPOCH_NOW)
+        for name, body in zip(named[::2], named[1::2], strict=True)
+    }
+
+
+class PostgresQueue(SqlQueue):
+    async def claim(
+        self, batch_id: str, worker_id: str, limit: int, *, maybe_pending: bool = True
+    ) -> tuple[list[Claimed], bool]:
+        params = {
+            "batch": batch_id,
+            "worker": worker_id,
+            "limit": limit,
+            "lease": self.lease_seconds,
+            "shard": self.shard,
+        }
+        started = False
+        if maybe_pending:
+            # Only a batch that may still be pending needs a transaction, for its start.
+            async with self.db.transaction() as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                async with driver.cursor() as cur:  # type: ignore[union-attr]
+                    await cur.execute(queries()["claim"], params)
+                    rows = await cur.fetchall()
+                if rows:
+                    started = await self._mark_started(conn, batch_id)
+        else:
+            async with self.db.autocommit() as driver, driver.cursor() as cur:
+                await cur.execute(queries()["claim"], params)
+                rows = await cur.fetchall()
+        return [Claimed(id_, batch_id, domain, attempt) for id_, domain, attempt in rows], started
+
+    async def ack(self, outcomes: Sequence[Outcome], worker_id: str) -> set[str]:
+        rows = []
+        for o in sorted(outcomes, key=lambda o: o.claimed.id):  # a fixed row-lock order
+            row: dict[str, Any] = {"i": o.claimed.id, "a": o.claimed.attempt}
+            if o.error_code is None:
+                row["s"] = DomainStatus.SUCCEEDED.value
+                row["r"] = orjson.Fragment(
+                    o.encoded if o.encoded is not None else orjson.dumps(o.result)
+                )
+            else:
+                row["c"] = o.error_code
+                row["m"] = o.error_message
+                if o.retry_in is not None:
+                    row["s"] = DomainStatus.PENDING.value
+                    row["d"] = float(o.retry_in)
+                else:
+                    row["s"] = DomainStatus.FAILED.value
+            rows.append(row)
+        params = {"payload": orjson.dumps(rows).decode(), "worker": worker_id, "shard": self.shard}
+        async with self.db.autocommit() as driver, driver.cursor() as cur:
+            await cur.execute(queries()["ack"], params)
+        return {o.claimed.batch_id for o in outcomes if o.retry_in is None}

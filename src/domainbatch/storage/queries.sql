@@ -1,0 +1,69 @@
+-- The queue's Postgres statements, by name (loaded by postgres.py). Each is one round trip
+-- in autocommit: a data-modifying CTE does the transition and its counter deltas together.
+-- {epoch_now} is the database clock in epoch seconds (tables.PG_EPOCH_NOW): one clock for a
+-- whole fleet of workers. Statements both backends share are in queue.py, in Core.
+
+-- name: claim
+-- Lease up to %(limit)s due domains of one batch (SKIP LOCKED: workers never wait for each
+-- other) and move their counters from pending to processing.
+WITH claimed AS (
+    UPDATE batch_domains
+    SET status = 'processing', worker_id = %(worker)s, attempts = attempts + 1,
+        lease_expires_at = {epoch_now} + %(lease)s, started_at = {epoch_now}
+    WHERE id IN (
+        SELECT id FROM batch_domains
+        WHERE batch_id = %(batch)s AND status = 'pending' AND next_attempt_at <= {epoch_now}
+        ORDER BY next_attempt_at
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, domain, attempts
+), counted AS (
+    INSERT INTO batch_counts AS c (batch_id, shard, status, error_code, n)
+    SELECT %(batch)s, %(shard)s, s.status, '', s.n
+    FROM (SELECT count(*) AS k FROM claimed) AS t
+    CROSS JOIN LATERAL (VALUES ('pending', -t.k), ('processing', t.k)) AS s (status, n)
+    WHERE t.k > 0
+    ORDER BY s.status
+    ON CONFLICT (batch_id, shard, status, error_code) DO UPDATE SET n = c.n + excluded.n
+)
+SELECT id, domain, attempts FROM claimed;
+
+-- name: ack
+-- Record many outcomes from one JSON document (results embedded as the worker encoded them):
+-- each lands only on the attempt it belongs to (status, worker and attempt match), and the
+-- counters move by exactly the rows that moved (a late ack moves none).
+WITH v AS (
+    SELECT * FROM json_to_recordset(%(payload)s::json)
+        AS v (i bigint, a int, s text, c text, m text, r json, d float8)
+), moved AS (
+    UPDATE batch_domains AS d
+    SET status = v.s,
+        result = CASE WHEN v.s = 'succeeded' THEN v.r ELSE d.result END,
+        error_code = v.c,
+        error_message = v.m,
+        lease_expires_at = NULL,
+        finished_at = CASE WHEN v.s = 'pending' THEN d.finished_at ELSE {epoch_now} END,
+        worker_id = CASE WHEN v.s = 'pending' THEN NULL ELSE d.worker_id END,
+        next_attempt_at = CASE
+            WHEN v.s = 'pending' THEN {epoch_now} + v.d ELSE d.next_attempt_at END
+    FROM v
+    WHERE d.id = v.i AND d.status = 'processing' AND d.worker_id = %(worker)s
+        AND d.attempts = v.a
+    RETURNING d.batch_id, d.status, d.error_code
+), deltas AS (
+    SELECT batch_id, status,
+        CASE WHEN status = 'failed' THEN coalesce(error_code, '') ELSE '' END AS code,
+        count(*) AS n
+    FROM moved GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT batch_id, 'processing', '', -count(*) FROM moved GROUP BY 1
+), counted AS (
+    INSERT INTO batch_counts AS c (batch_id, shard, status, error_code, n)
+    SELECT batch_id, %(shard)s, status, code, sum(n) FROM deltas
+    GROUP BY batch_id, status, code
+    HAVING sum(n) <> 0
+    ORDER BY batch_id, status, code
+    ON CONFLICT (batch_id, shard, status, error_code) DO UPDATE SET n = c.n + excluded.n
+)
+SELECT count(*) FROM moved;

@@ -1,0 +1,227 @@
+"""The queue store on SQL (see ``core.queue.QueueStore``): the statements both backends share,
+written once in SQLAlchemy Core. ``sqlite.SqliteQueue`` and ``postgres.PostgresQueue`` add the
+hot path (claim, ack) and the status read, each in its backend's best form; the composition
+root picks one at start-up, so no method here asks which database it runs on.
+
+Every method is one short transaction with nothing session-scoped, so it runs unchanged
+through a transaction-mode pooler. Each writer owns one counter ``shard`` (see counters.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domainbatch.core.queue import ActiveBatch, Claimed
+from domainbatch.core.status import (
+    ACTIVE_BATCH,
+    OPEN_DOMAIN,
+    BatchEvent,
+    BatchStatus,
+    DomainStatus,
+    batch_ending,
+)
+from domainbatch.errors import ConflictError
+from domainbatch.storage import counters
+from domainbatch.storage.batches import get_batch_row
+from domainbatch.storage.counters import Tally
+from domainbatch.storage.database import Database
+from domainbatch.storage.outbox import enqueue_event
+from domainbatch.storage.tables import batch_domains as d
+from domainbatch.storage.tables import batches as b
+from domainbatch.storage.tables import epoch_now
+
+REAPED_MESSAGE = "the worker processing this domain stopped; no attempts left"
+CANCELLED_MESSAGE = "the batch was cancelled"
+
+
+def attempt_guard() -> Any:
+    """A transition only lands on the attempt it belongs to: a lease that expired and was
+    reclaimed by another worker makes this worker's late ack a no-op, so each domain ends
+    once."""
+    return and_(
+        d.c.id == bindparam("b_id"),
+        d.c.status == DomainStatus.PROCESSING,
+        d.c.worker_id == bindparam("b_worker"),
+        d.c.attempts == bindparam("b_attempt"),
+    )
+
+
+class SqlQueue:
+    def __init__(self, db: Database, lease_seconds: float, shard: int) -> None:
+        self.db = db
+        self.lease_seconds = lease_seconds
+        self.shard = shard
+
+    async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
+        query = (
+            select(b.c.id, b.c.processor, b.c.options, b.c.max_attempts, b.c.status)
+            .where(b.c.status.in_(ACTIVE_BATCH))
+            .order_by(b.c.created_at, b.c.id)
+        )
+        if only is not None:
+            query = query.where(b.c.id.in_(list(only)))
+        async with self.db.connect() as conn:
+            rows = await conn.execute(query)
+            return [
+                ActiveBatch(r.id, r.processor, r.options, r.max_attempts, r.status) for r in rows
+            ]
+
+    async def _mark_started(self, conn: AsyncConnection, batch_id: str) -> bool:
+        result = await conn.execute(
+            update(b)
+            .where(b.c.id == batch_id, b.c.status == BatchStatus.PENDING)
+            .values(status=BatchStatus.PROCESSING, started_at=epoch_now())
+        )
+        started = result.rowcount == 1
+        if started:
+            await enqueue_event(conn, batch_id, BatchEvent.STARTED)
+        return bool(started)
+
+    async def extend(self, ids: Iterable[int], worker_id: str) -> None:
+        held = list(ids)
+        if not held:
+            return
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                update(d)
+                .where(
+                    d.c.id.in_(held),
+                    d.c.worker_id == worker_id,
+                    d.c.status == DomainStatus.PROCESSING,
+                )
+                .values(lease_expires_at=epoch_now() + self.lease_seconds)
+            )
+
+    async def reap(self) -> set[str]:
+        """A domain whose attempts are spent fails with ``internal`` instead of looping
+        forever on something that kills its worker."""
+        expired = and_(d.c.status == DomainStatus.PROCESSING, d.c.lease_expires_at < epoch_now())
+        spent = d.c.attempts >= (
+            select(b.c.max_attempts).where(b.c.id == d.c.batch_id).scalar_subquery()
+        )
+        stmt = (
+            update(d)
+            .where(expired)
+            .values(
+                status=case((spent, DomainStatus.FAILED), else_=DomainStatus.PENDING),
+                error_code=case((spent, "internal"), else_=d.c.error_code),
+                error_message=case((spent, REAPED_MESSAGE), else_=d.c.error_message),
+                finished_at=case((spent, epoch_now()), else_=None),
+                worker_id=None,
+                lease_expires_at=None,
+            )
+            .returning(d.c.batch_id, d.c.status, d.c.error_code)
+        )
+        async with self.db.transaction() as conn:
+            rows = (await conn.execute(stmt)).all()
+            tally = Tally()
+            for row in rows:
+                new = counters.key(row.batch_id, row.status, row.error_code)
+                tally.move(row.batch_id, DomainStatus.PROCESSING, new)
+            await counters.apply(conn, tally, self.shard)
+        return {row.batch_id for row in rows}
+
+    async def release(self, claims: Iterable[Claimed], worker_id: str) -> None:
+        by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for c in claims:
+            by_batch[c.batch_id].append(
+                {"b_id": c.id, "b_worker": worker_id, "b_attempt": c.attempt}
+            )
+        if not by_batch:
+            return
+        stmt = (
+            update(d)
+            .where(attempt_guard())
+            .values(
+                status=DomainStatus.PENDING,
+                worker_id=None,
+                lease_expires_at=None,
+                attempts=d.c.attempts - 1,
+            )
+        )
+        tally = Tally()
+        async with self.db.transaction() as conn:
+            for batch_id, params in by_batch.items():
+                moved = (await conn.execute(stmt, params)).rowcount
+                tally.move(batch_id, DomainStatus.PROCESSING, DomainStatus.PENDING, moved)
+            await counters.apply(conn, tally, self.shard)
+
+    async def finalize(self, batch_id: str) -> str | None:
+        # The counters (one snapshot, exact: every transition moves them in its own
+        # transaction) decide by the rule in core.status. Once they show no open domain,
+        # none can succeed any more; the guarded UPDATE makes exactly one caller the winner.
+        async with self.db.transaction() as conn:
+            ending = batch_ending((await counters.read(conn, batch_id))[0])
+            if ending is None:
+                return None
+            status, error = ending
+            has_open = exists().where(d.c.batch_id == batch_id, d.c.status.in_(OPEN_DOMAIN))
+            won = await conn.execute(
+                update(b)
+                .where(b.c.id == batch_id, b.c.status.in_(ACTIVE_BATCH), ~has_open)
+                .values(status=status, finished_at=epoch_now(), error=error)
+            )
+            if won.rowcount != 1:
+                return None
+            await enqueue_event(conn, batch_id, BatchEvent.ending(status))
+        return str(status)
+
+    async def cancel(self, batch_id: str, *, tenant_id: str | None = None) -> int:
+        async with self.db.transaction() as conn:
+            row = await get_batch_row(conn, batch_id, tenant_id=tenant_id)
+            if row.status not in ACTIVE_BATCH:
+                raise ConflictError(f"batch {batch_id} is already {row.status}")
+            result = await conn.execute(
+                update(d)
+                .where(d.c.batch_id == batch_id, d.c.status == DomainStatus.PENDING)
+                .values(
+                    status=DomainStatus.CANCELLED,
+                    error_code="cancelled",
+                    error_message=CANCELLED_MESSAGE,
+                    finished_at=epoch_now(),
+                )
+            )
+            tally = Tally()
+            tally.move(batch_id, DomainStatus.PENDING, DomainStatus.CANCELLED, result.rowcount)
+            await counters.apply(conn, tally, self.shard)
+            ended = await conn.execute(
+                update(b)
+                .where(b.c.id == batch_id, b.c.status.in_(ACTIVE_BATCH))
+                .values(status=BatchStatus.CANCELLED, finished_at=epoch_now())
+            )
+            if ended.rowcount == 1:
+                await enqueue_event(conn, batch_id, BatchEvent.CANCELLED)
+        return int(result.rowcount)
+
+    async def retry_failed(self, batch_id: str, *, tenant_id: str | None = None) -> int:
+        """A reopened batch ends again later, and that second ending is a new event."""
+        async with self.db.transaction() as conn:
+            await get_batch_row(conn, batch_id, tenant_id=tenant_id)
+            # The last error stays on the row (as on any retried domain) and comes back here,
+            # so the counters move exactly the rows this statement took.
+            moved = await conn.execute(
+                update(d)
+                .where(d.c.batch_id == batch_id, d.c.status == DomainStatus.FAILED)
+                .values(
+                    status=DomainStatus.PENDING, attempts=0, next_attempt_at=0, finished_at=None
+                )
+                .returning(d.c.error_code)
+            )
+            tally = Tally()
+            for row in moved:
+                failed = counters.key(batch_id, DomainStatus.FAILED, row.error_code)
+                tally.move(batch_id, failed, DomainStatus.PENDING)
+            await counters.apply(conn, tally, self.shard)
+            count = tally[counters.key(batch_id, DomainStatus.PENDING)]
+            if count:
+                await conn.execute(
+                    update(b)
+                    .where(b.c.id == batch_id)
+                    .values(status=BatchStatus.PROCESSING, finished_at=None, error=None)
+                )
+        return count

@@ -1,0 +1,123 @@
+"""The queue store on SQLite (the embedded default): claims and acks in SQLAlchemy Core, on top
+of the statements both backends share (``queue.SqlQueue``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+
+from domainbatch.core.queue import Claimed, Outcome
+from domainbatch.core.status import DomainStatus
+from domainbatch.storage import counters
+from domainbatch.storage.counters import Key, Tally
+from domainbatch.storage.queue import SqlQueue, attempt_guard
+from domainbatch.storage.tables import batch_domains as d
+from domainbatch.storage.tables import epoch_now
+
+_SUCCEED = (
+    update(d)
+    .where(attempt_guard())
+    .values(
+        status=DomainStatus.SUCCEEDED,
+        result=bindparam("b_result"),
+        error_code=None,
+        error_message=None,
+        lease_expires_at=None,
+        finished_at=epoch_now(),
+    )
+)
+_FAIL = (
+    update(d)
+    .where(attempt_guard())
+    .values(
+        status=DomainStatus.FAILED,
+        error_code=bindparam("b_code"),
+        error_message=bindparam("b_message"),
+        lease_expires_at=None,
+        finished_at=epoch_now(),
+    )
+)
+_RETRY = (
+    update(d)
+    .where(attempt_guard())
+    .values(
+        status=DomainStatus.PENDING,
+        error_code=bindparam("b_code"),
+        error_message=bindparam("b_message"),
+        lease_expires_at=None,
+        worker_id=None,
+        next_attempt_at=epoch_now() + bindparam("b_delay"),
+    )
+)
+
+
+class SqliteQueue(SqlQueue):
+    async def claim(
+        self, batch_id: str, worker_id: str, limit: int, *, maybe_pending: bool = True
+    ) -> tuple[list[Claimed], bool]:
+        # SQLite has one writer at a time: the UPDATE's own subquery is the lock.
+        due = (
+            select(d.c.id)
+            .where(
+                d.c.batch_id == batch_id,
+                d.c.status == DomainStatus.PENDING,
+                d.c.next_attempt_at <= epoch_now(),
+            )
+            .order_by(d.c.next_attempt_at)
+            .limit(limit)
+        )
+        stmt = (
+            update(d)
+            .where(d.c.id.in_(due))
+            .values(
+                status=DomainStatus.PROCESSING,
+                worker_id=worker_id,
+                attempts=d.c.attempts + 1,
+                lease_expires_at=epoch_now() + self.lease_seconds,
+                started_at=epoch_now(),
+            )
+            .returning(d.c.id, d.c.domain, d.c.attempts)
+        )
+        async with self.db.transaction() as conn:
+            rows = (await conn.execute(stmt)).all()
+            started = False
+            if rows:
+                tally = Tally()
+                tally.move(batch_id, DomainStatus.PENDING, DomainStatus.PROCESSING, len(rows))
+                await counters.apply(conn, tally, self.shard)
+                if maybe_pending:
+                    started = await self._mark_started(conn, batch_id)
+        return [Claimed(r.id, batch_id, r.domain, r.attempts) for r in rows], started
+
+    async def ack(self, outcomes: Sequence[Outcome], worker_id: str) -> set[str]:
+        # One executemany per (batch, new counter key): its row count is exactly how many
+        # domains moved there (late acks match no row and count for nothing).
+        groups: dict[tuple[Any, Key], list[dict[str, Any]]] = defaultdict(list)
+        for o in outcomes:
+            params: dict[str, Any] = {
+                "b_id": o.claimed.id,
+                "b_worker": worker_id,
+                "b_attempt": o.claimed.attempt,
+            }
+            batch_id = o.claimed.batch_id
+            if o.error_code is None:
+                target = counters.key(batch_id, DomainStatus.SUCCEEDED)
+                groups[(_SUCCEED, target)].append({**params, "b_result": o.result})
+                continue
+            params.update(b_code=o.error_code, b_message=o.error_message)
+            if o.retry_in is not None:
+                target = counters.key(batch_id, DomainStatus.PENDING)
+                groups[(_RETRY, target)].append({**params, "b_delay": o.retry_in})
+            else:
+                target = counters.key(batch_id, DomainStatus.FAILED, o.error_code)
+                groups[(_FAIL, target)].append(params)
+        tally = Tally()
+        async with self.db.transaction() as conn:
+            for (stmt, target), params_list in groups.items():
+                moved = (await conn.execute(stmt, params_list)).rowcount
+                tally.move(target[0], DomainStatus.PROCESSING, target, moved)
+            await counters.apply(conn, tally, self.shard)
+        return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
