@@ -153,9 +153,7 @@ async def mode_fetcher(domains: list[str], scheme: str, web: dict[str, Any], c: 
 
         async def one(domain: str) -> bool:
             try:
-                answer = await fetcher.resolver.lookup(domain, want_mx=True)
-                fetcher.resolver.allowed_addresses(domain, answer.addresses)
-                return (await fetcher.fetch(domain)).status == 200
+                return (await fetcher.visit(domain)).page.status == 200
             except Exception:
                 return False
 

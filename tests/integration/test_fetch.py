@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from domainbatch.errors import DomainProcessingError
-from domainbatch.fetching.http import Fetcher, FetchResult
+from domainbatch.fetching.facts import FetchResult
+from domainbatch.fetching.http import Fetcher
 from tests.testweb import TestWeb, pages
 from tests.testweb.fixtures import loopback_only, testweb
 

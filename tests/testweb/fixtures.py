@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from domainbatch.fetching.connect import GuardedResolver
+from domainbatch.fetching.connect import AiohttpResolver
 from tests.testweb import TestWeb, running_testweb
 
 
@@ -27,10 +27,10 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     A safety net so that a broken SSRF guard fails a test instead of sending packets to
     169.254.169.254 or an RFC 1918 host. Returns the list of addresses connected to.
     """
-    real = GuardedResolver.socket_factory
+    real = AiohttpResolver.socket_factory
     connected: list[str] = []
 
-    def tripwire(self: GuardedResolver, addr_info: tuple[Any, ...]) -> socket.socket:
+    def tripwire(self: AiohttpResolver, addr_info: tuple[Any, ...]) -> socket.socket:
         sock = real(self, addr_info)  # the guard under test decides first
         address = str(addr_info[4][0])
         if address not in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
@@ -39,5 +39,5 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         connected.append(address)
         return sock
 
-    monkeypatch.setattr(GuardedResolver, "socket_factory", tripwire)
+    monkeypatch.setattr(AiohttpResolver, "socket_factory", tripwire)
     return connected

@@ -12,7 +12,8 @@ from aiohttp.client_reqrep import ConnectionKey
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from domainbatch.errors import DomainProcessingError
-from domainbatch.fetching.connect import BlockedAddressError
+from domainbatch.fetching.connect import BlockedAddressError, UnresolvedHostError
+from domainbatch.fetching.guard import AddressesRefused
 from domainbatch.fetching.hops import looks_like_html, origin_url
 from domainbatch.fetching.translate import is_connect_failure, translate
 
@@ -150,6 +151,20 @@ def test_socket_factory_refusal_is_blocked_address_even_when_merged() -> None:
     error = translate(merged, URL)
     assert error.code == "blocked_address"
     assert error.message == "refused to connect to ::1: loopback"
+
+
+def test_resolver_failures_come_back_as_the_documented_error() -> None:
+    refused = AddressesRefused("x.example", [("10.0.0.1", "private (RFC 1918)")])
+    nxdomain = DomainProcessingError("dns_nxdomain", "x.example does not exist (NXDOMAIN)")
+    for error in (refused, nxdomain):
+        wrapped = aiohttp.ClientConnectorDNSError(KEY, UnresolvedHostError(error))
+        assert translate(wrapped, URL) is error
+        assert not is_connect_failure(wrapped)  # plain http would meet the same answer
+    # A webhook delivery records the OSError's text: every refused address with its reason.
+    assert str(UnresolvedHostError(refused)) == (
+        "x.example resolves only to refused addresses (10.0.0.1: private (RFC 1918))"
+    )
+    assert str(UnresolvedHostError(nxdomain)) == nxdomain.message
 
 
 def test_domain_errors_pass_through() -> None:

@@ -7,8 +7,14 @@ import socket
 import pytest
 
 from domainbatch.errors import DomainProcessingError
-from domainbatch.fetching.connect import BlockedAddressError, GuardedResolver, current_host
+from domainbatch.fetching.connect import (
+    AiohttpResolver,
+    BlockedAddressError,
+    UnresolvedHostError,
+    current_host,
+)
 from domainbatch.fetching.guard import AddressGuard, blocked_reason, parse_address
+from domainbatch.fetching.lookup import GuardedResolver
 from domainbatch.fetching.resolver import Resolver
 
 # (address, fragment of the reason); every one of these must be refused.
@@ -168,17 +174,21 @@ def test_override_targets_are_trusted_only_for_their_names(
 
 def test_resolver_drops_blocked_addresses_and_refuses_when_none_is_left() -> None:
     guarded = GuardedResolver(Resolver(), AddressGuard())
-    assert guarded.allowed_addresses("x.example", ["10.0.0.1", "8.8.8.8"]) == ["8.8.8.8"]
+    assert guarded.screen("x.example", ["10.0.0.1", "8.8.8.8"]) == ["8.8.8.8"]
     with pytest.raises(DomainProcessingError) as info:
-        guarded.allowed_addresses("x.example", ["10.0.0.1", "127.0.0.1"])
+        guarded.screen("x.example", ["10.0.0.1", "127.0.0.1"])
     assert info.value.code == "blocked_address"
     assert "x.example -> 10.0.0.1" in info.value.message
 
 
 async def test_aiohttp_resolver_applies_overrides_and_the_guard() -> None:
-    guarded = GuardedResolver(
-        Resolver(overrides={"*.test": "127.0.0.1", "bad.example": "169.254.169.254"}),
-        AddressGuard(trusted_for=lambda host: ["127.0.0.1"] if host.endswith(".test") else None),
+    guarded = AiohttpResolver(
+        GuardedResolver(
+            Resolver(overrides={"*.test": "127.0.0.1", "bad.example": "169.254.169.254"}),
+            AddressGuard(
+                trusted_for=lambda host: ["127.0.0.1"] if host.endswith(".test") else None
+            ),
+        )
     )
     results = await guarded.resolve("plain.test", 443, socket.AF_UNSPEC)
     assert [(r["host"], r["port"], r["hostname"]) for r in results] == [
@@ -186,10 +196,11 @@ async def test_aiohttp_resolver_applies_overrides_and_the_guard() -> None:
     ]
     with pytest.raises(OSError):  # no IPv6 address for an AF_INET6 connector
         await guarded.resolve("plain.test", 443, socket.AF_INET6)
-    # An override to metadata is not trusted by this guard: refused.
-    with pytest.raises(DomainProcessingError) as info:
+    # An override to metadata is not trusted by this guard: refused (an OSError for aiohttp,
+    # carrying the documented error).
+    with pytest.raises(UnresolvedHostError) as refused:
         await guarded.resolve("bad.example", 80, socket.AF_UNSPEC)
-    assert info.value.code == "blocked_address"
+    assert refused.value.error.code == "blocked_address"
 
 
 @pytest.mark.parametrize(
@@ -205,7 +216,7 @@ async def test_aiohttp_resolver_applies_overrides_and_the_guard() -> None:
 def test_socket_factory_checks_the_address_being_connected(
     sockaddr: tuple[object, ...], host: str | None, blocked: bool
 ) -> None:
-    guarded = GuardedResolver(Resolver(), _override_guard())
+    guarded = AiohttpResolver(GuardedResolver(Resolver(), _override_guard()))
     family = socket.AF_INET6 if ":" in str(sockaddr[0]) else socket.AF_INET
     token = current_host.set(host)
     try:

@@ -14,19 +14,18 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import socket
 import time
 from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.engine.outage import Outage
-from domainbatch.errors import DomainProcessingError, InputError, StorageError
-from domainbatch.fetching.guard import blocked_reason, check_url, parse_address
-from domainbatch.fetching.resolver import Resolver
+from domainbatch.errors import InputError, StorageError
+from domainbatch.fetching.connect import AiohttpResolver
+from domainbatch.fetching.guard import check_url
+from domainbatch.fetching.lookup import GuardedResolver
 from domainbatch.settings import Settings
 from domainbatch.storage.batches import batch_status
 from domainbatch.storage.database import Database
@@ -55,49 +54,6 @@ def verify(
     if abs(time.time() - sent_at) > tolerance:
         return False
     return hmac.compare_digest(sign(secret, sent_at, body), signature)
-
-
-class _ReceiverResolver(AbstractResolver):
-    """Resolves receivers like the processors resolve domains (``nameservers``,
-    ``resolve_overrides``) and drops what the SSRF guard refuses unless
-    ``allow_private_addresses`` is set. IP literals never reach a resolver: they are checked
-    before the request."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._resolver = Resolver.from_settings(settings)
-        self._allow_private = settings.allow_private_addresses
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        try:
-            answer = await self._resolver.resolve(host, want_mx=False)
-        except DomainProcessingError as exc:
-            raise OSError(exc.message) from None
-        results: list[ResolveResult] = []
-        refused: list[str] = []
-        for address in answer.addresses:
-            parsed = parse_address(address)
-            reason = None if self._allow_private else blocked_reason(address)
-            if parsed is None or reason is not None:
-                refused.append(f"{address}: {reason or 'not an address'}")
-                continue
-            results.append(
-                {
-                    "hostname": host,
-                    "host": address,
-                    "port": port,
-                    "family": socket.AF_INET6 if parsed.version == 6 else socket.AF_INET,
-                    "proto": 0,
-                    "flags": socket.AI_NUMERICHOST,
-                }
-            )
-        if not results:
-            raise OSError(f"{host} resolves only to refused addresses ({'; '.join(refused)})")
-        return results
-
-    async def close(self) -> None:
-        return None
 
 
 class WebhookSender:
@@ -165,9 +121,17 @@ class WebhookSender:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            resolver = _ReceiverResolver(self.settings)
+            # The homepage fetch's resolver and SSRF guard: receivers resolve like domains
+            # (nameservers, resolve_overrides), but an override address gets no trust here (a
+            # receiver on loopback or a private address needs allow_private_addresses), and no
+            # cache beyond aiohttp's own. IP literals are checked before the request.
+            resolver = AiohttpResolver(
+                GuardedResolver.from_settings(self.settings, trust_overrides=False, cache_ttl=0)
+            )
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(resolver=resolver, limit=CLAIM_SIZE),
+                connector=aiohttp.TCPConnector(
+                    resolver=resolver, socket_factory=resolver.socket_factory, limit=CLAIM_SIZE
+                ),
                 timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout),
                 headers={"User-Agent": self.settings.user_agent},
             )

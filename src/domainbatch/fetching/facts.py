@@ -1,4 +1,5 @@
-"""Cheap facts about a fetch: timings (aiohttp tracing), headers of interest, TLS details."""
+"""Cheap facts about a fetch: its result, timings (aiohttp tracing), headers of interest, TLS
+details."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp.connector import Connection
+
+from domainbatch.fetching.resolver import Answer
 
 # Response headers worth keeping in the result record: who serves the site, what it runs on,
 # what it protects. Everything else stays out so records stay small (the extractor sees all).
@@ -56,6 +59,29 @@ def headers_of_interest(raw: Iterable[tuple[str, str]]) -> dict[str, str]:
             joined = f"{picked[key]}, {value}" if key in picked else value
             picked[key] = joined[:MAX_HEADER_VALUE]
     return picked
+
+
+@dataclass
+class FetchResult:
+    url: str
+    final_url: str
+    status: int
+    redirects: list[dict[str, Any]]
+    headers: list[tuple[str, str]]
+    body: bytes
+    content_type: str | None
+    remote_address: str | None
+    tls: dict[str, Any] | None
+    timings: dict[str, float]
+    https_error: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One domain's DNS answer (all its addresses, and MX) and its homepage."""
+
+    answer: Answer
+    page: FetchResult
 
 
 @dataclass

@@ -185,6 +185,31 @@ class AddressGuard:
         if reason is not None:
             raise DomainProcessingError("blocked_address", blocked_message(address, host, reason))
 
+    def screen(self, host: str, addresses: list[str]) -> list[str]:
+        """``addresses`` of ``host`` minus the refused ones; ``AddressesRefused`` when none is
+        left. The one filter for DNS answers, whoever connects (homepage fetch, webhooks)."""
+        allowed: list[str] = []
+        refused: list[tuple[str, str]] = []
+        for address in addresses:
+            reason = self.reason(address, host)
+            if reason is None:
+                allowed.append(address)
+            else:
+                refused.append((address, reason))
+        if refused and not allowed:
+            raise AddressesRefused(host, refused)
+        return allowed
+
+
+class AddressesRefused(DomainProcessingError):
+    """Every address of ``host`` is refused; ``refused`` holds each with its reason."""
+
+    def __init__(self, host: str, refused: list[tuple[str, str]]) -> None:
+        address, reason = refused[0]
+        super().__init__("blocked_address", blocked_message(address, host, reason))
+        self.host = host
+        self.refused = refused
+
 
 def blocked_message(address: str, host: str | None, reason: str) -> str:
     target = f"{host} -> {address}" if host and host != address else address

@@ -1,5 +1,6 @@
 """The homepage fetcher: one shared aiohttp session per worker, every resource bounded.
 
+``Fetcher.visit(domain)`` resolves the domain (the DNS facts of its record) and fetches it.
 ``Fetcher.fetch(domain)`` tries ``https://<domain>/`` and falls back to ``http://<domain>/`` when
 no HTTP exchange could happen at all (refused, unreachable, TLS failure, connect timeout).
 Redirects are followed by hand (``allow_redirects=False``) so every hop goes through the SSRF
@@ -21,9 +22,9 @@ import aiohttp
 from yarl import URL
 
 from domainbatch.errors import DomainProcessingError
-from domainbatch.fetching.connect import GuardedResolver, current_host
-from domainbatch.fetching.facts import FactsResponse, FetchTimer, trace_config
-from domainbatch.fetching.guard import AddressGuard, blocked_message
+from domainbatch.fetching.connect import AiohttpResolver, current_host
+from domainbatch.fetching.facts import FactsResponse, FetchResult, FetchTimer, Visit, trace_config
+from domainbatch.fetching.guard import blocked_message
 from domainbatch.fetching.hops import (
     CHUNK_BYTES,
     check_body,
@@ -33,7 +34,7 @@ from domainbatch.fetching.hops import (
     redirect_target,
     remember_cookies,
 )
-from domainbatch.fetching.resolver import Resolver
+from domainbatch.fetching.lookup import GuardedResolver
 from domainbatch.fetching.translate import (
     CONNECTION_CODES,
     ConnectFailure,
@@ -66,21 +67,6 @@ class FetchLimits:
 
 
 @dataclass
-class FetchResult:
-    url: str
-    final_url: str
-    status: int
-    redirects: list[dict[str, Any]]
-    headers: list[tuple[str, str]]
-    body: bytes
-    content_type: str | None
-    remote_address: str | None
-    tls: dict[str, Any] | None
-    timings: dict[str, float]
-    https_error: dict[str, str] | None = None
-
-
-@dataclass
 class _Hop:
     response: aiohttp.ClientResponse
     address: str | None
@@ -105,17 +91,13 @@ class Fetcher:
         self,
         settings: Settings,
         *,
-        resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ca_file: str | None = None,
     ) -> None:
         self.settings = settings
         self.limits = FetchLimits.from_settings(settings)
-        base = resolver or Resolver.from_settings(settings)
-        self.guard = AddressGuard(
-            allow_private=settings.allow_private_addresses, trusted_for=base.override_for
-        )
-        self.resolver = GuardedResolver(base, self.guard)
+        self._resolver = GuardedResolver.from_settings(settings, trust_overrides=True)
+        self._aiohttp_resolver = AiohttpResolver(self._resolver)
         self._ssl = ssl_context or ssl.create_default_context(cafile=ca_file)
         self._session: aiohttp.ClientSession | None = None
 
@@ -123,11 +105,11 @@ class Fetcher:
         settings = self.settings
         connector = aiohttp.TCPConnector(
             limit=settings.http_connection_limit,
-            resolver=self.resolver,
+            resolver=self._aiohttp_resolver,
             # Our resolver caches; aiohttp's cache would hide DNS timings and override changes.
             use_dns_cache=False,
             ssl=self._ssl,
-            socket_factory=self.resolver.socket_factory,
+            socket_factory=self._aiohttp_resolver.socket_factory,
             # A crawl visits each host once: pooled keep-alive connections would only pile up
             # idle TLS sockets (measured: ~0.3 MiB each, 700 MiB RSS over 2,000 hosts against
             # 80 MiB with force_close, and slower). Only same-host redirect hops reconnect.
@@ -162,6 +144,21 @@ class Fetcher:
 
     def limits_with(self, **changes: Any) -> FetchLimits:
         return replace(self.limits, **changes)
+
+    async def visit(self, domain: str, *, limits: FetchLimits | None = None) -> Visit:
+        """Resolve ``domain`` (A/AAAA/MX) and fetch its homepage; raises
+        ``DomainProcessingError``. The page's ``dns_ms`` counts both lookups."""
+        started = time.perf_counter()
+        answer = await self._resolver.lookup(domain, want_mx=True)
+        # First step (README, "The homepage processor"): refuse a domain whose every address is
+        # blocked, before any connection; the connect reuses this answer (cached) and re-checks
+        # each address it actually uses.
+        self._resolver.screen(domain, answer.addresses)
+        dns_seconds = time.perf_counter() - started
+        timer = FetchTimer()
+        page = await self.fetch(domain, limits=limits, timer=timer)
+        page.timings["dns_ms"] = round((dns_seconds + timer.dns) * 1000, 2)
+        return Visit(answer=answer, page=page)
 
     async def fetch(
         self, domain: str, *, limits: FetchLimits | None = None, timer: FetchTimer | None = None
@@ -258,7 +255,7 @@ class Fetcher:
         address = facts.peer_address if facts else None
         # Defence in depth: the socket factory refused blocked addresses before connecting;
         # this re-checks the peer of the connection that actually answered.
-        reason = self.guard.reason(address, url.raw_host) if address else None
+        reason = self._resolver.guard.reason(address, url.raw_host) if address else None
         if reason is not None and address is not None:
             response.close()
             raise DomainProcessingError(

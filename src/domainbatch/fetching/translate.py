@@ -13,7 +13,7 @@ import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
 
 from domainbatch.errors import DomainProcessingError
-from domainbatch.fetching.connect import BLOCKED_MARKER, BlockedAddressError
+from domainbatch.fetching.connect import BLOCKED_MARKER, BlockedAddressError, UnresolvedHostError
 
 _ERRNO_TEXT = {
     errno.ECONNREFUSED: "connection refused",
@@ -42,6 +42,10 @@ def translate(exc: BaseException, url: str) -> DomainProcessingError:
     """The documented error for ``exc`` raised while fetching ``url``."""
     if isinstance(exc, DomainProcessingError):
         return exc
+    if isinstance(exc, aiohttp.ClientConnectorDNSError) and isinstance(
+        exc.os_error, UnresolvedHostError
+    ):
+        return exc.os_error.error  # DNS failure or SSRF refusal, already in our terms
     if _is_blocked(exc):
         return DomainProcessingError("blocked_address", _blocked_text(exc))
     if isinstance(exc, aiohttp.ConnectionTimeoutError):

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from domainbatch.fetching.facts import FetchTimer, headers_of_interest
+from domainbatch.fetching.facts import headers_of_interest
 from domainbatch.fetching.http import Fetcher, FetchLimits
 from domainbatch.processors.extraction import Extraction, default_processes
 from domainbatch.processors.registry import Processor, check_options, declare_options
@@ -103,20 +103,13 @@ async def build(
                 last = (options, parse_options(options, settings))
             parsed = last[1]
             started = time.perf_counter()
-            answer = await fetcher.resolver.lookup(domain, want_mx=True)
-            # First step (README, "The homepage processor"): refuse a domain whose every
-            # address is blocked, before any connection; aiohttp's connect re-checks each
-            # address it actually uses.
-            fetcher.resolver.allowed_addresses(domain, answer.addresses)
-            dns_seconds = time.perf_counter() - started
-            timer = FetchTimer()
-            fetched = await fetcher.fetch(domain, limits=parsed.limits, timer=timer)
+            visit = await fetcher.visit(domain, limits=parsed.limits)
+            answer, fetched = visit.answer, visit.page
             extracted, extract_seconds = await extraction.run(
                 fetched.final_url, fetched.headers, fetched.body, parsed.default_region
             )
             done = time.perf_counter()
             timings = dict(fetched.timings)
-            timings["dns_ms"] = round((dns_seconds + timer.dns) * 1000, 2)
             timings["extract_ms"] = round(extract_seconds * 1000, 2)
             timings["total_ms"] = round((done - started) * 1000, 2)
             return {
