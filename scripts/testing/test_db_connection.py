@@ -38,14 +38,11 @@ from common import (
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domainbatch.core.domains import DomainNormalizer
 from domainbatch.errors import StorageError
 from domainbatch.runtime import Runtime
 from domainbatch.service import System
 from domainbatch.settings import Settings
 from domainbatch.storage import migrate
-from domainbatch.storage.batches import batch_status
-from domainbatch.storage.creation import BatchSpec, create_batch
 from domainbatch.storage.database import Database, default_database, dispose_default, get_session
 from domainbatch.storage.tables import batches
 
@@ -196,23 +193,22 @@ async def body(script: Script) -> None:
 async def queue_workload(script: Script, db: Database, settings: Settings) -> None:
     """What a worker does, on the very pool inspected next: if the library left session state
     anywhere (a SET, a prepared statement, a lock), the inspection finds it."""
-    normalizer = DomainNormalizer(extra_suffixes=["test"])
-    entries = [f"probe{i}.test" for i in range(50)] + ["localhost"]
-    created = await create_batch(
-        db,
-        entries,
-        spec=BatchSpec(processor="noop", options={}, max_attempts=1),
-        normalizer=normalizer,
-        max_entries=settings.max_entries,
-        chunk_size=20,
-    )
-    script.cleanup.batch(created.id)
     quick = settings.with_overrides(
-        poll_min_seconds=0.01, poll_max_seconds=0.1, ack_interval_seconds=0.02, claim_size=8
+        extra_suffixes=["test"],
+        poll_min_seconds=0.01,
+        poll_max_seconds=0.1,
+        ack_interval_seconds=0.02,
+        claim_size=8,
+        insert_chunk_size=20,
     )
-    worker = Runtime(quick, db).worker(only_batches=[created.id], burst=True)
+    runtime = Runtime(quick, db)  # this very pool: not closed here, the script disposes it
+    batches = runtime.batches()
+    entries = [f"probe{i}.test" for i in range(50)] + ["localhost"]
+    created = await batches.create(entries, processor="noop")
+    script.cleanup.batch(created.id)
+    worker = runtime.worker(only_batches=[created.id], burst=True)
     await asyncio.wait_for(worker.run(), 60)
-    status = await batch_status(db, created.id)
+    status = await batches.status(created.id)
     check_equal(status["status"], "completed", "the workload batch completed")
     check_equal(status["counts"]["succeeded"], 50, "domains the noop processor succeeded")
 

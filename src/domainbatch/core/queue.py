@@ -9,11 +9,38 @@ Python, for fast tests of the worker, runner and service). Every transition is g
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.status import BatchStatus
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """What a new batch runs with (checked by the service before it reaches a store)."""
+
+    processor: str
+    options: Mapping[str, Any]
+    max_attempts: int
+    tenant_id: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)  # never in a log line
+
+
+@dataclass
+class CreatedBatch:
+    """What creating a batch stored: ``total`` rows (valid after deduplication, and invalid)
+    out of ``entries`` received, with the first invalid entries and their reasons."""
+
+    id: str
+    status: str
+    total: int
+    entries: int
+    invalid: int
+    duplicates: int
+    invalid_entries: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +79,20 @@ class Outcome:
 class QueueStore(Protocol):
     """The queue's transitions. Each call is one short transaction with nothing
     session-scoped (it runs unchanged through a transaction-mode pooler)."""
+
+    async def create(
+        self,
+        entries: Iterable[str],
+        *,
+        spec: BatchSpec,
+        normalizer: DomainNormalizer,
+        max_entries: int,
+        chunk_size: int,
+    ) -> CreatedBatch:
+        """Store a batch whole or not at all; memory holds one chunk of ``chunk_size``
+        entries whatever the size (``LimitExceededError`` past ``max_entries``,
+        ``EmptyBatchError`` for none)."""
+        ...
 
     async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
         """Pending and processing batches, oldest first (``only``: just these ids)."""

@@ -19,7 +19,7 @@ import orjson
 
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.inputs import iter_entries
-from domainbatch.core.queue import QueueStore
+from domainbatch.core.queue import BatchSpec, CreatedBatch, QueueStore
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.errors import InputError
 from domainbatch.fetching.guard import check_url
@@ -32,7 +32,6 @@ from domainbatch.storage.batches import (
     get_batch_row,
     iter_domains,
 )
-from domainbatch.storage.creation import BatchSpec, CreatedBatch, create_batch
 from domainbatch.storage.database import Database
 from domainbatch.storage.pages import Page, batch_page, domain_page, get_domain
 
@@ -103,8 +102,7 @@ class Batches:
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
         )
-        return await create_batch(
-            self.db,
+        return await self.queue.create(
             entries,
             spec=spec,
             normalizer=self.normalizer,

@@ -21,13 +21,17 @@ transaction-mode pooler.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.status import DomainStatus
+from domainbatch.storage.creation import OnInvalid, Take, storable
 
 COPY_SQL = (
     "COPY batch_domains (batch_id, domain, display, raw_input, status, error_code, "
@@ -145,3 +149,33 @@ class CopyLoader:
             async with cur.copy(COPY_SQL) as copy:
                 await copy.write(data)
             self.stored += cur.rowcount
+
+
+async def copy_domains(
+    conn: AsyncConnection,
+    batch_id: str,
+    take: Take,
+    normalizer: DomainNormalizer,
+    on_invalid: OnInvalid,
+) -> int:
+    """A new batch's rows by ``COPY``, pipelined: a thread reads and normalizes the next chunk
+    while the server ingests this one. Returns the rows stored."""
+    copier = CopyLoader(conn, batch_id, normalizer, storable)
+
+    def prepare() -> Chunk | None:
+        chunk = take()
+        return copier.prepare(chunk, on_invalid) if chunk else None
+
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(1, thread_name_prefix="batch-create") as pool:
+        ready = await loop.run_in_executor(pool, prepare)
+        while ready is not None:
+            following = loop.run_in_executor(pool, prepare)
+            try:
+                await copier.load(ready)
+            except BaseException:
+                with contextlib.suppress(BaseException):
+                    await following
+                raise
+            ready = await following
+    return copier.stored

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from domainbatch.core.queue import ActiveBatch, Claimed, Outcome
+from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.queue import ActiveBatch, BatchSpec, Claimed, CreatedBatch, Outcome
 from domainbatch.core.status import (
     ACTIVE_BATCH,
     BatchEvent,
@@ -23,7 +24,7 @@ from domainbatch.core.status import (
     DomainStatus,
     batch_ending,
 )
-from domainbatch.errors import ConflictError, NotFoundError
+from domainbatch.errors import ConflictError, EmptyBatchError, LimitExceededError, NotFoundError
 from domainbatch.storage.queue import CANCELLED_MESSAGE, REAPED_MESSAGE
 
 
@@ -66,7 +67,56 @@ class MemoryQueue:
         self.events: list[tuple[BatchEvent, str]] = []  # the outbox: (event, batch id)
         self._ids = itertools.count(1)
 
-    # Seeding (what batch creation stores) -----------------------------------------------------
+    # Creation ------------------------------------------------------------------------------
+    async def create(
+        self,
+        entries: Iterable[str],
+        *,
+        spec: BatchSpec,
+        normalizer: DomainNormalizer,
+        max_entries: int,
+        chunk_size: int,
+    ) -> CreatedBatch:
+        taken = list(itertools.islice(entries, max_entries + 1))
+        if len(taken) > max_entries:
+            raise LimitExceededError(f"the batch has more than {max_entries:,} entries")
+        if not taken:
+            raise EmptyBatchError("the batch has no entries: nothing to process")
+        valid: dict[str, None] = {}
+        invalid: list[dict[str, str]] = []
+        for text in taken:
+            entry = normalizer.normalize(text)
+            if entry.domain is None:
+                invalid.append({"input": text, "reason": entry.reason or "invalid domain"})
+            else:
+                valid.setdefault(entry.domain)
+        batch_id = self.add_batch(
+            valid,
+            processor=spec.processor,
+            options=dict(spec.options),
+            max_attempts=spec.max_attempts,
+            tenant_id=spec.tenant_id,
+        )
+        batch = self.batches[batch_id]
+        for sample in invalid:
+            dom = MemoryDomain(next(self._ids), batch_id, "", DomainStatus.INVALID)
+            dom.error_code, dom.error_message = "invalid_domain", sample["reason"]
+            batch.domains.append(dom)
+        total = len(batch.domains)
+        if invalid and len(invalid) == total:
+            batch.status, batch.error = BatchStatus.FAILED, "every entry is invalid"
+            self.events.append((BatchEvent.FAILED, batch_id))
+        return CreatedBatch(
+            batch_id,
+            batch.status,
+            total,
+            len(taken),
+            len(invalid),
+            len(taken) - total,
+            invalid[:100],
+        )
+
+    # Seeding (tests) --------------------------------------------------------------------------
     def add_batch(
         self,
         domains: Iterable[str],

@@ -4,18 +4,27 @@ compilation), on top of the statements both backends share (``queue.SqlQueue``).
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
 import orjson
+from sqlalchemy import text
 
-from domainbatch.core.queue import Claimed, Outcome
+from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.queue import BatchSpec, Claimed, CreatedBatch, Outcome
 from domainbatch.core.status import DomainStatus
+from domainbatch.errors import StorageError
+from domainbatch.storage.bulk import copy_domains
 from domainbatch.storage.queue import SqlQueue
 from domainbatch.storage.tables import PG_EPOCH_NOW
+
+ANALYZE_AFTER = 10_000  # a batch at least this big refreshes the planner's statistics
+
+log = logging.getLogger("domainbatch.storage")
 
 
 @cache
@@ -30,6 +39,40 @@ def queries() -> dict[str, str]:
 
 
 class PostgresQueue(SqlQueue):
+    load_domains = staticmethod(copy_domains)
+
+    async def create(
+        self,
+        entries: Iterable[str],
+        *,
+        spec: BatchSpec,
+        normalizer: DomainNormalizer,
+        max_entries: int,
+        chunk_size: int,
+    ) -> CreatedBatch:
+        created = await super().create(
+            entries,
+            spec=spec,
+            normalizer=normalizer,
+            max_entries=max_entries,
+            chunk_size=chunk_size,
+        )
+        if created.total >= ANALYZE_AFTER:
+            await self._analyze()
+        return created
+
+    async def _analyze(self) -> None:
+        """Refresh the planner's statistics after a big load. Until autovacuum gets to it, a
+        planner that still believes a batch has a handful of pending rows picks the wrong
+        index for the claim and sorts every pending row of the batch on each claim (measured:
+        120 ms per claim on 100,000 fresh rows, against 1 ms with statistics). Best effort: a
+        role that may not analyze the table only loses the speed-up."""
+        try:
+            async with self.db.transaction() as conn:
+                await conn.execute(text("ANALYZE batch_domains"))
+        except StorageError as exc:
+            log.warning("could not analyze batch_domains after a big batch: %s", exc)
+
     async def claim(
         self, batch_id: str, worker_id: str, limit: int, *, maybe_pending: bool = True
     ) -> tuple[list[Claimed], bool]:

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domainbatch.core.queue import ActiveBatch, Claimed
+from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.queue import ActiveBatch, BatchSpec, Claimed, CreatedBatch
 from domainbatch.core.status import (
     ACTIVE_BATCH,
     OPEN_DOMAIN,
@@ -29,6 +30,7 @@ from domainbatch.errors import ConflictError
 from domainbatch.storage import counters
 from domainbatch.storage.batches import get_batch_row
 from domainbatch.storage.counters import Tally
+from domainbatch.storage.creation import Load, create_batch
 from domainbatch.storage.database import Database
 from domainbatch.storage.outbox import enqueue_event
 from domainbatch.storage.tables import batch_domains as d
@@ -52,10 +54,31 @@ def attempt_guard() -> Any:
 
 
 class SqlQueue:
+    load_domains: Load  # how the backend writes a new batch's domain rows
+
     def __init__(self, db: Database, lease_seconds: float, shard: int) -> None:
         self.db = db
         self.lease_seconds = lease_seconds
         self.shard = shard
+
+    async def create(
+        self,
+        entries: Iterable[str],
+        *,
+        spec: BatchSpec,
+        normalizer: DomainNormalizer,
+        max_entries: int,
+        chunk_size: int,
+    ) -> CreatedBatch:
+        return await create_batch(
+            self.db,
+            entries,
+            spec=spec,
+            normalizer=normalizer,
+            max_entries=max_entries,
+            chunk_size=chunk_size,
+            load=self.load_domains,
+        )
 
     async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
         query = (

@@ -7,12 +7,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.queue import Claimed, Outcome
 from domainbatch.core.status import DomainStatus
 from domainbatch.storage import counters
 from domainbatch.storage.counters import Key, Tally
+from domainbatch.storage.creation import OnInvalid, Take, storable
 from domainbatch.storage.queue import SqlQueue, attempt_guard
 from domainbatch.storage.tables import batch_domains as d
 from domainbatch.storage.tables import epoch_now
@@ -54,7 +58,59 @@ _RETRY = (
 )
 
 
+_INSERT_VALID = sqlite.insert(d).on_conflict_do_nothing(index_elements=["batch_id", "domain"])
+
+
+async def insert_domains(
+    conn: AsyncConnection,
+    batch_id: str,
+    take: Take,
+    normalizer: DomainNormalizer,
+    on_invalid: OnInvalid,
+) -> int:
+    """A new batch's rows, a chunk per ``executemany``; duplicates (after normalization) fall
+    on the unique (batch, domain) key. Returns the rows stored."""
+    while chunk := take():
+        valid: list[dict[str, Any]] = []
+        invalid: list[dict[str, Any]] = []
+        for text in chunk:
+            entry = normalizer.normalize(text)
+            raw = storable(text)
+            if entry.domain is not None:
+                valid.append(
+                    {
+                        "batch_id": batch_id,
+                        "domain": entry.domain,
+                        "display": entry.display if entry.display != entry.domain else None,
+                        "raw_input": raw if raw != entry.domain else None,
+                        "status": DomainStatus.PENDING,
+                    }
+                )
+                continue
+            reason = storable(entry.reason or "invalid domain")
+            on_invalid(raw, reason)
+            invalid.append(
+                {
+                    "batch_id": batch_id,
+                    "domain": None,
+                    "display": None,
+                    "raw_input": raw,
+                    "status": DomainStatus.INVALID,
+                    "error_code": "invalid_domain",
+                    "error_message": reason,
+                }
+            )
+        if valid:
+            await conn.execute(_INSERT_VALID, valid)
+        if invalid:
+            await conn.execute(d.insert(), invalid)
+    stored = await conn.scalar(select(func.count()).select_from(d).where(d.c.batch_id == batch_id))
+    return int(stored or 0)
+
+
 class SqliteQueue(SqlQueue):
+    load_domains = staticmethod(insert_domains)
+
     async def claim(
         self, batch_id: str, worker_id: str, limit: int, *, maybe_pending: bool = True
     ) -> tuple[list[Claimed], bool]:
