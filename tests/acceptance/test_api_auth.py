@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from domainbatch.api.auth import KEY_CACHE_SECONDS
-from tests.support.apiserver import ApiServer, server_env
+from tests.acceptance.conftest import server_env
+from tests.support.apiserver import ApiServer
 
 
 def test_v1_requires_a_valid_key(api: ApiServer) -> None:

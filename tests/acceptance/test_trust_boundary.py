@@ -15,9 +15,9 @@ from typing import Any
 
 import psycopg
 
-from tests.acceptance.conftest import Cli
+from tests.acceptance.conftest import Cli, server_env
 from tests.conftest import PG_URL, backend_settings, wipe_postgres
-from tests.support.apiserver import ApiServer, issue_key, server_env
+from tests.support.apiserver import ApiServer, issue_key
 
 HOSTILE = "tests.support.processors:hostile"
 
