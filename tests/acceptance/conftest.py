@@ -34,26 +34,24 @@ def backend_env(backend: str, workdir: Path, **extra: str) -> dict[str, str]:
 
 
 def cli_env(backend: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return backend_env(backend, tmp_path, COLUMNS="200", **extra)
+    return backend_env(backend, tmp_path, **{"COLUMNS": "200", **extra})
 
 
 def server_env(backend: str, workdir: Path, **extra: str) -> dict[str, str]:
     """A ``domainbatch serve`` running the scripted test processor by default (outcomes depend
     only on domain names), with short intervals so tests stay quick."""
-    return backend_env(
-        backend,
-        workdir,
-        DOMAINBATCH_DEFAULT_PROCESSOR=SCRIPTED,
-        DOMAINBATCH_POLL_MIN_SECONDS="0.01",
-        DOMAINBATCH_ACK_INTERVAL_SECONDS="0.05",
-        DOMAINBATCH_EVENTS_INTERVAL_SECONDS="0.2",
-        DOMAINBATCH_WEBHOOK_RETRY_BASE_SECONDS="0.2",
-        DOMAINBATCH_WEBHOOK_RETRY_MAX_SECONDS="0.5",
-        DOMAINBATCH_MAX_ENTRIES="2000",
-        DOMAINBATCH_MAX_REQUEST_BYTES="200000",
-        DOMAINBATCH_SHUTDOWN_GRACE_SECONDS="2",
-        **extra,
-    )
+    quick = {
+        "DOMAINBATCH_DEFAULT_PROCESSOR": SCRIPTED,
+        "DOMAINBATCH_POLL_MIN_SECONDS": "0.01",
+        "DOMAINBATCH_ACK_INTERVAL_SECONDS": "0.05",
+        "DOMAINBATCH_EVENTS_INTERVAL_SECONDS": "0.2",
+        "DOMAINBATCH_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+        "DOMAINBATCH_WEBHOOK_RETRY_MAX_SECONDS": "0.5",
+        "DOMAINBATCH_MAX_ENTRIES": "2000",
+        "DOMAINBATCH_MAX_REQUEST_BYTES": "200000",
+        "DOMAINBATCH_SHUTDOWN_GRACE_SECONDS": "2",
+    }
+    return backend_env(backend, workdir, **{**quick, **extra})
 
 
 @pytest.fixture
