@@ -54,7 +54,7 @@ def run_extract(seconds: float = 10.0, log: Callable[[str], None] = print) -> Pa
     """Extraction alone, through bench/extract.py (owned by the extractor's work)."""
     import subprocess
 
-    from bench.common import REPO, child_env
+    from tests.support.processes import REPO, child_env
 
     proc = subprocess.run(
         [sys.executable, str(REPO / "bench" / "extract.py"), "--seconds", str(seconds)],

@@ -4,8 +4,9 @@ processes (``domainbatch worker``) process them; the API node runs ``serve --no-
     python -m bench.api [--clients 100] [--workers 4] [--domains 20] [--backend sqlite|pgbouncer]
 
 Prints status-poll latency (p50/p90/p99/max), errors, and the database connections left open
-after every process stopped (Postgres: ``pg_stat_activity``). Exits 1 on any error or leftover
-connection. Traffic stays on 127.0.0.1.
+after every process stopped (Postgres: ``pg_stat_activity``; PgBouncer: ``SHOW CLIENTS``).
+Exits 1 on any error or leftover connection. Traffic stays on 127.0.0.1. Postgres and PgBouncer
+are the harness's (``tests.support.databases``): under ``scripts/testenv.sh``, its PgBouncer.
 """
 
 from __future__ import annotations
@@ -13,11 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,32 +24,27 @@ from typing import Any
 
 import aiohttp
 import psycopg
+from tests.support import databases
+from tests.support.processes import Process, child_env, domainbatch_argv, run_domainbatch, stop_all
+from tests.support.servers import free_port, wait_for_url
 
-REPO = Path(__file__).resolve().parents[1]
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "domainbatch_api_bench"
 APP_NAME = "domainbatch-api-bench"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def database_url(backend: str, workdir: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    if backend == "pgbouncer":
+        return databases.on_server(databases.pgbouncer_server(), DATABASE)
+    return databases.on_server(databases.postgres_server(), DATABASE)
 
 
 def environment(backend: str, workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINBATCH_")}
-    if backend == "sqlite":
-        url, mode = f"sqlite+aiosqlite:///{workdir / 'bench.db'}", "direct"
-    else:
-        port = 6432 if backend == "pgbouncer" else 5432
-        url = f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
-        mode = "transaction" if backend == "pgbouncer" else "direct"
-    env.update(
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        DOMAINBATCH_DATABASE_URL=url,
-        DOMAINBATCH_POOLER_MODE=mode,
+    return child_env(
+        clean=True,
+        DOMAINBATCH_DATABASE_URL=database_url(backend, workdir),
+        DOMAINBATCH_POOLER_MODE="transaction" if backend == "pgbouncer" else "direct",
         DOMAINBATCH_DB_APPLICATION_NAME=APP_NAME,
         DOMAINBATCH_EXTRA_SUFFIXES="test",
         DOMAINBATCH_DEFAULT_PROCESSOR="noop",
@@ -59,29 +52,12 @@ def environment(backend: str, workdir: Path) -> dict[str, str]:
         DOMAINBATCH_DB_POOL_SIZE="10",
         DOMAINBATCH_DB_MAX_OVERFLOW="10",
     )
-    return env
 
 
-def domainbatch(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "domainbatch", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-
-
-def spawn(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "domainbatch", *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def spawn(env: dict[str, str], workdir: Path, name: str, *args: str) -> Process:
+    return Process(
+        domainbatch_argv(*args), env=env, cwd=workdir, log=workdir / f"{name}.log"
+    ).start()
 
 
 async def client(
@@ -146,25 +122,38 @@ def leftover_connections(backend: str) -> int | None:
     if backend == "sqlite":
         return None
     if backend == "pgbouncer":
-        admin = ["psql", "-h", "127.0.0.1", "-p", "6432", "-U", "postgres", "-d", "pgbouncer"]
-        shown = subprocess.run(
-            [*admin, "-AtF", "|", "-c", "SHOW CLIENTS"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        return sum(1 for line in shown.splitlines() if f"|{DATABASE}|" in line)
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        clients = databases.pgbouncer_show(databases.pgbouncer_server(), "CLIENTS")
+        return sum(1 for row in clients if DATABASE in row)
+    admin = databases.on_server(databases.postgres_server(), "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
         row = conn.execute(
             "select count(*) from pg_stat_activity where application_name = %s", (APP_NAME,)
         ).fetchone()
     return int(row[0]) if row else 0
 
 
-def prepare_postgres() -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{DATABASE}" with (force)')
-        conn.execute(f'create database "{DATABASE}"')
+def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Prepare the database, start the API node and the workers, load them, stop them."""
+    env = environment(args.backend, workdir)
+    run_domainbatch("db", "upgrade", env=env, cwd=workdir, check=True)
+    created = run_domainbatch(
+        "keys", "create", "--tenant", "bench", "--json", env=env, cwd=workdir, check=True
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = spawn(env, workdir, "server", "serve", "--no-worker", "--quiet", "--port", str(port))
+    workers = [spawn(env, workdir, f"worker-{i}", "worker", "--quiet") for i in range(args.workers)]
+    try:
+        wait_for_url(f"{base}/readyz", timeout=20, process=server.proc)
+        key = json.loads(created.stdout)["key"]
+        report = asyncio.run(load(base, key, args.clients, args.domains))
+    finally:
+        codes = stop_all([p.proc for p in [server, *workers] if p.proc is not None], grace=60)
+    report["backend"] = args.backend
+    report["workers"] = args.workers
+    report["clean_exits"] = all(code in (0, -signal.SIGTERM) for code in codes)
+    report["connections_left_open"] = leftover_connections(args.backend)
+    return report
 
 
 def main() -> int:
@@ -174,35 +163,15 @@ def main() -> int:
     parser.add_argument("--domains", type=int, default=20)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "pgbouncer"], default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        env = environment(args.backend, workdir)
+    direct = databases.on_server(databases.postgres_server(), DATABASE)
+    if args.backend != "sqlite":
+        databases.reset_database(direct)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            report = measure(args, Path(tmp))
+    finally:
         if args.backend != "sqlite":
-            prepare_postgres()
-        domainbatch(env, workdir, "db", "upgrade")
-        key = json.loads(
-            domainbatch(env, workdir, "keys", "create", "--tenant", "bench", "--json").stdout
-        )["key"]
-        port = free_port()
-        server = spawn(env, workdir, "serve", "--no-worker", "--quiet", "--port", str(port))
-        workers = [spawn(env, workdir, "worker", "--quiet") for _ in range(args.workers)]
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    time.sleep(0.1)
-            report = asyncio.run(load(base, key, args.clients, args.domains))
-        finally:
-            for proc in [server, *workers]:
-                proc.send_signal(signal.SIGTERM)
-            codes = [proc.wait(60) for proc in [server, *workers]]
-        report["backend"] = args.backend
-        report["workers"] = args.workers
-        report["clean_exits"] = all(code in (0, -signal.SIGTERM) for code in codes)
-        report["connections_left_open"] = leftover_connections(args.backend)
+            databases.drop_database(direct)
     print(json.dumps(report, indent=2))
     bad = report["errors"] or not report["clean_exits"] or report["connections_left_open"]
     return 1 if bad else 0

@@ -1,5 +1,6 @@
-"""What the bench parts share: database URLs and resets, child processes with their peak RSS
-and CPU time, percentiles, and the result rows every part returns."""
+"""What the bench parts share beyond the harness's (``tests.support``: servers, databases,
+processes): the bench databases, child processes' peak RSS and CPU time, percentiles, and the
+result rows every part returns."""
 
 from __future__ import annotations
 
@@ -7,67 +8,37 @@ import contextlib
 import os
 import resource
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psutil
+from tests.support import databases
+from tests.support.processes import REPO, peak_rss_bytes
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 
 BENCH_DB = os.environ.get("BENCH_DATABASE", "domainbatch_bench")
-PG_SERVER = os.environ.get("BENCH_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
-BOUNCER_SERVER = os.environ.get("BENCH_PGBOUNCER_SERVER", "postgresql://postgres@127.0.0.1:6432")
+# The harness's servers: under scripts/testenv.sh, the PgBouncer it started on a free port.
+PG_SERVER = databases.postgres_server()
+BOUNCER_SERVER = databases.pgbouncer_server()
 
 
 def pg_url(database: str | None = None, *, bouncer: bool = False) -> str:
-    return f"{BOUNCER_SERVER if bouncer else PG_SERVER}/{database or BENCH_DB}"
+    return databases.on_server(BOUNCER_SERVER if bouncer else PG_SERVER, database or BENCH_DB)
 
 
 def reset_database(database: str | None = None, *, migrate: bool = True) -> str:
     """Drop and re-create a bench database (and apply domainbatch's migrations)."""
-    import psycopg
-
-    database = database or BENCH_DB
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{database}" with (force)')
-        conn.execute(f'create database "{database}"')
+    url = databases.reset_database(pg_url(database))
     if migrate:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "domainbatch",
-                "db",
-                "upgrade",
-                "--database-url",
-                pg_url(database),
-            ],
-            check=True,
-            capture_output=True,
-            env=child_env(),
-        )
-    return pg_url(database)
+        databases.upgrade_database(url)
+    return url
 
 
 def drop_database(database: str | None = None) -> None:
-    import psycopg
-
-    database = database or BENCH_DB
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{database}" with (force)')
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment for child processes: the repository importable (``bench``, ``tests``)."""
-    paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-    env.update(extra)
-    return env
+    databases.drop_database(pg_url(database))
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -91,23 +62,12 @@ def self_cpu_seconds() -> float:
     return total
 
 
-def _high_water_mark(pid: int | str) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def self_peak_rss() -> int:
     """Peak resident set size in bytes of this process plus its live child processes: each
     one's ``VmHWM``, the high-water mark of its own memory (``ru_maxrss`` would also count
     the parent's pages at fork). Call it while the children still run."""
-    own = _high_water_mark("self") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return own + sum(_high_water_mark(child.pid) for child in psutil.Process().children(True))
+    own = peak_rss_bytes() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return own + sum(peak_rss_bytes(child.pid) for child in psutil.Process().children(True))
 
 
 class Watch:

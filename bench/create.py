@@ -24,9 +24,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import argparse
 import asyncio
-import contextlib
 import json
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -36,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from tests.support.processes import child_env, domainbatch_argv, stop_all
 
-from bench.common import Part, Watch, child_env, percentile, reset_database
+from bench.common import Part, Watch, percentile, reset_database
 
 
 def write_file(path: Path, n: int) -> None:
@@ -86,7 +85,7 @@ def submit(url: str, path: Path) -> tuple[float, int, str]:
     env = child_env(DOMAINBATCH_DATABASE_URL=url, DOMAINBATCH_EXTRA_SUFFIXES="test")
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "domainbatch", "submit", str(path), "-p", "noop", "--json"],
+        domainbatch_argv("submit", str(path), "-p", "noop", "--json"),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -132,7 +131,7 @@ def status_under_load(url: str, batch_id: str, seconds: float, workers: int = 4)
     )
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "domainbatch", "worker", "--quiet"],
+            domainbatch_argv("worker", "--quiet"),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -143,14 +142,7 @@ def status_under_load(url: str, batch_id: str, seconds: float, workers: int = 4)
         time.sleep(2.0)  # interpreters up, claiming
         timings, done = asyncio.run(status_latency(url, batch_id, seconds))
     finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs, grace=60)
     return {
         "samples": len(timings),
         "p50_ms": statistics.median(timings),

@@ -48,7 +48,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import Part, child_env, reset_database, self_cpu_seconds, self_peak_rss
+from tests.support.processes import child_env, domainbatch_argv
+
+from bench.common import Part, reset_database, self_cpu_seconds, self_peak_rss
 
 MODES = ("bare", "fetcher", "homepage", "thread", "scrapy", "worker")
 LABELS = {
@@ -246,14 +248,14 @@ def run_worker(domains: int, scheme: str, web: dict[str, Any], c: int) -> dict[s
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("".join(f"{d}\n" for d in domains_for(domains)))
     subprocess.run(
-        [sys.executable, "-m", "domainbatch", "submit", handle.name, "-p", "homepage", "--json"],
+        domainbatch_argv("submit", handle.name, "-p", "homepage", "--json"),
         env=env,
         check=True,
         capture_output=True,
     )
     Path(handle.name).unlink()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "domainbatch", "worker", "--burst", "--quiet"],
+        domainbatch_argv("worker", "--burst", "--quiet"),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

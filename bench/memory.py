@@ -21,15 +21,15 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import argparse
 import asyncio
 import contextlib
-import signal
 import subprocess
 import time
 from typing import Any
 
 import psutil
 import psycopg
+from tests.support.processes import child_env, domainbatch_argv, stop
 
-from bench.common import Part, child_env, reset_database
+from bench.common import Part, reset_database
 
 ENV = {
     "DOMAINBATCH_CONCURRENCY": "200",
@@ -61,7 +61,7 @@ def _succeeded(conn: psycopg.Connection[Any]) -> int:
 
 
 def _start_worker(url: str, burst: bool) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "domainbatch", "worker", "--quiet"]
+    command = domainbatch_argv("worker", "--quiet")
     if burst:
         command.append("--burst")
     return subprocess.Popen(
@@ -138,11 +138,7 @@ def soak_run(url: str, minutes: float, log: Any, batch: int = 50_000) -> dict[st
                     )
                 time.sleep(1.0)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, grace=60)
     first_minute = [rss for t, rss, _ in samples if t <= 60] or [samples[0][1]]
     last = samples[-1]
     log(f"  memory soak: {last[2]:,} processed in {minutes:g} min, RSS {last[1] / 2**20:.1f} MB")

@@ -31,9 +31,10 @@ import tempfile
 import time
 from typing import Any
 
+from tests.support.processes import child_env, domainbatch_argv
+
 from bench.common import (
     Part,
-    child_env,
     drop_database,
     pg_url,
     reset_database,
@@ -98,7 +99,7 @@ def run_domainbatch(
         DOMAINBATCH_CLAIM_SIZE=str(min(concurrency, 500)),
         DOMAINBATCH_ACK_BATCH_SIZE=str(max(concurrency, 200)),
     )
-    command = [sys.executable, "-m", "domainbatch", "worker", "--burst", "--quiet"]
+    command = domainbatch_argv("worker", "--burst", "--quiet")
     wall, peaks, cpu, _ = run_children([command] * workers, env)
     window, counts = asyncio.run(_window(create_url, batch_id))
     if counts.get("succeeded") != n:

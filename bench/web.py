@@ -13,14 +13,13 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import REPO
+from tests.support.processes import REPO, die_with_parent
+from tests.support.servers import free_port, wait_for_port
 
 FIXTURES = REPO / "tests" / "fixtures" / "pages"
 DOCS = Path("/usr/share/doc")
@@ -54,12 +53,6 @@ def pick_pages() -> list[Path]:
         step = max(1, len(docs) // MAX_PAGES)
         return docs[::step][:MAX_PAGES]
     return sorted(FIXTURES.glob("*.html"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -127,16 +120,6 @@ http {{
 """
 
 
-def _die_with_parent() -> None:
-    """In the nginx child: receive SIGTERM when the bench dies, even by SIGKILL (Linux)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def start(hosts: int) -> Web:
     """Start nginx with ``hosts`` virtual hosts; the caller must ``stop()`` it."""
     import trustme
@@ -194,19 +177,16 @@ def start(hosts: int) -> Web:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     atexit.register(web.stop)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if web.process.poll() is not None:
-            err = web.process.stderr.read().decode() if web.process.stderr else ""
-            shutil.rmtree(root, ignore_errors=True)
-            raise RuntimeError(f"nginx did not start: {err}")
-        try:
-            with socket.create_connection(("127.0.0.1", web.http_port), timeout=0.5):
-                return web
-        except OSError:
-            time.sleep(0.05)
-    web.stop()
-    raise RuntimeError("nginx did not listen within 10 s")
+    try:
+        wait_for_port(web.http_port, timeout=10, process=web.process)
+    except RuntimeError:
+        err = web.process.stderr.read().decode() if web.process.stderr else ""
+        web.stop()
+        raise RuntimeError(f"nginx did not start: {err}") from None
+    except TimeoutError:
+        web.stop()
+        raise RuntimeError("nginx did not listen within 10 s") from None
+    return web

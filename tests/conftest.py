@@ -18,7 +18,6 @@ from here, the processes it starts through ``sitecustomize`` on ``PYTHONPATH``.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import sys
@@ -48,15 +47,15 @@ os.environ.setdefault(
 
 from domainbatch.runtime import Runtime  # noqa: E402 - after the guard
 from domainbatch.settings import Settings  # noqa: E402
-from domainbatch.storage import migrate  # noqa: E402
-from domainbatch.storage.database import Database  # noqa: E402
+from tests.support import databases  # noqa: E402
 
 PG_URL = os.environ.get(
-    "DOMAINBATCH_TEST_POSTGRES_URL", f"postgresql://postgres@127.0.0.1:5432/domainbatch_test_{RUN}"
+    "DOMAINBATCH_TEST_POSTGRES_URL",
+    databases.on_server(databases.postgres_server(), f"domainbatch_test_{RUN}"),
 )
 PGBOUNCER_URL = os.environ.get(
     "DOMAINBATCH_TEST_PGBOUNCER_URL",
-    "postgresql://postgres@127.0.0.1:6432/" + PG_URL.rsplit("/", 1)[1],
+    databases.on_server(databases.pgbouncer_server(), databases.name_of(PG_URL)),
 )
 BACKENDS = [
     b.strip()
@@ -67,11 +66,6 @@ BACKENDS = [
 def run_database(prefix: str) -> str:
     """A database name of this run's own (for tests that need one more database)."""
     return f"{prefix}_{RUN}"
-
-
-def child_pythonpath() -> str:
-    """``PYTHONPATH`` for a process a test starts: the guard first, then the repository."""
-    return os.environ["PYTHONPATH"]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -98,28 +92,13 @@ def backend_settings(backend: str, tmp_path: Path, **extra: object) -> Settings:
     return Settings(database_url=PGBOUNCER_URL, pooler_mode="transaction", **extra)  # type: ignore[arg-type]
 
 
-def _admin(url: str) -> str:
-    return url.rsplit("/", 1)[0] + "/postgres"
-
-
 def create_database(url: str) -> bool:
-    """Create the database ``url`` names unless it exists; True when this call made it."""
-    name = url.rsplit("/", 1)[1]
+    """``databases.create_database``; a server that does not answer fails the run in one line."""
     try:
-        with psycopg.connect(_admin(url), autocommit=True) as conn:
-            if conn.execute("select 1 from pg_database where datname=%s", (name,)).fetchone():
-                return False
-            conn.execute(f'create database "{name}"')
-            return True
+        return databases.create_database(url)
     except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is required for the tests ({_admin(url)}): {exc}", pytrace=False)
-
-
-def drop_database(url: str) -> None:
-    """Drop it even if PgBouncer still holds server connections to it (FORCE ends them)."""
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(_admin(url), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+        admin = databases.server_of(url)
+        pytest.fail(f"PostgreSQL is required for the tests ({admin}): {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -131,15 +110,7 @@ def postgres_schema() -> Iterator[None]:
         pytest.skip("DOMAINBATCH_TEST_BACKENDS excludes Postgres (chosen knowingly)")
     created = create_database(PG_URL)
     try:
-
-        async def upgrade() -> None:
-            db = Database(Settings(database_url=PG_URL))  # type: ignore[arg-type]
-            try:
-                await migrate.upgrade(db)
-            finally:
-                await db.dispose()
-
-        asyncio.run(upgrade())
+        databases.upgrade_database(PG_URL)
         if "pgbouncer" in BACKENDS:
             try:
                 psycopg.connect(PGBOUNCER_URL, prepare_threshold=None).close()
@@ -152,7 +123,7 @@ def postgres_schema() -> Iterator[None]:
         yield
     finally:
         if created:
-            drop_database(PG_URL)
+            databases.drop_database(PG_URL)
 
 
 def wipe_postgres() -> None:

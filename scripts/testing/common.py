@@ -18,7 +18,6 @@ import contextlib
 import logging
 import math
 import os
-import resource
 import signal
 import sys
 import time
@@ -29,13 +28,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 REPO = Path(__file__).resolve().parents[2]
-# The local test web (tests.testweb) and the test processors live in the checkout's tests
-# package; the scripts run from a checkout, so make it importable wherever they start from.
+# The shared harness (tests.support), the local test web (tests.testweb) and the test
+# processors live in the checkout's tests package; the scripts run from a checkout, so make it
+# importable wherever they start from. Scripts import this module first, then tests.support.
 if str(REPO) not in sys.path:
     sys.path.insert(1, str(REPO))
 
 from pydantic import ValidationError  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
+from tests.support.processes import peak_rss_bytes  # noqa: E402
 
 from domainbatch.core.status import TERMINAL_DOMAIN, BatchStatus, DomainStatus  # noqa: E402
 from domainbatch.errors import DomainbatchError, NotFoundError  # noqa: E402
@@ -110,21 +111,10 @@ def latency_metrics(prefix: str, seconds: Sequence[float]) -> None:
     metric(f"{prefix}_max", max(seconds) * 1000, "ms")
 
 
-def self_peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (2**20 if sys.platform == "darwin" else 2**10)
-
-
-def process_peak_rss_mb(pid: int) -> float | None:
-    """Peak resident memory of a live child (Linux ``VmHWM``); None where /proc lacks it."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """Peak resident memory of this process, or of a live child; None where /proc lacks it."""
+    peak = peak_rss_bytes(pid)
+    return peak / 2**20 if peak else None
 
 
 class ErrorLog(logging.Handler):

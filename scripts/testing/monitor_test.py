@@ -20,15 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from common import (
-    REPO,
     Script,
     check,
     check_equal,
@@ -45,6 +42,7 @@ from common import (
     step,
     web_overrides,
 )
+from tests.support.processes import child_env, domainbatch_argv
 
 from domainbatch.errors import NotFoundError
 from domainbatch.runtime import Runtime
@@ -118,16 +116,9 @@ async def create(script: Script, rt: Runtime, label: str, entries: list[str]) ->
 
 async def cli_status(batch_id: str) -> dict[str, Any]:
     """``domainbatch status ID --json``: what an operator at a terminal sees."""
-    paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "COLUMNS": "200"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "domainbatch",
-        "status",
-        batch_id,
-        "--json",
-        env=env,
+        *domainbatch_argv("status", batch_id, "--json"),
+        env=child_env(COLUMNS="200"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -16,13 +16,11 @@ script passed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -33,6 +31,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+# The shared harness (tests.support) is the checkout's: importable wherever this starts from.
+if str(REPO) not in sys.path:
+    sys.path.insert(1, str(REPO))
+
+from tests.support.processes import stop  # noqa: E402
+
 SCRIPTS = [
     "test_db_connection",
     "test_batch_create",
@@ -112,13 +116,7 @@ def run_script(name: str, args: argparse.Namespace) -> Result:
         timed_out.set()
         # SIGTERM first: the script cancels itself and still cleans up; if it has not ended
         # 30 s later, the whole group goes (the script's server and workers too).
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc, grace=30)
 
     timer = threading.Timer(args.timeout, expire)
     timer.daemon = True
@@ -174,7 +172,6 @@ def environment(results: list[Result]) -> dict[str, Any]:
     }
     env.update(_checkout())
     try:
-        sys.path.insert(0, str(REPO))
         from domainbatch import __version__
         from domainbatch.settings import Settings
         from domainbatch.storage.database import detect_pooler_mode, normalize_url

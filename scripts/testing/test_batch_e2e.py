@@ -26,12 +26,8 @@ import contextlib
 import csv
 import io
 import json
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -43,7 +39,7 @@ from typing import Any
 
 import aiohttp
 from common import (
-    REPO,
+    CheckFailed,
     Script,
     check,
     check_equal,
@@ -53,10 +49,12 @@ from common import (
     log,
     main,
     metric,
-    process_peak_rss_mb,
+    peak_rss_mb,
     runtime,
     step,
 )
+from tests.support.processes import Process, child_env, domainbatch_argv, kill
+from tests.support.servers import free_port, wait_for_url
 
 SLOW_SECONDS = 4.0  # slow.test answers after this; the mixed batch allows 2 s per fetch
 FETCH_LIMIT = 2.0
@@ -81,85 +79,50 @@ MIXED: dict[str, tuple[str, str | None]] = {
 MIXED_DUPLICATES = ["PLAIN.test.", "http://plain.test/about"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Child:
-    """A ``domainbatch`` subprocess with its output in a log file."""
+class Child(Process):
+    """A ``domainbatch`` subprocess with its output in a log file and its peak RSS sampled."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], logdir: Path) -> None:
+        super().__init__(domainbatch_argv(*args), env=env, log=logdir / f"{name}.log")
         self.name = name
         self.args = args
-        self.env = env
-        self.log = logdir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
         self.peak_rss_mb: float | None = None
 
     def start(self) -> Child:
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "domainbatch", *self.args],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        log.info(
-            "started %s (pid %d): domainbatch %s", self.name, self.proc.pid, " ".join(self.args)
-        )
+        super().start()
+        log.info("started %s (pid %d): domainbatch %s", self.name, self.pid, " ".join(self.args))
         return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def sample_rss(self) -> None:
         # VmHWM is the peak so far: the last sample before exit is the process's peak.
         if self.running():
-            self.peak_rss_mb = process_peak_rss_mb(self.pid) or self.peak_rss_mb
+            self.peak_rss_mb = peak_rss_mb(self.pid) or self.peak_rss_mb
 
     async def wait(self, seconds: float) -> int | None:
         deadline = time.monotonic() + seconds
-        while self.proc is not None and self.proc.poll() is None:
+        while self.running():
             if time.monotonic() > deadline:
                 return None
             self.sample_rss()
             await asyncio.sleep(0.1)
-        return None if self.proc is None else self.proc.returncode
+        return self.returncode
 
-    async def stop(self) -> int | None:
+    async def shut_down(self) -> int | None:
+        """``stop`` without blocking the event loop, sampling the RSS meanwhile."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
+        if self.running():
             self.sample_rss()
             self.proc.send_signal(signal.SIGTERM)
             if await self.wait(30) is None:
                 log.warning("%s did not stop on SIGTERM: killing it", self.name)
-                self.proc.kill()
-                await self.wait(10)
+                kill(self.proc)
         return self.proc.returncode
 
-    def tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
 
-
-def child_env(web: Any, app: str, processor: str | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(web.env())
-    paths = [str(REPO), *filter(None, [env.get("PYTHONPATH")])]
+def child_env_for(web: Any, app: str, processor: str | None = None) -> dict[str, str]:
+    env = child_env(**web.env())  # the repository importable: dotted-path test processors
     env.update(
-        PYTHONPATH=os.pathsep.join(paths),  # dotted-path test processors resolve
         DOMAINBATCH_DB_APPLICATION_NAME=app,
         DOMAINBATCH_MAX_ATTEMPTS=str(MAX_ATTEMPTS),
         DOMAINBATCH_RETRY_BASE_SECONDS="0.2",
@@ -272,20 +235,16 @@ async def started(child: Child) -> AsyncIterator[Child]:
         log.warning("%s log (last lines):\n%s", child.name, child.tail())
         raise
     finally:
-        await child.stop()
+        await child.shut_down()
 
 
-async def wait_ready(api: Api, server: Child) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        check(server.running(), "the API server is running", f"it exited:\n{server.tail()}")
-        with contextlib.suppress(aiohttp.ClientError):
-            code, body = await api.request("GET", "/readyz")
-            if code == 200:
-                return
-            log.debug("readyz: %s %s", code, body)
-        check(time.monotonic() < deadline, "the API server is ready within 60 s", server.tail())
-        await asyncio.sleep(0.2)
+async def wait_ready(base: str, server: Child) -> None:
+    try:
+        await asyncio.to_thread(wait_for_url, f"{base}/readyz", timeout=60, process=server.proc)
+    except RuntimeError:
+        raise CheckFailed(f"the API server is running: it exited:\n{server.tail()}") from None
+    except TimeoutError as exc:
+        raise CheckFailed(f"the API server is ready within 60 s: {exc}\n{server.tail()}") from None
 
 
 async def body(script: Script) -> None:
@@ -306,14 +265,14 @@ async def body(script: Script) -> None:
         serve = Child(
             "server",
             ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-auth", "--no-worker", "-q"],
-            child_env(web, "domainbatch-e2e-server", processor),
+            child_env_for(web, "domainbatch-e2e-server", processor),
             Path(tmp),
         )
         timeout = aiohttp.ClientTimeout(total=120)
         async with started(serve), aiohttp.ClientSession(timeout=timeout) as http:
             api = Api(http, base)
             with step("the API server starts and is ready"):
-                await wait_ready(api, serve)
+                await wait_ready(base, serve)
                 check_equal(
                     await api.request("GET", "/healthz"), (200, {"status": "ok"}), "healthz"
                 )
@@ -381,7 +340,7 @@ async def process(
     worker = Child(
         f"worker-{watched[0][0]}",
         ["worker", "--burst", "--quiet", "--concurrency", "50", *args],
-        child_env(web, "domainbatch-e2e-worker"),
+        child_env_for(web, "domainbatch-e2e-worker"),
         Path(tmp),
     )
     async with started(worker):

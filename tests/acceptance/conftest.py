@@ -3,47 +3,62 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS, backend_settings, child_pythonpath, wipe_postgres
-from tests.support.apiserver import ApiServer, issue_key, server_env
+from tests.conftest import BACKENDS, backend_settings, wipe_postgres
+from tests.support.apiserver import SCRIPTED, ApiServer, issue_key
+from tests.support.processes import child_env, run_domainbatch
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def cli_env(backend: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    settings = backend_settings(backend, tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINBATCH_")}
-    env.update(
-        PYTHONPATH=child_pythonpath(),
+def backend_env(backend: str, workdir: Path, **extra: str) -> dict[str, str]:
+    """A child's environment aimed at ``backend`` and nothing else (no ``DOMAINBATCH_*`` of the
+    shell), with quick polling and retries."""
+    settings = backend_settings(backend, workdir)
+    env = child_env(
+        clean=True,
         DOMAINBATCH_DATABASE_URL=settings.database_url.get_secret_value(),
         DOMAINBATCH_POOLER_MODE=settings.pooler_mode,
         DOMAINBATCH_EXTRA_SUFFIXES="test",
         DOMAINBATCH_POLL_MAX_SECONDS="0.2",
         DOMAINBATCH_RETRY_BASE_SECONDS="0.05",
         DOMAINBATCH_RETRY_MAX_SECONDS="0.2",
-        COLUMNS="200",
     )
     env.update(extra)
     return env
 
 
+def cli_env(backend: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return backend_env(backend, tmp_path, **{"COLUMNS": "200", **extra})
+
+
+def server_env(backend: str, workdir: Path, **extra: str) -> dict[str, str]:
+    """A ``domainbatch serve`` running the scripted test processor by default (outcomes depend
+    only on domain names), with short intervals so tests stay quick."""
+    quick = {
+        "DOMAINBATCH_DEFAULT_PROCESSOR": SCRIPTED,
+        "DOMAINBATCH_POLL_MIN_SECONDS": "0.01",
+        "DOMAINBATCH_ACK_INTERVAL_SECONDS": "0.05",
+        "DOMAINBATCH_EVENTS_INTERVAL_SECONDS": "0.2",
+        "DOMAINBATCH_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+        "DOMAINBATCH_WEBHOOK_RETRY_MAX_SECONDS": "0.5",
+        "DOMAINBATCH_MAX_ENTRIES": "2000",
+        "DOMAINBATCH_MAX_REQUEST_BYTES": "200000",
+        "DOMAINBATCH_SHUTDOWN_GRACE_SECONDS": "2",
+    }
+    return backend_env(backend, workdir, **{**quick, **extra})
+
+
 @pytest.fixture
 def cli(backend: str, tmp_path: Path) -> Cli:
     def run(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "domainbatch", *args],
-            env=cli_env(backend, tmp_path, **env),
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+        return run_domainbatch(
+            *args, env=cli_env(backend, tmp_path, **env), cwd=tmp_path, timeout=timeout
         )
 
     return run

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from domainbatch.api.auth import KEY_CACHE_SECONDS
-from tests.support.apiserver import ApiServer, server_env
+from tests.acceptance.conftest import server_env
+from tests.support.apiserver import ApiServer
+from tests.support.processes import run_domainbatch
 
 
 def test_v1_requires_a_valid_key(api: ApiServer) -> None:
@@ -56,14 +57,7 @@ def test_a_tenant_never_sees_another_tenants_batch(
 
 def test_keys_commands_and_revocation(api: ApiServer) -> None:
     def keys(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "domainbatch", "keys", *args],
-            env=api.env,
-            cwd=api.cwd,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run_domainbatch("keys", *args, env=api.env, cwd=api.cwd, timeout=60)
 
     made = keys("create", "--tenant", "charlie")
     assert made.returncode == 0, made.stderr
@@ -88,13 +82,8 @@ def test_keys_commands_and_revocation(api: ApiServer) -> None:
 
 def test_no_auth_is_loopback_only_and_loud(api_backend: str, api_workdir: Path) -> None:
     env = server_env(api_backend, api_workdir)
-    refused = subprocess.run(
-        [sys.executable, "-m", "domainbatch", "serve", "--no-auth", "--host", "0.0.0.0"],
-        env=env,
-        cwd=api_workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    refused = run_domainbatch(
+        "serve", "--no-auth", "--host", "0.0.0.0", env=env, cwd=api_workdir, timeout=60
     )
     assert refused.returncode == 2 and "--no-auth is refused" in refused.stderr
     with ApiServer(env, api_workdir, "--no-auth", "--no-worker") as server:

@@ -14,8 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.acceptance.conftest import server_env
 from tests.conftest import REPO, backend_settings
-from tests.support.apiserver import ApiServer, issue_key, server_env
+from tests.support.apiserver import ApiServer, issue_key
 
 
 def test_schemathesis_finds_no_violations(api_backend: str, api_workdir: Path) -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.acceptance.conftest import server_env
 from tests.conftest import REPO, backend_settings
-from tests.support.apiserver import ApiServer, issue_key, server_env
+from tests.support.apiserver import ApiServer, issue_key
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -11,7 +11,6 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from tests.acceptance.conftest import Cli, cli_env, keyed_server
 from tests.conftest import BACKENDS, PG_URL, PGBOUNCER_URL, wipe_postgres
 from tests.support import hostile
 from tests.support.apiserver import ApiServer
+from tests.support.processes import Process, domainbatch_argv, run_domainbatch
 from tests.support.tcpproxy import TcpProxy
 
 HOSTILE = "tests.support.hostile:titles"
@@ -162,15 +162,7 @@ def test_worker_rides_out_a_database_outage(
     # The slow processor takes 0.2 s a domain; the lease (10 s, below) outlives the 4 s outage,
     # so nothing the worker holds may be reclaimed and processed twice.
     submit = ["submit", str(source), "-p", SCRIPTED, "-o", "delay=0.2"]
-    submitted = subprocess.run(
-        [sys.executable, "-m", "domainbatch", *submit],
-        env=cli_env("postgres", tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    submitted = run_domainbatch(*submit, env=cli_env("postgres", tmp_path), cwd=tmp_path)
     assert submitted.returncode == 0, submitted.stderr
     batch_id = submitted.stdout.strip()
     processed = tmp_path / "processed.log"
@@ -187,32 +179,27 @@ def test_worker_rides_out_a_database_outage(
             DOMAINBATCH_ACK_INTERVAL_SECONDS="0.1",
             DOMAINBATCH_TEST_PROCESSED_LOG=str(processed),
         )
-        log = tmp_path / "worker.log"
-        # stderr goes to a file: a pipe nobody reads while the test waits would fill up and
-        # block the worker (a traceback-per-retry worker fills 64 KiB in a fraction of a second).
-        with log.open("w") as stderr:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "domainbatch", "worker", "--burst", "--concurrency", "4"],
-                env=env,
-                cwd=tmp_path,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        try:
+        # Its output goes to a file (Process): a pipe nobody reads while the test waits would
+        # fill up and block the worker (a traceback-per-retry worker fills 64 KiB in a fraction
+        # of a second).
+        worker = Process(
+            domainbatch_argv("worker", "--burst", "--concurrency", "4"),
+            env=env,
+            cwd=tmp_path,
+            log=tmp_path / "worker.log",
+        )
+        with worker:
             deadline = time.monotonic() + 30
             while _done(batch_id) < 8:
-                assert time.monotonic() < deadline and worker.poll() is None
+                assert time.monotonic() < deadline and worker.running()
                 time.sleep(0.05)
             proxy.cut()
             time.sleep(4)
-            assert worker.poll() is None, "the worker gave up during the outage"
+            assert worker.running(), "the worker gave up during the outage"
             proxy.restore()
-            worker.wait(60)
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-    errs = log.read_text()
+            assert worker.proc is not None
+            worker.proc.wait(60)
+    errs = worker.output()
     assert worker.returncode == 0, errs
     status = _pg("select status from batches where id = %s", batch_id)[0][0]
     assert status == "completed", errs
@@ -240,18 +227,6 @@ def test_worker_rides_out_a_database_outage(
 
 
 # SQLite migrations on a full disk ------------------------------------------------------------
-def _domainbatch(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "domainbatch", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def _schema(path: Path) -> list[str]:
     with contextlib.closing(sqlite3.connect(path)) as conn:
         return [r[0] for r in conn.execute("select name from sqlite_master order by name")]
@@ -289,17 +264,17 @@ def test_a_sqlite_database_first_created_on_a_full_disk(tmp_path: Path) -> None:
         filler.write_bytes(bytes(shutil.disk_usage(disk).free - 48 * 1024))
         database = disk / "domainbatch.db"
         env = cli_env("sqlite", tmp_path, DOMAINBATCH_DATABASE_URL=f"sqlite:///{database}")
-        full = _domainbatch(env, tmp_path, "list")
+        full = run_domainbatch("list", env=env, cwd=tmp_path)
         assert full.returncode != 0, full.stdout
         assert full.stderr.strip().splitlines() == [
             "error: migration failed: database or disk is full [storage]"
         ], full.stderr
         assert _schema(database) == []  # no table, no alembic_version
         filler.unlink()
-        freed = _domainbatch(env, tmp_path, "list", "--json")
+        freed = run_domainbatch("list", "--json", env=env, cwd=tmp_path)
         assert freed.returncode == 0, freed.stderr
         assert json.loads(freed.stdout) == []
         assert {"alembic_version", "batches", "batch_domains"} <= set(_schema(database))
-        check = _domainbatch(env, tmp_path, "db", "check", "--json")
+        check = run_domainbatch("db", "check", "--json", env=env, cwd=tmp_path)
         report = json.loads(check.stdout)
         assert report["ok"] and report["schema_revision"] == report["schema_head"]

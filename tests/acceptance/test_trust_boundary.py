@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +14,10 @@ from typing import Any
 
 import psycopg
 
-from tests.acceptance.conftest import Cli
+from tests.acceptance.conftest import Cli, server_env
 from tests.conftest import PG_URL, backend_settings, wipe_postgres
-from tests.support.apiserver import ApiServer, issue_key, server_env
+from tests.support.apiserver import ApiServer, issue_key
+from tests.support.processes import run_domainbatch
 
 HOSTILE = "tests.support.processors:hostile"
 
@@ -35,14 +35,7 @@ def _batches(api: ApiServer, key: str) -> list[dict[str, Any]]:
 
 
 def _worker(api: ApiServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "domainbatch", "worker", "--burst", *args],
-        env=api.env,
-        cwd=api.cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_domainbatch("worker", "--burst", *args, env=api.env, cwd=api.cwd)
 
 
 def test_tenants_name_registered_processors_only(
@@ -192,13 +185,8 @@ def test_no_log_line_holds_a_secret(postgres_schema: None, tmp_path: Path) -> No
             source = tmp_path / "hostile.txt"
             source.write_text("exit-a.test\nleak-b.test\ninterrupt-c.test\n")
             for processor in (HOSTILE, "sys:exit", "no.such.module:build"):
-                submitted = subprocess.run(
-                    [sys.executable, "-m", "domainbatch", "submit", str(source), "-p", processor],
-                    env=cli_env,
-                    cwd=tmp_path,
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
+                submitted = run_domainbatch(
+                    "submit", str(source), "-p", processor, env=cli_env, cwd=tmp_path, timeout=60
                 )
                 seen += [submitted.stdout, submitted.stderr]
             deadline = time.monotonic() + 30

@@ -12,10 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.conftest import BACKENDS, PG_URL, REPO, backend_settings, run_database
+from tests.support import databases
+from tests.support.processes import child_env, run_domainbatch
 
 SCRIPTS = REPO / "scripts" / "testing"
 REFUSING = "postgresql://postgres@127.0.0.1:1/nothing"
@@ -27,10 +28,9 @@ ORDER.append("test_batch_e2e")
 def run(
     script: str, tmp_path: Path, *args: str, timeout: float = 300, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINBATCH_")}
     return subprocess.run(
         [sys.executable, str(SCRIPTS / f"{script}.py"), *args],
-        env={**clean, **env},
+        env=child_env(clean=True, **env),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -43,12 +43,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def migrate_sqlite(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "domainbatch", "db", "upgrade"],
-        env={**os.environ, "DOMAINBATCH_DATABASE_URL": sqlite_url(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = run_domainbatch(
+        "db", "upgrade", env=child_env(DOMAINBATCH_DATABASE_URL=sqlite_url(tmp_path)), timeout=60
     )
     assert done.returncode == 0, done.stderr
 
@@ -101,20 +97,12 @@ def test_db_connection_passes_and_reports_the_server(
 def test_db_connection_fails_on_a_database_without_the_schema(
     tmp_path: Path, postgres_schema: None
 ) -> None:
-    admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
-    name = run_database("domainbatch_unmigrated")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    url = databases.on_server(databases.server_of(PG_URL), run_database("domainbatch_unmigrated"))
+    databases.reset_database(url)
     try:
-        done = run(
-            "test_db_connection",
-            tmp_path,
-            DOMAINBATCH_DATABASE_URL=PG_URL.rsplit("/", 1)[0] + f"/{name}",
-        )
+        done = run("test_db_connection", tmp_path, DOMAINBATCH_DATABASE_URL=url)
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        databases.drop_database(url)
     assert done.returncode == 1, done.stderr
     assert "the database schema is up to date: revision None" in done.stderr
     assert "run `domainbatch db upgrade`" in done.stderr

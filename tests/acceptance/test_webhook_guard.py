@@ -8,8 +8,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tests.acceptance.conftest import server_env
 from tests.acceptance.test_api_webhooks import SECRET, Receiver, deliveries, hook
-from tests.support.apiserver import ApiServer, server_env
+from tests.support.apiserver import ApiServer
 
 
 def test_private_receivers_obey_the_ssrf_setting(api_backend: str, api_workdir: Path) -> None:

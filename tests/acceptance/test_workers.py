@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 from tests.acceptance.conftest import Cli, cli_env
+from tests.support.processes import domainbatch_argv
 
 SCRIPTED = "tests.support.processors:scripted"
 
 
 def start_worker(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "domainbatch", "worker", *args],
+        domainbatch_argv("worker", *args),
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,

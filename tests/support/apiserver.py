@@ -1,18 +1,15 @@
 """A real ``domainbatch serve`` process on a free loopback port, and a small HTTP client for it.
 
-The server runs the scripted test processor (``tests.support.processors``) by default, so
-outcomes depend only on domain names, and short poll/event intervals so tests stay quick.
+Its environment is the caller's: the tests' ``server_env`` (``tests/acceptance/conftest.py``)
+makes the scripted test processor (``SCRIPTED``) its default, so outcomes depend only on domain
+names.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,41 +21,10 @@ import requests
 from domainbatch.settings import Settings
 from domainbatch.storage.database import Database
 from domainbatch.storage.tenants import create_key
-from tests.conftest import backend_settings, child_pythonpath
+from tests.support.processes import Process, domainbatch_argv
+from tests.support.servers import free_port, wait_for_url
 
 SCRIPTED = "tests.support.processors:scripted"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def server_env(backend: str, workdir: Path, **extra: str) -> dict[str, str]:
-    settings = backend_settings(backend, workdir)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINBATCH_")}
-    env.update(
-        PYTHONPATH=child_pythonpath(),
-        DOMAINBATCH_DATABASE_URL=settings.database_url.get_secret_value(),
-        DOMAINBATCH_POOLER_MODE=settings.pooler_mode,
-        DOMAINBATCH_EXTRA_SUFFIXES="test",
-        DOMAINBATCH_DEFAULT_PROCESSOR=SCRIPTED,
-        DOMAINBATCH_POLL_MIN_SECONDS="0.01",
-        DOMAINBATCH_POLL_MAX_SECONDS="0.2",
-        DOMAINBATCH_ACK_INTERVAL_SECONDS="0.05",
-        DOMAINBATCH_RETRY_BASE_SECONDS="0.05",
-        DOMAINBATCH_RETRY_MAX_SECONDS="0.2",
-        DOMAINBATCH_EVENTS_INTERVAL_SECONDS="0.2",
-        DOMAINBATCH_WEBHOOK_RETRY_BASE_SECONDS="0.2",
-        DOMAINBATCH_WEBHOOK_RETRY_MAX_SECONDS="0.5",
-        DOMAINBATCH_MAX_ENTRIES="2000",
-        DOMAINBATCH_MAX_REQUEST_BYTES="200000",
-        DOMAINBATCH_SHUTDOWN_GRACE_SECONDS="2",
-    )
-    env.update(extra)
-    return env
 
 
 class ApiServer:
@@ -69,55 +35,33 @@ class ApiServer:
         self.cwd = cwd
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.args = args
         self.http = requests.Session()
         self.key: str | None = None
-        self.log = cwd / f"serve-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.process = Process(
+            domainbatch_argv("serve", "--port", str(self.port), *args),
+            env=env,
+            cwd=cwd,
+            log=cwd / f"serve-{self.port}.log",
+        )
 
     def start(self, timeout: float = 30) -> ApiServer:
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "domainbatch",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    *self.args,
-                ],
-                env=self.env,
-                cwd=self.cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.output()
-            try:
-                if requests.get(self.base + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"server did not become ready:\n{self.output()}")
+        self.process.start()
+        try:
+            wait_for_url(self.base + "/readyz", timeout=timeout, process=self.process.proc)
+        except (TimeoutError, RuntimeError) as exc:
+            raise AssertionError(f"server did not become ready ({exc}):\n{self.output()}") from None
+        return self
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.process.proc
 
     def stop(self) -> int:
         self.http.close()
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return self.process.stop() or 0
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        return self.process.output()
 
     def __enter__(self) -> ApiServer:
         return self.start()

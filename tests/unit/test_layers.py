@@ -1,91 +1,72 @@
-"""The layering stays true: imports between domainbatch's packages only point down.
-
-entry points (cli, api) -> composition root (runtime) -> service -> engine (worker, runner,
-webhook delivery, processors) -> adapters (storage, fetching) -> pure core (core, extract,
-errors, settings). A package may import its own layer's or lower ones; entry points
-never reach storage (they go through the service), and the pure core imports no database, HTTP
-or web framework.
+"""The import contracts hold: ``lint-imports`` with pyproject.toml's ``[tool.importlinter]`` (the
+layers of ARCHITECTURE.md: entry points -> runtime -> service -> engine -> adapters -> pure core;
+entry points never import storage themselves; the API never imports the CLI; the pure core
+imports no database, HTTP or web framework). And they can fail: a copy of the package with one
+bad import breaks exactly the contract that forbids it.
 """
 
 from __future__ import annotations
 
-import ast
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "domainbatch"
-
-LAYERS: list[set[str]] = [
-    {"__main__", "cli", "api"},
-    {"runtime"},
-    {"service"},
-    {"engine", "processors"},
-    {"storage", "fetching"},
-    {"core", "extract", "errors", "settings", "__init__"},
-]
-FORBIDDEN = {
-    ("cli", "storage"),
-    ("api", "storage"),
-    ("api", "cli"),  # the dashboard shares helpers with the CLI through the core, not the CLI
+REPO = Path(__file__).resolve().parents[2]
+PYPROJECT = REPO / "pyproject.toml"
+CONTRACTS = {
+    c["id"]: c["name"]
+    for c in tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]
 }
-PURE = {"core", "extract"}
-THIRD_PARTY_IN_PURE = {"sqlalchemy", "psycopg", "aiosqlite", "aiohttp", "fastapi", "starlette"}
+LINT = "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"
 
 
-def _package(module: str) -> str:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+def lint(root: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` on the ``domainbatch`` under ``root/src``, with ``root``'s pyproject."""
+    return subprocess.run(
+        [sys.executable, "-c", LINT, "--no-cache", "--no-logo"],
+        cwd=root,  # where it reads pyproject.toml
+        env={**os.environ, "PYTHONPATH": str(root / "src")},  # this package, no installed one
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-def _layer(package: str) -> int:
-    for index, layer in enumerate(LAYERS):
-        if package in layer:
-            return index
-    raise AssertionError(f"package {package!r} has no layer: add it to LAYERS")
+def test_the_contracts_hold() -> None:
+    done = lint(REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(CONTRACTS)} kept, 0 broken" in done.stdout, done.stdout
 
 
-def _imports() -> list[tuple[str, str, str]]:
-    """(importing file, importing package, imported module) for every import in src."""
-    found = []
-    for path in sorted(SRC.rglob("*.py")):
-        relative = path.relative_to(SRC.parent)
-        module = ".".join(relative.with_suffix("").parts)
-        package = _package(module)
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.append((str(relative), package, node.module))
-            elif isinstance(node, ast.Import):
-                found += [(str(relative), package, alias.name) for alias in node.names]
-    return found
-
-
-IMPORTS = _imports()
-
-
-def test_every_package_has_a_layer() -> None:
-    packages = {p.stem if p.is_file() else p.name for p in SRC.iterdir() if p.name != "py.typed"}
-    packages -= {"__pycache__"}
-    for package in packages:
-        _layer(package)
-
-
-@pytest.mark.parametrize("where", sorted({file for file, _, _ in IMPORTS}))
-def test_imports_point_down(where: str) -> None:
-    for file, package, target in IMPORTS:
-        if file != where:
-            continue
-        if target.startswith("domainbatch"):
-            imported = _package(target)
-            if imported == package:
-                continue
-            assert (package, imported) not in FORBIDDEN, f"{file} imports {target}"
-            assert _layer(imported) >= _layer(package), f"{file} imports {target} (upward)"
-        elif package in PURE:
-            assert target.split(".")[0] not in THIRD_PARTY_IN_PURE, f"{file} imports {target}"
-
-
-def test_the_rules_catch_a_violation() -> None:
-    """The check itself can fail: storage importing the service is upward."""
-    assert _layer("storage") > _layer("service")
-    assert ("api", "storage") in FORBIDDEN
+@pytest.mark.parametrize(
+    ("module", "bad_import", "broken"),
+    [
+        ("storage/__init__.py", "import domainbatch.service", "layers"),
+        ("fetching/__init__.py", "import domainbatch.storage", "layers"),  # independent siblings
+        ("unlayered.py", "", "layers"),  # exhaustive: every top-level module has a layer
+        ("cli/main.py", "import domainbatch.storage.tables", "entry-points-not-storage"),
+        ("api/__init__.py", "import domainbatch.cli", "api-not-cli"),
+        ("extract/__init__.py", "import aiohttp", "pure-core"),
+    ],
+)
+def test_a_bad_import_breaks_its_contract(
+    tmp_path: Path, module: str, bad_import: str, broken: str
+) -> None:
+    shutil.copytree(
+        REPO / "src" / "domainbatch",
+        tmp_path / "src" / "domainbatch",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy(PYPROJECT, tmp_path / "pyproject.toml")
+    path = tmp_path / "src" / "domainbatch" / module
+    path.write_text((path.read_text() if path.exists() else "") + f"\n{bad_import}\n")
+    done = lint(tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    kept = {name for name in CONTRACTS.values() if f"{name} KEPT" in done.stdout}
+    assert kept == set(CONTRACTS.values()) - {CONTRACTS[broken]}, done.stdout
+    assert f"{CONTRACTS[broken]} BROKEN" in done.stdout, done.stdout
