@@ -35,21 +35,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(1, str(REPO))
 
 from pydantic import ValidationError  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
 from tests.support.processes import peak_rss_bytes  # noqa: E402
 
 from domainbatch.core.status import TERMINAL_DOMAIN, BatchStatus, DomainStatus  # noqa: E402
 from domainbatch.errors import DomainbatchError, NotFoundError  # noqa: E402
 from domainbatch.runtime import Runtime, open_runtime  # noqa: E402
+from domainbatch.service import describe_database as database_facts  # noqa: E402
 from domainbatch.settings import Settings  # noqa: E402
-from domainbatch.storage import migrate  # noqa: E402
-from domainbatch.storage.database import Database, normalize_url  # noqa: E402
-from domainbatch.storage.tables import (  # noqa: E402
-    batch_counts,
-    batch_domains,
-    batches,
-    webhook_deliveries,
-)
 
 log = logging.getLogger("validate")
 
@@ -150,14 +142,11 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def describe_database(settings: Settings) -> str:
-    return normalize_url(settings.database_url.get_secret_value()).render_as_string(
-        hide_password=True
-    )
+    return str(database_facts(settings)["database_url"])
 
 
-async def require_schema(db: Database) -> str | None:
-    current = await migrate.current_revision(db)
-    head = migrate.head_revision()
+async def require_schema(rt: Runtime) -> str | None:
+    current, head = await rt.system().schema()
     check(
         current == head,
         "the database schema is up to date",
@@ -171,26 +160,14 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """The library's runtime on the configured database (SQLite migrates itself, as the CLI
     does; Postgres must already be at the newest revision)."""
     async with open_runtime(settings) as rt:
-        await require_schema(rt.db)
+        await require_schema(rt)
         yield rt
 
 
-async def domain_rows(db: Database, batch_id: str) -> tuple[dict[str, int], dict[str, int]]:
+async def domain_rows(rt: Runtime, batch_id: str) -> tuple[dict[str, int], dict[str, int]]:
     """Counts by status and failures by code, counted from the domain rows themselves: the
     independent truth the status read (sharded counters) must agree with."""
-    async with db.connect() as conn:
-        rows = await conn.execute(
-            select(batch_domains.c.status, batch_domains.c.error_code, func.count())
-            .where(batch_domains.c.batch_id == batch_id)
-            .group_by(batch_domains.c.status, batch_domains.c.error_code)
-        )
-        counts: dict[str, int] = {}
-        errors: dict[str, int] = {}
-        for status, code, n in rows:
-            counts[status] = counts.get(status, 0) + int(n)
-            if status == DomainStatus.FAILED:
-                errors[str(code)] = errors.get(str(code), 0) + int(n)
-    return counts, errors
+    return await rt.system().recount(batch_id)
 
 
 def nonzero(counts: Mapping[str, int]) -> dict[str, int]:
@@ -241,10 +218,10 @@ class Cleanup:
     def note_sqlite_file(self) -> None:
         """If the SQLite file does not exist yet, this script creates it: remove it at the end
         (and its WAL and lock files, which only this script can be using then)."""
-        url = normalize_url(self.settings.database_url.get_secret_value())
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        sqlite_file = database_facts(self.settings)["sqlite_file"]
+        if sqlite_file is None:
             return
-        path = Path(url.database).resolve()
+        path = Path(sqlite_file).resolve()
         if not path.exists():
             suffixes = ("", "-wal", "-shm", "-journal", ".migrate-lock")
             self.sqlite_files = [Path(f"{path}{s}") for s in suffixes]
@@ -274,7 +251,6 @@ class Cleanup:
     async def _delete_batches(self) -> list[str]:
         problems: list[str] = []
         rt = Runtime(self.settings)
-        db = rt.db
         try:
             for batch_id in dict.fromkeys(self.batch_ids):
                 try:
@@ -284,7 +260,7 @@ class Cleanup:
                 except DomainbatchError as exc:
                     problems.append(f"deleting batch {batch_id}: {exc.message}")
                     continue
-                left = await _rows_left(db, batch_id)
+                left = await rt.system().rows_left(batch_id)
                 if left:
                     problems.append(f"batch {batch_id} still has {left} rows after deletion")
                 else:
@@ -294,25 +270,6 @@ class Cleanup:
         finally:
             await rt.close()
         return problems
-
-
-async def _rows_left(db: Database, batch_id: str) -> int:
-    left = 0
-    async with db.connect() as conn:
-        left += int(
-            await conn.scalar(
-                select(func.count()).select_from(batches).where(batches.c.id == batch_id)
-            )
-            or 0
-        )
-        for table in (batch_domains, batch_counts, webhook_deliveries):
-            left += int(
-                await conn.scalar(
-                    select(func.count()).select_from(table).where(table.c.batch_id == batch_id)
-                )
-                or 0
-            )
-    return left
 
 
 # Processing in this process ---------------------------------------------------------------------

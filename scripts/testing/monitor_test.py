@@ -66,11 +66,11 @@ class Monitor:
     async def observe(self, batch: Watched) -> dict[str, Any]:
         """One observation: rows, status, rows again; a status read between two identical row
         counts must equal them (the counters move in the same transactions as the rows)."""
-        before = await domain_rows(self.rt.db, batch.id)
+        before = await domain_rows(self.rt, batch.id)
         started = time.perf_counter()
         status = await self.rt.batches().status(batch.id)
         self.latencies.append(time.perf_counter() - started)
-        after = await domain_rows(self.rt.db, batch.id)
+        after = await domain_rows(self.rt, batch.id)
         where = f"{batch.label} batch at observation {len(batch.seen) + 1} ({status['status']})"
         check_progress(status, where)
         if batch.seen:

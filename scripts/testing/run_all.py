@@ -173,15 +173,15 @@ def environment(results: list[Result]) -> dict[str, Any]:
     env.update(_checkout())
     try:
         from domainbatch import __version__
+        from domainbatch.service import describe_database
         from domainbatch.settings import Settings
-        from domainbatch.storage.database import detect_pooler_mode, normalize_url
 
         settings = Settings()
-        url = normalize_url(settings.database_url.get_secret_value())
+        database = describe_database(settings)
         env["domainbatch"] = __version__
-        env["database_url"] = url.render_as_string(hide_password=True)
-        env["database"] = url.get_backend_name()
-        env["pooler_mode"] = detect_pooler_mode(url, settings.pooler_mode)
+        env["database_url"] = database["database_url"]
+        env["database"] = database["database"]
+        env["pooler_mode"] = database["pooler_mode"]
         values = settings.model_dump()
         env["settings"] = {k: values[k] for k in REPORTED_SETTINGS if k in values}
         env["settings"]["db_application_name"] = values.get("db_application_name")

@@ -30,13 +30,11 @@ from common import (
     runtime,
     step,
 )
-from sqlalchemy import func, select
 
 from domainbatch.core.inputs import iter_entries
 from domainbatch.errors import EmptyBatchError, LimitExceededError, ProcessorNotFoundError
 from domainbatch.runtime import Runtime
 from domainbatch.service import CreatedBatch
-from domainbatch.storage.tables import batches, epoch_now
 
 # Batches are created for the noop processor: should a worker of a live deployment take one
 # before the cleanup, it does nothing to anybody.
@@ -80,7 +78,7 @@ async def stored(rt: Runtime, batch: CreatedBatch, status: str) -> dict[str, Any
     check_equal(record["processor"], PROCESSOR, "stored processor")
     check(record["started_at"] is None, "no domain was claimed yet")
     check_progress(record, f"batch {batch.id}")
-    counts, errors = await domain_rows(rt.db, batch.id)
+    counts, errors = await domain_rows(rt, batch.id)
     check_equal(nonzero(record["counts"]), counts, "counts by status equal the domain rows")
     check_equal(record["errors"], errors, "errors by code equal the domain rows")
     return record
@@ -93,20 +91,13 @@ async def rows(rt: Runtime, batch_id: str) -> dict[str, dict[str, Any]]:
 async def nothing_stored_since(rt: Runtime, since: float) -> int:
     # A committed batch always has at least one domain (an empty one is refused), so a batch
     # row with total 0 can only be a refused creation that leaked.
-    async with rt.db.connect() as conn:
-        found = await conn.scalar(
-            select(func.count())
-            .select_from(batches)
-            .where(batches.c.created_at >= since, batches.c.total == 0)
-        )
-    return int(found or 0)
+    return await rt.system().empty_batches_since(since)
 
 
 async def body(script: Script) -> None:
     settings = script.settings.with_overrides(extra_suffixes=["test"], strip_www=False)
     async with runtime(settings) as rt:
-        async with rt.db.connect() as conn:
-            since = float(await conn.scalar(select(epoch_now())) or 0.0)
+        since = await rt.system().clock()
 
         with step("a single domain"):
             batch = await created(script, rt, ["Single.test"])

@@ -156,7 +156,7 @@ async def process_case(script: Script, rt: Runtime, processor: str, case: Case) 
     check_progress(final, f"batch {created.id} at the end")
     check_equal(final["status"], case.final, "final batch status")
     check_equal(final["progress"], 100.0, "final progress")
-    counts, errors = await domain_rows(rt.db, created.id)
+    counts, errors = await domain_rows(rt, created.id)
     check_equal(nonzero(final["counts"]), counts, "final counts equal the domain rows")
     check_equal(final["errors"], errors, "final errors by code equal the domain rows")
     if case.final == "failed":

@@ -2,7 +2,14 @@
 bound to who is asking. Built by the composition root, ``domainbatch.runtime.Runtime``."""
 
 from domainbatch.service.batches import OPERATOR, Batches, Caller, CreatedBatch, Page
-from domainbatch.service.system import FleetGauges, IssuedKey, System, Tenant, key_digest
+from domainbatch.service.system import (
+    FleetGauges,
+    IssuedKey,
+    System,
+    Tenant,
+    describe_database,
+    key_digest,
+)
 
 __all__ = [
     "OPERATOR",
@@ -14,5 +21,6 @@ __all__ = [
     "Page",
     "System",
     "Tenant",
+    "describe_database",
     "key_digest",
 ]

@@ -7,13 +7,28 @@ from typing import Any
 
 from sqlalchemy import text
 
-from domainbatch.storage import fleet, migrate, tenants
-from domainbatch.storage.database import Database
+from domainbatch.settings import Settings
+from domainbatch.storage import audit, fleet, migrate, tenants
+from domainbatch.storage.database import Database, detect_pooler_mode, normalize_url
 from domainbatch.storage.fleet import FleetGauges
 from domainbatch.storage.tenants import IssuedKey, Tenant
 from domainbatch.storage.tenants import digest as key_digest
 
-__all__ = ["FleetGauges", "IssuedKey", "System", "Tenant", "key_digest"]
+__all__ = ["FleetGauges", "IssuedKey", "System", "Tenant", "describe_database", "key_digest"]
+
+
+def describe_database(settings: Settings) -> dict[str, str | None]:
+    """The configured database, without connecting: its URL (password hidden), backend,
+    pooler mode, and for SQLite the file's path (None in memory)."""
+    url = normalize_url(settings.database_url.get_secret_value())
+    backend = url.get_backend_name()
+    in_file = backend == "sqlite" and url.database not in (None, "", ":memory:")
+    return {
+        "database_url": url.render_as_string(hide_password=True),
+        "database": backend,
+        "pooler_mode": detect_pooler_mode(url, settings.pooler_mode),
+        "sqlite_file": url.database if in_file else None,
+    }
 
 
 class System:
@@ -60,6 +75,26 @@ class System:
             "schema_head": migrate.head_revision(),
             "checked_out_connections": db.checked_out(),
         }
+
+    async def schema(self) -> tuple[str | None, str | None]:
+        """The database's schema revision, and the one this domainbatch needs."""
+        return await migrate.current_revision(self.db), migrate.head_revision()
+
+    # Evidence for the validation scripts ---------------------------------------------------------
+    async def recount(self, batch_id: str) -> tuple[dict[str, int], dict[str, int]]:
+        """A batch's counts by status and failures by code, from its domain rows."""
+        return await audit.recount(self.db, batch_id)
+
+    async def rows_left(self, batch_id: str) -> int:
+        """Rows still recorded for a batch (0 once it is deleted)."""
+        return await audit.rows_left(self.db, batch_id)
+
+    async def empty_batches_since(self, since: float) -> int:
+        return await audit.empty_batches_since(self.db, since)
+
+    async def clock(self) -> float:
+        """The database's clock (epoch seconds)."""
+        return await audit.clock(self.db)
 
     async def ready(self) -> None:
         await fleet.ready(self.db)
