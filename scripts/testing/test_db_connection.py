@@ -121,7 +121,7 @@ async def body(script: Script) -> None:
             fact("server_version", report["server_version"])
             fact("schema_revision", report["schema_revision"])
             log.info("server %s, pooler mode %s", report["server_version"], report["pooler_mode"])
-            await require_schema(db)
+            await require_schema(Runtime(settings, db))
             check(report["ok"], "the database check passes", str(report))
             check_equal(db.checked_out(), 0, "connections checked out after the check")
             if postgres and db.pooler_mode != "direct":
