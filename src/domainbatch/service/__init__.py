@@ -1,7 +1,7 @@
 """The service layer: what entry points (CLI, API, dashboard, validation scripts) may do,
 bound to who is asking. Built by the composition root, ``domainbatch.runtime.Runtime``."""
 
-from domainbatch.service.batches import OPERATOR, Batches, Caller, CreatedBatch, Page
+from domainbatch.service.batches import OPERATOR, Batches, Caller, CreatedBatch
 from domainbatch.service.system import FleetGauges, IssuedKey, System, Tenant, key_digest
 
 __all__ = [
@@ -11,7 +11,6 @@ __all__ = [
     "CreatedBatch",
     "FleetGauges",
     "IssuedKey",
-    "Page",
     "System",
     "Tenant",
     "key_digest",
