@@ -12,7 +12,6 @@ from typing import Any, Generic, TypeVar
 
 from domainbatch.core.status import BatchStatus, DomainStatus, Progress
 
-
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
