@@ -49,23 +49,27 @@ class CreatedBatch(BaseModel):
     status_url: str
 
 
-def derived(source: type[Any], name: str, *item: type[BaseModel]) -> type[BaseModel]:
+def derived(
+    source: type[Any], name: str, *item: type[BaseModel], **described: str
+) -> type[BaseModel]:
     """The response schema ``name`` with the fields of the read model ``source``: their types
-    and the descriptions in their metadata, stated once in ``core.models``. ``item`` fills a
-    generic model's type parameter (a page's items)."""
+    and the descriptions in their metadata, stated once in ``core.models`` (``described`` adds
+    one for this schema only). ``item`` fills a generic model's type parameter (a page's
+    items)."""
     hints = get_type_hints(source)
     fields: dict[str, Any] = {}
     for spec in dataclasses.fields(source):
         hint = hints[spec.name]
         if item and getattr(hint, "__parameters__", ()):
             hint = hint[item]
-        fields[spec.name] = (hint, Field(description=spec.metadata.get("description")))
+        text = described.get(spec.name, spec.metadata.get("description"))
+        fields[spec.name] = (hint, Field(description=text))
     return create_model(name, __module__=__name__, **fields)
 
 
 Batch = derived(BatchRecord, "Batch")
 BatchDetail = derived(BatchReport, "BatchDetail")
-BatchList = derived(Page, "BatchList", Batch)
+BatchList = derived(Page, "BatchList", Batch, next_cursor="Pass as ?cursor= for the next page")
 Domain = derived(DomainRecord, "Domain")
 DomainList = derived(Page, "DomainList", Domain)
 

@@ -111,7 +111,7 @@ class Page(Generic[M]):
     """One keyset page; ``next_cursor`` None means it was the last."""
 
     items: list[M]
-    next_cursor: str | None = field(metadata={"description": "Pass as ?cursor= for the next page"})
+    next_cursor: str | None
 
     def as_dict(self) -> dict[str, Any]:
         return {"items": [item.as_dict() for item in self.items], "next_cursor": self.next_cursor}
