@@ -111,7 +111,7 @@ async def process_case(script: Script, rt: Runtime, processor: str, case: Case) 
     script.cleanup.batch(created.id)
     all_invalid = all(v == INVALID for v in case.expected.values())
     check_equal(created.status, "failed" if all_invalid else "pending", "status at creation")
-    seen = [(await rt.batches().status(created.id))["status"]]
+    seen = [(await rt.batches().status(created.id)).status]
 
     async def observe() -> None:
         status = await rt.batches().status(created.id)
