@@ -115,7 +115,7 @@ async def status_latency(url: str, batch_id: str, seconds: float) -> tuple[list[
             started = time.perf_counter()
             status = await batch_status(rt.db, batch_id)
             timings.append((time.perf_counter() - started) * 1000)
-            done = int(status["done"])
+            done = int(status.done)
             await asyncio.sleep(0.02)
     finally:
         await rt.close()

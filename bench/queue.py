@@ -77,7 +77,7 @@ async def _window(url: str, batch_id: str) -> tuple[float, dict[str, int]]:
         status = await batch_status(rt.db, batch_id)
     finally:
         await rt.close()
-    return float(status["finished_at"]) - float(status["started_at"]), status["counts"]
+    return float(status.finished_at) - float(status.started_at), status.counts
 
 
 def run_domainbatch(

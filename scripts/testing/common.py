@@ -37,6 +37,7 @@ if str(REPO) not in sys.path:
 from pydantic import ValidationError  # noqa: E402
 from tests.support.processes import peak_rss_bytes  # noqa: E402
 
+from domainbatch.core.models import BatchReport  # noqa: E402
 from domainbatch.core.status import TERMINAL_DOMAIN, BatchStatus, DomainStatus  # noqa: E402
 from domainbatch.errors import DomainbatchError, NotFoundError  # noqa: E402
 from domainbatch.runtime import Runtime, open_runtime  # noqa: E402
@@ -174,26 +175,32 @@ def nonzero(counts: Mapping[str, int]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
-def check_progress(status: Mapping[str, Any], where: str) -> None:
+def report_of(data: Mapping[str, Any]) -> BatchReport:
+    """A status read over HTTP (or the CLI's JSON) as the service's model: a field missing or
+    added is a ``TypeError`` here, so the JSON and the model cannot drift apart."""
+    return BatchReport(**{**data, "status": BatchStatus(data["status"])})
+
+
+def check_progress(status: BatchReport, where: str) -> None:
     """The rules every status observation obeys, whatever the moment it was taken."""
-    counts: Mapping[str, int] = status["counts"]
-    total = int(status["total"])
+    counts = status.counts
+    total = status.total
     done = sum(counts.get(s, 0) for s in TERMINAL_DOMAIN)
     check_equal(sum(counts.values()), total, f"{where}: domains by status add up to the total")
-    check_equal(status["done"], done, f"{where}: done counts the terminal domains")
+    check_equal(status.done, done, f"{where}: done counts the terminal domains")
     expected = 100.0 if total == 0 else math.floor(done * 10_000 / total) / 100
-    check_equal(status["progress"], expected, f"{where}: progress is done/total rounded down")
+    check_equal(status.progress, expected, f"{where}: progress is done/total rounded down")
     check_equal(
-        sum(status["errors"].values()),
+        sum(status.errors.values()),
         counts.get(DomainStatus.FAILED, 0),
         f"{where}: errors by code count the failed domains",
     )
-    final = status["status"] not in (BatchStatus.PENDING, BatchStatus.PROCESSING)
+    final = status.status not in (BatchStatus.PENDING, BatchStatus.PROCESSING)
     if final:
         open_now = counts.get(DomainStatus.PENDING, 0) + counts.get(DomainStatus.PROCESSING, 0)
         check_equal(open_now, 0, f"{where}: an ended batch has no open domain")
-        check(status["finished_at"] is not None, f"{where}: an ended batch has finished_at")
-    if status["status"] == BatchStatus.PENDING:
+        check(status.finished_at is not None, f"{where}: an ended batch has finished_at")
+    if status.status == BatchStatus.PENDING:
         check_equal(counts.get(DomainStatus.PROCESSING, 0), 0, f"{where}: nothing in flight")
 
 

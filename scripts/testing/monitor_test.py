@@ -44,6 +44,7 @@ from common import (
 )
 from tests.support.processes import child_env, domainbatch_argv
 
+from domainbatch.core.models import BatchReport
 from domainbatch.errors import NotFoundError
 from domainbatch.runtime import Runtime
 
@@ -54,8 +55,8 @@ SLOW_SECONDS = 2.0  # slow.test keeps the in-progress batch open this long
 class Watched:
     label: str
     id: str
-    seen: list[dict[str, Any]] = field(default_factory=list)  # every observation
-    stable: list[dict[str, Any]] = field(default_factory=list)  # cross-checked against rows
+    seen: list[BatchReport] = field(default_factory=list)  # every observation
+    stable: list[BatchReport] = field(default_factory=list)  # cross-checked against rows
 
 
 @dataclass
@@ -63,7 +64,7 @@ class Monitor:
     rt: Runtime
     latencies: list[float] = field(default_factory=list)
 
-    async def observe(self, batch: Watched) -> dict[str, Any]:
+    async def observe(self, batch: Watched) -> BatchReport:
         """One observation: rows, status, rows again; a status read between two identical row
         counts must equal them (the counters move in the same transactions as the rows)."""
         before = await domain_rows(self.rt, batch.id)
@@ -71,40 +72,40 @@ class Monitor:
         status = await self.rt.batches().status(batch.id)
         self.latencies.append(time.perf_counter() - started)
         after = await domain_rows(self.rt, batch.id)
-        where = f"{batch.label} batch at observation {len(batch.seen) + 1} ({status['status']})"
+        where = f"{batch.label} batch at observation {len(batch.seen) + 1} ({status.status})"
         check_progress(status, where)
         if batch.seen:
             last = batch.seen[-1]
-            check(status["done"] >= last["done"], f"{where}: done never goes back")
-            check(status["progress"] >= last["progress"], f"{where}: progress never goes back")
+            check(status.done >= last.done, f"{where}: done never goes back")
+            check(status.progress >= last.progress, f"{where}: progress never goes back")
         if before == after:
             counts, errors = before
-            check_equal(nonzero(status["counts"]), counts, f"{where}: counts equal the rows")
-            check_equal(status["errors"], errors, f"{where}: errors equal the rows")
+            check_equal(nonzero(status.counts), counts, f"{where}: counts equal the rows")
+            check_equal(status.errors, errors, f"{where}: errors equal the rows")
             batch.stable.append(status)
         batch.seen.append(status)
         check_state(status, where)
         return status
 
 
-def check_state(status: dict[str, Any], where: str) -> None:
+def check_state(status: BatchReport, where: str) -> None:
     """What each batch status implies about the rest of the record."""
-    state = status["status"]
+    state = status.status
     if state == "pending":
-        check(status["started_at"] is None, f"{where}: a pending batch has not started")
-        check(status["rate_per_second"] is None, f"{where}: no rate before the start")
+        check(status.started_at is None, f"{where}: a pending batch has not started")
+        check(status.rate_per_second is None, f"{where}: no rate before the start")
     elif state == "processing":
-        check(status["started_at"] is not None, f"{where}: a processing batch has started")
-        check(status["finished_at"] is None, f"{where}: a processing batch has not finished")
+        check(status.started_at is not None, f"{where}: a processing batch has started")
+        check(status.finished_at is None, f"{where}: a processing batch has not finished")
         # done == total is possible for a moment: the last acknowledgement and the batch's
         # final transition are separate transactions (the latter a single-winner update).
-        rate = status["rate_per_second"]
+        rate = status.rate_per_second
         if rate:
-            check(status["eta_seconds"] is not None, f"{where}: an ETA once there is a rate")
+            check(status.eta_seconds is not None, f"{where}: an ETA once there is a rate")
     else:
-        check_equal(status["progress"], 100.0, f"{where}: progress of an ended batch")
-        check_equal(status["eta_seconds"], 0.0, f"{where}: ETA of an ended batch")
-        check(status["duration_seconds"] is not None or status["started_at"] is None, where)
+        check_equal(status.progress, 100.0, f"{where}: progress of an ended batch")
+        check_equal(status.eta_seconds, 0.0, f"{where}: ETA of an ended batch")
+        check(status.duration_seconds is not None or status.started_at is None, where)
 
 
 async def create(script: Script, rt: Runtime, label: str, entries: list[str]) -> Watched:
@@ -148,12 +149,12 @@ async def body(script: Script) -> None:
 
             with step("a new batch: pending, progress counts only its invalid entry"):
                 status = await monitor.observe(new)
-                check_equal(status["status"], "pending", "status")
-                check_equal(nonzero(status["counts"]), {"pending": 2, "invalid": 1}, "counts")
-                check_equal(status["progress"], 33.33, "progress (1 of 3 done)")
-                check_equal(status["eta_seconds"], None, "no ETA without a rate")
+                check_equal(status.status, "pending", "status")
+                check_equal(nonzero(status.counts), {"pending": 2, "invalid": 1}, "counts")
+                check_equal(status.progress, 33.33, "progress (1 of 3 done)")
+                check_equal(status.eta_seconds, None, "no ETA without a rate")
                 for batch in (active, failing):
-                    check_equal((await monitor.observe(batch))["status"], "pending", "status")
+                    check_equal((await monitor.observe(batch)).status, "pending", "status")
 
             with step("batches in progress, observed until they end"):
 
@@ -165,51 +166,50 @@ async def body(script: Script) -> None:
                 check(not run.errors, "processing logged no error", "; ".join(run.errors[:5]))
                 await observe_all()
                 in_progress = [
-                    s
-                    for s in active.stable
-                    if s["status"] == "processing" and 0 < s["done"] < s["total"]
+                    s for s in active.stable if s.status == "processing" and 0 < s.done < s.total
                 ]
                 check(
                     bool(in_progress),
                     "the in-progress batch was seen, consistent with its rows, part done",
-                    " -> ".join(f"{s['status']} {s['progress']}%" for s in active.seen),
+                    " -> ".join(f"{s.status} {s.progress}%" for s in active.seen),
                 )
                 sample = in_progress[-1]
                 log.info(
                     "in progress: %s%% (%d/%d), counts %s, rate %s/s, ETA %s s",
-                    sample["progress"],
-                    sample["done"],
-                    sample["total"],
-                    nonzero(sample["counts"]),
-                    sample["rate_per_second"],
-                    sample["eta_seconds"],
+                    sample.progress,
+                    sample.done,
+                    sample.total,
+                    nonzero(sample.counts),
+                    sample.rate_per_second,
+                    sample.eta_seconds,
                 )
-                check_equal(sample["progress"], 80.0, "progress with 4 of 5 done")
-                check_equal(sample["counts"]["processing"], 1, "the slow domain is in flight")
-                statuses = {s["status"] for s in new.seen}
+                check_equal(sample.progress, 80.0, "progress with 4 of 5 done")
+                check_equal(sample.counts["processing"], 1, "the slow domain is in flight")
+                statuses = {s.status for s in new.seen}
                 check_equal(statuses, {"pending"}, "the new batch, untouched, stayed pending")
 
             with step("a completed batch"):
                 status = await monitor.observe(active)
-                check_equal(status["status"], "completed", "status")
+                check_equal(status.status, "completed", "status")
                 check_equal(
-                    nonzero(status["counts"]),
+                    nonzero(status.counts),
                     {"succeeded": 3, "failed": 1, "invalid": 1},
                     "domains by status",
                 )
-                check_equal(status["errors"], {"http_status": 1}, "errors by code")
-                check(status["rate_per_second"] is not None, "a rate is reported")
-                check(status["duration_seconds"] >= SLOW_SECONDS, "duration covers the slow site")
+                check_equal(status.errors, {"http_status": 1}, "errors by code")
+                check(status.rate_per_second is not None, "a rate is reported")
+                check(status.duration_seconds >= SLOW_SECONDS, "duration covers the slow site")
                 from_cli = await cli_status(active.id)
+                shown = status.as_dict()
                 for key in ("status", "progress", "done", "total", "counts", "errors"):
-                    check_equal(from_cli[key], status[key], f"`domainbatch status --json` {key}")
+                    check_equal(from_cli[key], shown[key], f"`domainbatch status --json` {key}")
 
             with step("a failed batch: nothing succeeded, errors by code"):
                 status = await monitor.observe(failing)
-                check_equal(status["status"], "failed", "status")
-                check_equal(status["error"], "no domain succeeded", "the reason")
+                check_equal(status.status, "failed", "status")
+                check_equal(status.error, "no domain succeeded", "the reason")
                 check_equal(
-                    status["errors"],
+                    status.errors,
                     {"dns_nxdomain": 1, "http_status": 1, "too_many_redirects": 1},
                     "errors by code",
                 )
@@ -217,18 +217,18 @@ async def body(script: Script) -> None:
             with step("a batch of invalid entries only: failed at once"):
                 invalid = await create(script, rt, "all-invalid", ["localhost", "1.2.3.4"])
                 status = await monitor.observe(invalid)
-                check_equal(status["status"], "failed", "status")
-                check_equal(status["error"], "every entry is invalid", "the reason")
-                check_equal(nonzero(status["counts"]), {"invalid": 2}, "counts")
-                check_equal(status["errors"], {}, "invalid entries are not failures by code")
+                check_equal(status.status, "failed", "status")
+                check_equal(status.error, "every entry is invalid", "the reason")
+                check_equal(nonzero(status.counts), {"invalid": 2}, "counts")
+                check_equal(status.errors, {}, "invalid entries are not failures by code")
 
             with step("a cancelled batch"):
                 cancelled = await create(script, rt, "cancelled", ["c1.test", "c2.test", "bad_"])
                 check_equal(await rt.batches().cancel(cancelled.id), 2, "pending domains cancelled")
                 status = await monitor.observe(cancelled)
-                check_equal(status["status"], "cancelled", "status")
-                check_equal(nonzero(status["counts"]), {"cancelled": 2, "invalid": 1}, "counts")
-                check_equal(status["progress"], 100.0, "progress")
+                check_equal(status.status, "cancelled", "status")
+                check_equal(nonzero(status.counts), {"cancelled": 2, "invalid": 1}, "counts")
+                check_equal(status.progress, 100.0, "progress")
 
             with step("an unknown batch is reported as not found"):
                 missing = str(uuid.uuid4())
@@ -240,7 +240,7 @@ async def body(script: Script) -> None:
                     check(False, "an unknown batch id raises NotFoundError")
 
             with step("the new batch is still pending after all that"):
-                check_equal((await monitor.observe(new))["status"], "pending", "status")
+                check_equal((await monitor.observe(new)).status, "pending", "status")
 
             observations = sum(len(b.seen) for b in (new, active, failing))
             log.info("%d observations, %d status reads", observations, len(monitor.latencies))

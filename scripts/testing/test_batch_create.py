@@ -32,6 +32,7 @@ from common import (
 )
 
 from domainbatch.core.inputs import iter_entries
+from domainbatch.core.models import BatchReport, DomainRecord
 from domainbatch.errors import EmptyBatchError, LimitExceededError, ProcessorNotFoundError
 from domainbatch.runtime import Runtime
 from domainbatch.service import CreatedBatch
@@ -65,27 +66,27 @@ def counts_of(batch: CreatedBatch) -> tuple[int, int, int, int]:
     return batch.total, batch.entries, batch.invalid, batch.duplicates
 
 
-async def stored(rt: Runtime, batch: CreatedBatch, status: str) -> dict[str, Any]:
+async def stored(rt: Runtime, batch: CreatedBatch, status: str) -> BatchReport:
     """Read the batch back as every reader does, and check it against the domain rows."""
     record = await rt.batches().status(batch.id)
-    check_equal(record["id"], batch.id, "the stored record has the returned id")
-    check_equal(record["status"], status, f"stored status of {batch.id}")
+    check_equal(record.id, batch.id, "the stored record has the returned id")
+    check_equal(record.status, status, f"stored status of {batch.id}")
     check_equal(
-        (record["total"], record["invalid"], record["duplicates"]),
+        (record.total, record.invalid, record.duplicates),
         (batch.total, batch.invalid, batch.duplicates),
         "stored total, invalid and duplicates equal the creation response",
     )
-    check_equal(record["processor"], PROCESSOR, "stored processor")
-    check(record["started_at"] is None, "no domain was claimed yet")
+    check_equal(record.processor, PROCESSOR, "stored processor")
+    check(record.started_at is None, "no domain was claimed yet")
     check_progress(record, f"batch {batch.id}")
     counts, errors = await domain_rows(rt, batch.id)
-    check_equal(nonzero(record["counts"]), counts, "counts by status equal the domain rows")
-    check_equal(record["errors"], errors, "errors by code equal the domain rows")
+    check_equal(nonzero(record.counts), counts, "counts by status equal the domain rows")
+    check_equal(record.errors, errors, "errors by code equal the domain rows")
     return record
 
 
-async def rows(rt: Runtime, batch_id: str) -> dict[str, dict[str, Any]]:
-    return {d["input"]: d async for d in rt.batches().items(batch_id)}
+async def rows(rt: Runtime, batch_id: str) -> dict[str, DomainRecord]:
+    return {d.input: d async for d in rt.batches().items(batch_id)}
 
 
 async def nothing_stored_since(rt: Runtime, since: float) -> int:
@@ -104,10 +105,10 @@ async def body(script: Script) -> None:
             check_equal(batch.status, "pending", "status of a new batch")
             check_equal(counts_of(batch), (1, 1, 0, 0), "total, entries, invalid, duplicates")
             record = await stored(rt, batch, "pending")
-            check_equal(record["progress"], 0.0, "progress of a new batch")
+            check_equal(record.progress, 0.0, "progress of a new batch")
             row = (await rows(rt, batch.id))["Single.test"]
-            check_equal(row["domain"], "single.test", "the domain is stored normalized")
-            check_equal((row["status"], row["attempts"]), ("pending", 0), "domain status")
+            check_equal(row.domain, "single.test", "the domain is stored normalized")
+            check_equal((row.status, row.attempts), ("pending", 0), "domain status")
 
         with step("several domains: URLs, duplicates, an internationalized name"):
             entries = [
@@ -122,11 +123,11 @@ async def body(script: Script) -> None:
             batch = await created(script, rt, entries)
             check_equal(counts_of(batch), (5, 7, 0, 2), "total, entries, invalid, duplicates")
             record = await stored(rt, batch, "pending")
-            check_equal(record["counts"]["pending"], 5, "pending domains")
-            found = {r["domain"]: r for r in (await rows(rt, batch.id)).values()}
+            check_equal(record.counts["pending"], 5, "pending domains")
+            found = {r.domain: r for r in (await rows(rt, batch.id)).values()}
             expected = {"alpha.test", "beta.test", "gamma.test", "www.gamma.test"}
             check_equal(set(found), expected | {"xn--bcher-kva.test"}, "stored domains")
-            check_equal(found["xn--bcher-kva.test"]["display"], "bücher.test", "display form")
+            check_equal(found["xn--bcher-kva.test"].display, "bücher.test", "display form")
 
         with step("no domains: refused, nothing stored"):
             for label, source in (
@@ -159,12 +160,12 @@ async def body(script: Script) -> None:
             check_equal(set(reasons), set(invalid), "every invalid entry is reported")
             check(all(reasons.values()), "every invalid entry has a reason", str(reasons))
             record = await stored(rt, batch, "pending")
-            check_equal(record["progress"], 88.88, "progress counts invalid entries as done")
+            check_equal(record.progress, 88.88, "progress counts invalid entries as done")
             stored_rows = await rows(rt, batch.id)
             for raw, reason in reasons.items():
                 row = stored_rows[raw]
                 check_equal(
-                    (row["status"], row["error_code"], row["error_message"]),
+                    (row.status, row.error_code, row.error_message),
                     ("invalid", "invalid_domain", reason),
                     f"stored row of {raw!r}",
                 )
@@ -175,9 +176,9 @@ async def body(script: Script) -> None:
             check_equal(counts_of(batch), (3, 3, 3, 0), "total, entries, invalid, duplicates")
             record = await rt.batches().status(batch.id)
             check_progress(record, f"batch {batch.id}")
-            check_equal(record["status"], "failed", "stored status")
-            check_equal(record["error"], "every entry is invalid", "the stored reason")
-            check_equal(record["progress"], 100.0, "progress of an all-invalid batch")
+            check_equal(record.status, "failed", "stored status")
+            check_equal(record.error, "every entry is invalid", "the stored reason")
+            check_equal(record.progress, 100.0, "progress of an all-invalid batch")
 
         with step("more entries than max_entries: refused whole"):
             limited = Runtime(settings.with_overrides(max_entries=5, insert_chunk_size=2))
@@ -213,7 +214,7 @@ async def body(script: Script) -> None:
                 counts_of(batch), (9_900, 10_000, 100, 100), "total, entries, invalid, duplicates"
             )
             record = await stored(rt, batch, "pending")
-            check_equal(record["counts"]["pending"], 9_800, "pending domains")
+            check_equal(record.counts["pending"], 9_800, "pending domains")
 
 
 if __name__ == "__main__":

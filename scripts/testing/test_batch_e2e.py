@@ -50,6 +50,7 @@ from common import (
     main,
     metric,
     peak_rss_mb,
+    report_of,
     runtime,
     step,
 )
@@ -196,7 +197,7 @@ def sequence(statuses: list[str]) -> list[str]:
 
 def check_observations(label: str, seen: list[dict[str, Any]], final: str) -> None:
     for i, status in enumerate(seen, 1):
-        check_progress(status, f"{label} batch, observation {i} ({status['status']})")
+        check_progress(report_of(status), f"{label} batch, observation {i} ({status['status']})")
         if i > 1:
             check(status["done"] >= seen[i - 2]["done"], f"{label}: done never goes back")
     states = sequence([s["status"] for s in seen])
@@ -285,7 +286,7 @@ async def body(script: Script) -> None:
                     check_equal(status["status"], "pending", "status before any worker")
                 check_equal(seen_mixed[0]["progress"], 27.27, "mixed: progress (3 invalid of 11)")
                 final = await api.status(invalid["id"])
-                check_progress(final, "all-invalid batch")
+                check_progress(report_of(final), "all-invalid batch")
                 check_equal(
                     (final["status"], final["progress"], final["error"]),
                     ("failed", 100.0, "every entry is invalid"),
@@ -435,7 +436,7 @@ def check_event_stream(stream: list[tuple[str, dict[str, Any]]]) -> None:
     progress = [data["progress"] for kind, data in stream if kind == "progress"]
     check_equal(progress, sorted(progress), "streamed progress never goes back")
     for kind, data in stream:
-        check_progress(data, f"streamed {kind} event")
+        check_progress(report_of(data), f"streamed {kind} event")
 
 
 def check_result(raw: str, result: Mapping[str, Any] | None) -> None:

@@ -111,20 +111,20 @@ async def process_case(script: Script, rt: Runtime, processor: str, case: Case) 
     script.cleanup.batch(created.id)
     all_invalid = all(v == INVALID for v in case.expected.values())
     check_equal(created.status, "failed" if all_invalid else "pending", "status at creation")
-    seen = [(await rt.batches().status(created.id))["status"]]
+    seen = [(await rt.batches().status(created.id)).status]
 
     async def observe() -> None:
         status = await rt.batches().status(created.id)
         check_progress(status, f"batch {created.id} while processing")
-        seen.append(status["status"])
+        seen.append(status.status)
 
     run = await run_worker(rt, [created.id], observe=observe)
     final = await rt.batches().status(created.id)
-    seen.append(final["status"])
+    seen.append(final.status)
     log.info(
         "batch %s: %s in %.2f s; seen %s; events %s; worker %s",
         created.id,
-        final["status"],
+        final.status,
         run.seconds,
         " -> ".join(sequence(seen)),
         [e for e, _ in run.events],
@@ -132,36 +132,36 @@ async def process_case(script: Script, rt: Runtime, processor: str, case: Case) 
     )
 
     # Each domain's outcome first: it names what went wrong most precisely.
-    domains = {d["input"]: d async for d in rt.batches().items(created.id)}
+    domains = {d.input: d async for d in rt.batches().items(created.id)}
     for raw, (status, code) in case.expected.items():
         row = domains.get(raw)
         check(row is not None, f"{raw!r} is stored")
         assert row is not None
-        got = (row["status"], row["error_code"])
+        got = (row.status, row.error_code)
         check(
             got == (status, code),
             f"{raw}: outcome",
-            f"expected {status}/{code}, got {got[0]}/{got[1]} ({row['error_message']})",
+            f"expected {status}/{code}, got {got[0]}/{got[1]} ({row.error_message})",
         )
         if raw in case.attempts:
-            check_equal(row["attempts"], case.attempts[raw], f"{raw}: attempts")
+            check_equal(row.attempts, case.attempts[raw], f"{raw}: attempts")
         if status == "succeeded":
-            check_result(raw, row["result"])
+            check_result(raw, row.result)
 
     check(not run.errors, "background processing logged no error", "; ".join(run.errors[:5]))
     check_equal(run.stats.released, 0, "domains released unprocessed")
-    attempts = sum(d["attempts"] for d in domains.values())
+    attempts = sum(d.attempts for d in domains.values())
     check_equal(run.stats.claimed, attempts, "claims made equal the attempts recorded")
 
     check_progress(final, f"batch {created.id} at the end")
-    check_equal(final["status"], case.final, "final batch status")
-    check_equal(final["progress"], 100.0, "final progress")
+    check_equal(final.status, case.final, "final batch status")
+    check_equal(final.progress, 100.0, "final progress")
     counts, errors = await domain_rows(rt, created.id)
-    check_equal(nonzero(final["counts"]), counts, "final counts equal the domain rows")
-    check_equal(final["errors"], errors, "final errors by code equal the domain rows")
+    check_equal(nonzero(final.counts), counts, "final counts equal the domain rows")
+    check_equal(final.errors, errors, "final errors by code equal the domain rows")
     if case.final == "failed":
         reason = "every entry is invalid" if all_invalid else "no domain succeeded"
-        check_equal(final["error"], reason, "the reason a batch failed")
+        check_equal(final.error, reason, "the reason a batch failed")
 
     events = [e for e, _ in run.events]
     if all_invalid:
@@ -180,7 +180,7 @@ async def process_case(script: Script, rt: Runtime, processor: str, case: Case) 
     if case.see_processing:
         check("processing" in seen, "the batch was seen processing", " -> ".join(sequence(seen)))
     check(
-        final["started_at"] is not None and final["finished_at"] >= final["started_at"],
+        final.started_at is not None and final.finished_at >= final.started_at,
         "started_at and finished_at are set, in order",
     )
 
@@ -215,8 +215,8 @@ async def throughput(script: Script, rt: Runtime, processor: str) -> None:
     elapsed = time.perf_counter() - started
     final = await rt.batches().status(created.id)
     check(not run.errors, "background processing logged no error", "; ".join(run.errors[:5]))
-    check_equal(final["status"], "completed", "final batch status")
-    check_equal(final["counts"]["succeeded"], len(names), "domains succeeded")
+    check_equal(final.status, "completed", "final batch status")
+    check_equal(final.counts["succeeded"], len(names), "domains succeeded")
     metric("process_domains_per_second", len(names) / elapsed, "domains/s")
     log.info(
         "%d domains in %.2f s with concurrency %d (%.1f domains/s)",

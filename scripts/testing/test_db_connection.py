@@ -209,8 +209,8 @@ async def queue_workload(script: Script, db: Database, settings: Settings) -> No
     worker = runtime.worker(only_batches=[created.id], burst=True)
     await asyncio.wait_for(worker.run(), 60)
     status = await batches.status(created.id)
-    check_equal(status["status"], "completed", "the workload batch completed")
-    check_equal(status["counts"]["succeeded"], 50, "domains the noop processor succeeded")
+    check_equal(status.status, "completed", "the workload batch completed")
+    check_equal(status.counts["succeeded"], 50, "domains the noop processor succeeded")
 
 
 async def inspect_connections(db: Database) -> None:

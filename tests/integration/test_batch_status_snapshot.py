@@ -80,8 +80,8 @@ async def test_status_is_one_statement(sqlite_runtime: Runtime) -> None:
     with statements(rt) as seen:
         status = await batch_status(rt.db, created.id)
     assert len(seen) == 1, seen
-    assert status["status"] == "pending" and status["total"] == 3
-    assert status["counts"]["pending"] == 2 and status["counts"]["invalid"] == 1
+    assert status.status == "pending" and status.total == 3
+    assert status.counts["pending"] == 2 and status.counts["invalid"] == 1
 
 
 async def test_a_claim_between_reads_cannot_split_the_status(
@@ -98,9 +98,9 @@ async def test_a_claim_between_reads_cannot_split_the_status(
     with statements(rt, after=claim_after_first):
         status = await batch_status(rt.db, created.id)
     # Whatever the order, the figures belong to one moment: before the claim or after it.
-    before = status["status"] == "pending" and status["counts"]["processing"] == 0
-    after = status["status"] == "processing" and status["counts"]["processing"] == 3
+    before = status.status == "pending" and status.counts["processing"] == 0
+    after = status.status == "processing" and status.counts["processing"] == 3
     assert before or after, status
-    assert sum(status["counts"].values()) == 5
+    assert sum(status.counts.values()) == 5
     later = await batch_status(rt.db, created.id)
-    assert later["status"] == "processing" and later["counts"]["processing"] == 3
+    assert later.status == "processing" and later.counts["processing"] == 3

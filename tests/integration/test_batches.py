@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from domainbatch.core.models import BatchReport, DomainRecord
 from domainbatch.core.queue import Outcome
 from domainbatch.errors import (
     EmptyBatchError,
@@ -51,8 +52,8 @@ async def assert_counters_match_rows(rt: Runtime, batch_id: str) -> None:
     assert errors == expected_errors
 
 
-async def domains_by_name(rt: Runtime, batch_id: str) -> dict[str, dict[str, Any]]:
-    return {d["input"]: d async for d in iter_domains(rt.db, batch_id)}
+async def domains_by_name(rt: Runtime, batch_id: str) -> dict[str, DomainRecord]:
+    return {d.input: d async for d in iter_domains(rt.db, batch_id)}
 
 
 async def count_rows(rt: Runtime) -> tuple[int, int]:
@@ -66,14 +67,14 @@ async def test_single_domain(runtime: Runtime) -> None:
     created = await runtime.batches().create(["One.test"], processor=SCRIPTED)
     assert (created.total, created.invalid, created.duplicates) == (1, 0, 0)
     before = await batch_status(runtime.db, created.id)
-    assert before["status"] == "pending" and before["progress"] == 0
+    assert before.status == "pending" and before.progress == 0
     events = await process(runtime, created.id)
     after = await batch_status(runtime.db, created.id)
-    assert after["status"] == "completed"
-    assert after["counts"]["succeeded"] == 1 and after["progress"] == 100
+    assert after.status == "completed"
+    assert after.counts["succeeded"] == 1 and after.progress == 100
     assert events == [("batch.started", created.id), ("batch.completed", created.id)]
     row = (await domains_by_name(runtime, created.id))["One.test"]
-    assert row["domain"] == "one.test" and row["result"]["domain"] == "one.test"
+    assert row.domain == "one.test" and row.result["domain"] == "one.test"
 
 
 async def test_many_domains_with_duplicates(runtime: Runtime) -> None:
@@ -83,8 +84,8 @@ async def test_many_domains_with_duplicates(runtime: Runtime) -> None:
     assert (created.total, created.duplicates, created.entries) == (300, 3, 303)
     await process(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
-    assert status["status"] == "completed"
-    assert status["counts"]["succeeded"] == 300 and status["done"] == 300
+    assert status.status == "completed"
+    assert status.counts["succeeded"] == 300 and status.done == 300
 
 
 async def test_empty_batch_is_refused_and_nothing_stored(runtime: Runtime) -> None:
@@ -117,9 +118,9 @@ async def test_invalid_entries_are_recorded_with_reasons(runtime: Runtime) -> No
     reasons = {e["input"]: e["reason"] for e in created.invalid_entries}
     assert set(reasons) == {"localhost", "10.0.0.1", "bad_name.test", "a..b"}
     rows = await domains_by_name(runtime, created.id)
-    assert rows["10.0.0.1"]["status"] == "invalid"
-    assert rows["10.0.0.1"]["error_code"] == "invalid_domain"
-    assert rows["10.0.0.1"]["error_message"] == reasons["10.0.0.1"]
+    assert rows["10.0.0.1"].status == "invalid"
+    assert rows["10.0.0.1"].error_code == "invalid_domain"
+    assert rows["10.0.0.1"].error_message == reasons["10.0.0.1"]
 
 
 async def test_mixed_batch_completes_with_accurate_counts(runtime: Runtime, tmp_path: Path) -> None:
@@ -136,8 +137,8 @@ async def test_mixed_batch_completes_with_accurate_counts(runtime: Runtime, tmp_
     )
     await process(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
-    assert status["status"] == "completed"
-    assert status["counts"] == {
+    assert status.status == "completed"
+    assert status.counts == {
         "pending": 0,
         "processing": 0,
         "succeeded": 23,
@@ -145,12 +146,12 @@ async def test_mixed_batch_completes_with_accurate_counts(runtime: Runtime, tmp_
         "invalid": 2,
         "cancelled": 0,
     }
-    assert status["errors"] == {"http_status": 5, "internal": 2}
-    assert status["progress"] == 100 and status["total"] == 32
+    assert status.errors == {"http_status": 5, "internal": 2}
+    assert status.progress == 100 and status.total == 32
     rows = await domains_by_name(runtime, created.id)
-    assert rows["flaky-0.test"]["attempts"] == 2 and rows["flaky-0.test"]["status"] == "succeeded"
-    assert rows["fail-0.test"]["attempts"] == 1
-    assert "processor bug" in rows["boom-0.test"]["error_message"]
+    assert rows["flaky-0.test"].attempts == 2 and rows["flaky-0.test"].status == "succeeded"
+    assert rows["fail-0.test"].attempts == 1
+    assert "processor bug" in rows["boom-0.test"].error_message
 
 
 async def test_transient_errors_stop_at_max_attempts(runtime: Runtime) -> None:
@@ -162,7 +163,7 @@ async def test_transient_errors_stop_at_max_attempts(runtime: Runtime) -> None:
         )
         await process(rt, created.id)
         row = (await domains_by_name(rt, created.id))["flaky-x.test"]
-        assert row["status"] == "failed" and row["error_code"] == "internal"
+        assert row.status == "failed" and row.error_code == "internal"
     finally:
         await rt.close()
 
@@ -171,15 +172,15 @@ async def test_all_invalid_batch_ends_failed_at_once(runtime: Runtime) -> None:
     created = await runtime.batches().create(["localhost", "-bad-.test", "x"])
     assert created.status == "failed"
     status = await batch_status(runtime.db, created.id)
-    assert status["status"] == "failed" and status["progress"] == 100
-    assert status["error"] == "every entry is invalid"
-    assert status["finished_at"] is not None
+    assert status.status == "failed" and status.progress == 100
+    assert status.error == "every entry is invalid"
+    assert status.finished_at is not None
 
 
 async def test_every_domain_failing_ends_failed(runtime: Runtime) -> None:
     created = await runtime.batches().create(["fail-a.test", "fail-b.test"], processor=SCRIPTED)
     events = await process(runtime, created.id)
-    assert (await batch_status(runtime.db, created.id))["status"] == "failed"
+    assert (await batch_status(runtime.db, created.id)).status == "failed"
     assert ("batch.failed", created.id) in events
 
 
@@ -188,7 +189,7 @@ async def test_progress_reaches_100_exactly_when_the_last_domain_ends(runtime: R
         [f"d{i}.test" for i in range(40)], processor=SCRIPTED, options={"delay": 0.02}
     )
     rt = Runtime(runtime.settings.with_overrides(concurrency=4, claim_size=4))
-    seen: list[dict[str, Any]] = []
+    seen: list[BatchReport] = []
     try:
         task = asyncio.create_task(process(rt, created.id))
         while not task.done():
@@ -198,17 +199,17 @@ async def test_progress_reaches_100_exactly_when_the_last_domain_ends(runtime: R
         seen.append(await batch_status(runtime.db, created.id))
     finally:
         await rt.close()
-    statuses = [s["status"] for s in seen]
+    statuses = [s.status for s in seen]
     assert "processing" in statuses and statuses[-1] == "completed"
     assert statuses.index("processing") < statuses.index("completed")
     for snap in seen:
-        done = sum(snap["counts"][k] for k in ("succeeded", "failed", "invalid", "cancelled"))
-        assert snap["done"] == done
-        assert snap["progress"] == int(done * 10000 / 40) / 100
-        assert (snap["progress"] == 100) == (done == 40)
-        if snap["status"] == "completed":
+        done = sum(snap.counts[k] for k in ("succeeded", "failed", "invalid", "cancelled"))
+        assert snap.done == done
+        assert snap.progress == int(done * 10000 / 40) / 100
+        assert (snap.progress == 100) == (done == 40)
+        if snap.status == "completed":
             assert done == 40
-    assert any(0 < s["progress"] < 100 for s in seen)
+    assert any(0 < s.progress < 100 for s in seen)
 
 
 async def test_cancel_stops_pending_domains(runtime: Runtime) -> None:
@@ -217,8 +218,8 @@ async def test_cancel_stops_pending_domains(runtime: Runtime) -> None:
     assert cancelled == 50
     await assert_counters_match_rows(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
-    assert status["status"] == "cancelled" and status["counts"]["cancelled"] == 50
-    assert status["errors"] == {}
+    assert status.status == "cancelled" and status.counts["cancelled"] == 50
+    assert status.errors == {}
     events = await process(runtime, created.id)
     assert events == []
 
@@ -226,15 +227,15 @@ async def test_cancel_stops_pending_domains(runtime: Runtime) -> None:
 async def test_retry_requeues_failed_domains(runtime: Runtime, tmp_path: Path) -> None:
     created = await runtime.batches().create(["ok.test", "fail-1.test"], processor=SCRIPTED)
     await process(runtime, created.id)
-    assert (await batch_status(runtime.db, created.id))["counts"]["failed"] == 1
+    assert (await batch_status(runtime.db, created.id)).counts["failed"] == 1
     assert await runtime.batches().retry(created.id) == 1
     await assert_counters_match_rows(runtime, created.id)
     status = await batch_status(runtime.db, created.id)
-    assert status["status"] == "processing" and status["counts"]["pending"] == 1
+    assert status.status == "processing" and status.counts["pending"] == 1
     events = await process(runtime, created.id)
     assert events == [("batch.completed", created.id)]
     rows = await domains_by_name(runtime, created.id)
-    assert rows["fail-1.test"]["status"] == "failed" and rows["fail-1.test"]["attempts"] == 1
+    assert rows["fail-1.test"].status == "failed" and rows["fail-1.test"].attempts == 1
 
 
 async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) -> None:
@@ -249,14 +250,14 @@ async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) ->
         events = await process(rt, created.id)
         assert events == [("batch.completed", created.id)]
         rows = await domains_by_name(rt, created.id)
-        assert {r["status"] for r in rows.values()} == {"succeeded"}
-        assert {r["attempts"] for r in rows.values()} == {2}
+        assert {r.status for r in rows.values()} == {"succeeded"}
+        assert {r.attempts for r in rows.values()} == {2}
         # The dead worker's late acknowledgement does not overwrite the outcome.
         await dead.ack(
             [Outcome(claims[0], error_code="timeout", error_message="late")], "dead-worker"
         )
         rows = await domains_by_name(rt, created.id)
-        assert rows["a.test"]["status"] == "succeeded"
+        assert rows["a.test"].status == "succeeded"
     finally:
         await rt.close()
 
@@ -280,7 +281,7 @@ async def test_final_transition_happens_once_with_concurrent_workers(runtime: Ru
             await rt.close()
     assert sorted(events) == [("batch.completed", created.id), ("batch.started", created.id)]
     assert sum(s.claimed for s in stats) == 200
-    assert (await batch_status(runtime.db, created.id))["counts"]["succeeded"] == 200
+    assert (await batch_status(runtime.db, created.id)).counts["succeeded"] == 200
 
 
 async def test_small_batch_is_not_starved_by_a_big_one(runtime: Runtime) -> None:
@@ -294,10 +295,10 @@ async def test_small_batch_is_not_starved_by_a_big_one(runtime: Runtime) -> None
     try:
         w = rt.worker(only_batches=[big.id, small.id], burst=True)
         task = asyncio.create_task(w.run())
-        while (await batch_status(runtime.db, small.id))["status"] != "completed":
+        while (await batch_status(runtime.db, small.id)).status != "completed":
             assert not task.done()
             await asyncio.sleep(0.02)
-        big_done = (await batch_status(runtime.db, big.id))["done"]
+        big_done = (await batch_status(runtime.db, big.id)).done
         w.stop()
         await task
         await assert_counters_match_rows(rt, big.id)
@@ -315,7 +316,7 @@ async def test_live_worker_extends_its_leases(runtime: Runtime) -> None:
     holder, rival = Runtime(settings), Runtime(settings)
     try:
         first = asyncio.create_task(process(holder, created.id))
-        while (await batch_status(runtime.db, created.id))["counts"]["processing"] == 0:  # noqa: ASYNC110
+        while (await batch_status(runtime.db, created.id)).counts["processing"] == 0:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         # A rival keeps sweeping for expired leases while the slow domain is in hand.
         second = asyncio.create_task(process(rival, created.id))
@@ -324,7 +325,7 @@ async def test_live_worker_extends_its_leases(runtime: Runtime) -> None:
         await holder.close()
         await rival.close()
     row = (await domains_by_name(runtime, created.id))["slow-1.test"]
-    assert row["status"] == "succeeded" and row["attempts"] == 1
+    assert row.status == "succeeded" and row.attempts == 1
 
 
 async def test_delete_batch_removes_it_and_nothing_else(runtime: Runtime) -> None:
@@ -356,7 +357,7 @@ async def test_delete_batch_removes_it_and_nothing_else(runtime: Runtime) -> Non
             assert left == 0, table.name
     assert await count_rows(runtime) == (1, 2)
     status = await batch_status(runtime.db, kept.id)
-    assert status["status"] == "pending" and status["counts"]["pending"] == 2
+    assert status.status == "pending" and status.counts["pending"] == 2
 
 
 async def test_deleting_a_batch_under_a_live_worker_writes_nothing_back(runtime: Runtime) -> None:

@@ -47,7 +47,7 @@ async def test_chunks_dedupe_exactly_and_keep_input_order(
         assert (created.entries, created.invalid) == (14, 3)
         assert created.total == 9 and created.duplicates == 5
         rows = [d async for d in iter_domains(rt.db, created.id)]
-        assert [r["input"] for r in rows] == [
+        assert [r.input for r in rows] == [
             "a.test",
             "B.test",
             "tab\there",
@@ -58,15 +58,15 @@ async def test_chunks_dedupe_exactly_and_keep_input_order(
             "d.test",
             "e.test",
         ]
-        by_input = {r["input"]: r for r in rows}
-        assert by_input["Bücher.test"]["domain"] == "xn--bcher-kva.test"
-        assert by_input["Bücher.test"]["display"] == "bücher.test"
-        assert by_input["B.test"]["domain"] == "b.test"
-        assert by_input["a.test"]["input"] == "a.test"
-        assert by_input["new\nline"]["status"] == "invalid"
-        assert by_input["new\nline"]["error_code"] == "invalid_domain"
+        by_input = {r.input: r for r in rows}
+        assert by_input["Bücher.test"].domain == "xn--bcher-kva.test"
+        assert by_input["Bücher.test"].display == "bücher.test"
+        assert by_input["B.test"].domain == "b.test"
+        assert by_input["a.test"].input == "a.test"
+        assert by_input["new\nline"].status == "invalid"
+        assert by_input["new\nline"].error_code == "invalid_domain"
         status = await batch_status(rt.db, created.id)
-        assert status["counts"]["pending"] == 6 and status["counts"]["invalid"] == 3
+        assert status.counts["pending"] == 6 and status.counts["invalid"] == 3
         await assert_counters_match_rows(rt, created.id)
     finally:
         await rt.close()

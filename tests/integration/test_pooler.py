@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from domainbatch.core.models import BatchReport
 from domainbatch.errors import StorageError
 from domainbatch.runtime import Runtime
 from domainbatch.settings import Settings
@@ -47,7 +48,7 @@ def bouncer_settings(postgres_schema: None, tmp_path: Any) -> Any:
     reconnect_bouncer()
 
 
-async def workload(settings: Settings) -> tuple[dict[str, Any], list[BaseException], list[Runtime]]:
+async def workload(settings: Settings) -> tuple[BatchReport, list[BaseException], list[Runtime]]:
     """2,000 noop domains, 4 workers and 20 status readers, each with its own engine."""
     creator = Runtime(settings)
     created = await creator.batches().create([f"d{i}.test" for i in range(2000)], processor="noop")
@@ -91,7 +92,7 @@ async def test_transaction_pooler_workload_completes(bouncer_settings: Settings)
     final, errors, runtimes = await workload(bouncer_settings)
     try:
         assert errors == []
-        assert final["status"] == "completed" and final["counts"]["succeeded"] == 2000
+        assert final.status == "completed" and final.counts["succeeded"] == 2000
         assert [rt.db.checked_out() for rt in runtimes] == [0] * len(runtimes)
     finally:
         for rt in runtimes:

@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
+from domainbatch.core.models import DomainRecord
+from domainbatch.core.status import DomainStatus
 from domainbatch.service.exports import CSV_COLUMNS, Export, safe_cell
 
 HOSTILE = [
@@ -49,47 +51,55 @@ def test_other_cells_are_left_alone(value: Any, expected: str) -> None:
     assert safe_cell(value) == expected
 
 
-async def _items(rows: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+async def _items(rows: list[DomainRecord]) -> AsyncIterator[DomainRecord]:
     for row in rows:
         yield row
 
 
-def _export(rows: list[dict[str, Any]], fmt: str) -> str:
+def _export(rows: list[DomainRecord], fmt: str) -> str:
     async def collect() -> str:
         return "".join([c async for c in Export(_items(rows), fmt).chunks()])
 
     return asyncio.run(collect())
 
 
-def _rows() -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [
-        {
-            "domain": value,
-            "display": value,
-            "input": value,
-            "status": "invalid",
-            "attempts": 0,
-            "error_code": "invalid_domain",
-            "error_message": value,
-            "result": None,
-        }
-        for value in HOSTILE
-    ]
+def _domain(n: int, value: str, **outcome: Any) -> DomainRecord:
+    fields: dict[str, Any] = {
+        "status": DomainStatus.INVALID,
+        "attempts": 0,
+        "error_code": "invalid_domain",
+        "error_message": value,
+        "result": None,
+        **outcome,
+    }
+    return DomainRecord(
+        id=n,
+        domain=value,
+        display=value,
+        input=value,
+        started_at=None,
+        finished_at=None,
+        **fields,
+    )
+
+
+def _rows() -> list[DomainRecord]:
+    rows = [_domain(n, value) for n, value in enumerate(HOSTILE, 1)]
+    evil = {
+        "final_url": "=1+1",
+        "status_code": "-1+1",
+        "extracted": {"title": "@SUM(A1)"},
+    }
     rows.append(
-        {
-            "domain": "evil.test",
-            "display": "evil.test",
-            "input": "evil.test",
-            "status": "succeeded",
-            "attempts": 1,
-            "error_code": None,
-            "error_message": None,
-            "result": {
-                "final_url": "=1+1",
-                "status_code": "-1+1",
-                "extracted": {"title": "@SUM(A1)"},
-            },
-        }
+        _domain(
+            len(rows) + 1,
+            "evil.test",
+            status=DomainStatus.SUCCEEDED,
+            attempts=1,
+            error_code=None,
+            error_message=None,
+            result=evil,
+        )
     )
     return rows
 
@@ -108,6 +118,18 @@ def test_every_csv_cell_is_neutralized() -> None:
 
 
 def test_jsonl_stays_byte_exact() -> None:
-    rows = _rows()
-    expected = "".join(orjson.dumps(row).decode() + "\n" for row in rows)
-    assert _export(rows, "jsonl") == expected
+    lines = _export(_rows(), "jsonl").splitlines()
+    assert len(lines) == len(HOSTILE) + 1
+    assert lines[0] == (
+        '{"id":1,"domain":"=HYPERLINK(\\"http://x\\",\\"y\\")",'
+        '"display":"=HYPERLINK(\\"http://x\\",\\"y\\")","input":"=HYPERLINK(\\"http://x\\",\\"y\\")",'
+        '"status":"invalid","attempts":0,"error_code":"invalid_domain",'
+        '"error_message":"=HYPERLINK(\\"http://x\\",\\"y\\")",'
+        '"started_at":null,"finished_at":null,"result":null}'
+    )
+    assert lines[-1] == (
+        '{"id":11,"domain":"evil.test","display":"evil.test","input":"evil.test",'
+        '"status":"succeeded","attempts":1,"error_code":null,"error_message":null,'
+        '"started_at":null,"finished_at":null,'
+        '"result":{"final_url":"=1+1","status_code":"-1+1","extracted":{"title":"@SUM(A1)"}}}'
+    )

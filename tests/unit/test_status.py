@@ -39,7 +39,15 @@ def test_rate_and_eta() -> None:
     )
     assert progress.done == 60 and progress.processed == 50
     assert progress.rate == 5.0 and progress.eta_seconds == 10.0
-    assert progress.as_dict()["progress"] == 54.54
+    assert progress.percent == 54.54
+    assert progress.by_status == {
+        "pending": 50,
+        "processing": 0,
+        "succeeded": 40,
+        "failed": 10,
+        "invalid": 10,
+        "cancelled": 0,
+    }
     finished = Progress(total=1, counts={"succeeded": 1}, started_at=5.0, finished_at=7.5, now=99)
     assert finished.elapsed == 2.5 and finished.eta_seconds == 0.0
     assert Progress(total=3, counts={}).rate is None

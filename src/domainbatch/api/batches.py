@@ -30,6 +30,7 @@ from domainbatch.api.schemas import (
     DomainList,
 )
 from domainbatch.core.inputs import iter_entries
+from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
 from domainbatch.core.status import BatchStatus, DomainStatus
 from domainbatch.service import Batches
 from domainbatch.service.exports import MEDIA_TYPES
@@ -110,10 +111,9 @@ async def list_batches(
     status: BatchStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> Page[BatchRecord]:
     """The caller's batches, newest first, a page at a time."""
-    page = await batches.page(status=status, limit=limit, cursor=cursor)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return await batches.page(status=status, limit=limit, cursor=cursor)
 
 
 @router.get(
@@ -122,7 +122,7 @@ async def list_batches(
     response_model=BatchDetail,
     responses=documented(404, 422),
 )
-async def get_batch(batch_id: BatchId, batches: Mine) -> dict[str, Any]:
+async def get_batch(batch_id: BatchId, batches: Mine) -> BatchReport:
     """Status, counts by domain status, progress, errors by code, timing, rate and ETA."""
     return await batches.status(str(batch_id))
 
@@ -139,10 +139,9 @@ async def list_domains(
     status: DomainStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> Page[DomainRecord]:
     """A batch's domains in input order, optionally of one status, a page at a time."""
-    page = await batches.domains(str(batch_id), status=status, limit=limit, cursor=cursor)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return await batches.domains(str(batch_id), status=status, limit=limit, cursor=cursor)
 
 
 @router.get(
@@ -155,7 +154,7 @@ async def get_batch_domain(
     batch_id: BatchId,
     domain_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The domain's id")],
     batches: Mine,
-) -> dict[str, Any]:
+) -> DomainRecord:
     """One domain with its full result."""
     return await batches.domain(str(batch_id), domain_id)
 
@@ -234,7 +233,7 @@ async def retry_batch(batch_id: BatchId, svc: Svc, batches: Mine) -> dict[str, A
     if svc.worker is not None and count:
         svc.worker.wake()
     status = await batches.status(str(batch_id))
-    return {"id": str(batch_id), "status": status["status"], "affected": count}
+    return {"id": str(batch_id), "status": status.status, "affected": count}
 
 
 __all__ = ["Batch", "router"]

@@ -106,7 +106,7 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
     ) -> Response:
         batches = who.batches(svc)
         listing = await batches.page(status=status, limit=25, cursor=cursor)
-        snapshots = [await batches.status(b["id"]) for b in listing.items]
+        snapshots = [await batches.status(b.id) for b in listing.items]
         response = page(
             request,
             "index.html",
@@ -116,7 +116,7 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
             next_cursor=listing.next_cursor,
             status=status,
             statuses=list(BatchStatus),
-            active=[b["id"] for b in snapshots if b["status"] in ACTIVE_BATCH],
+            active=[b.id for b in snapshots if b.status in ACTIVE_BATCH],
             form_error=form_error,
             form=form or {},
         )
@@ -189,7 +189,7 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
             who=who,
             auth=require_auth,
             batch=current,
-            active=current["status"] in ACTIVE_BATCH,
+            active=current.status in ACTIVE_BATCH,
             domains=domains.items,
             next_cursor=domains.next_cursor,
             status=status,

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from domainbatch.core.models import BatchReport
 from domainbatch.service import Batches
 
 
@@ -18,12 +19,12 @@ def sse(event: str, data: Any) -> str:
 
 
 async def progress_stream(
-    batches: Batches, first: list[dict[str, Any]], interval: float
+    batches: Batches, first: list[BatchReport], interval: float
 ) -> AsyncIterator[str]:
     # Tells EventSource how long to wait before reconnecting after a dropped connection.
     yield f"retry: {int(interval * 2000)}\n\n"
     async for current, ended in batches.follow(first, interval):
         for status in current:
-            yield sse("progress", status)
+            yield sse("progress", status.as_dict())
         for status in ended:
-            yield sse("end", status)
+            yield sse("end", status.as_dict())

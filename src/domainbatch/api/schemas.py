@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from domainbatch.core.status import BatchStatus, DomainStatus
+from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
+from domainbatch.core.status import BatchStatus
 
 
 class WebhookSpec(BaseModel):
@@ -47,53 +49,29 @@ class CreatedBatch(BaseModel):
     status_url: str
 
 
-class Batch(BaseModel):
-    id: str
-    status: BatchStatus
-    processor: str
-    options: dict[str, Any]
-    total: int
-    invalid: int
-    duplicates: int
-    error: str | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    webhook_url: str | None
+def derived(
+    source: type[Any], name: str, *item: type[BaseModel], **described: str
+) -> type[BaseModel]:
+    """The response schema ``name`` with the fields of the read model ``source``: their types
+    and the descriptions in their metadata, stated once in ``core.models`` (``described`` adds
+    one for this schema only). ``item`` fills a generic model's type parameter (a page's
+    items)."""
+    hints = get_type_hints(source)
+    fields: dict[str, Any] = {}
+    for spec in dataclasses.fields(source):
+        hint = hints[spec.name]
+        if item and getattr(hint, "__parameters__", ()):
+            hint = hint[item]
+        text = described.get(spec.name, spec.metadata.get("description"))
+        fields[spec.name] = (hint, Field(description=text))
+    return create_model(name, __module__=__name__, **fields)
 
 
-class BatchDetail(Batch):
-    done: int
-    progress: float = Field(description="done / total × 100, rounded down to 0.01")
-    counts: dict[str, int] = Field(description="Domains by status")
-    errors: dict[str, int] = Field(description="Failed domains by error code")
-    duration_seconds: float | None
-    rate_per_second: float | None
-    eta_seconds: float | None
-
-
-class BatchList(BaseModel):
-    items: list[Batch]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
-
-
-class Domain(BaseModel):
-    id: int
-    domain: str | None
-    display: str | None
-    input: str | None
-    status: DomainStatus
-    attempts: int
-    error_code: str | None
-    error_message: str | None
-    started_at: float | None
-    finished_at: float | None
-    result: dict[str, Any] | None
-
-
-class DomainList(BaseModel):
-    items: list[Domain]
-    next_cursor: str | None
+Batch = derived(BatchRecord, "Batch")
+BatchDetail = derived(BatchReport, "BatchDetail")
+BatchList = derived(Page, "BatchList", Batch, next_cursor="Pass as ?cursor= for the next page")
+Domain = derived(DomainRecord, "Domain")
+DomainList = derived(Page, "DomainList", Domain)
 
 
 class BatchAction(BaseModel):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.live import Live
-from rich.table import Table
 
 from domainbatch.cli.common import (
     DatabaseUrl,
@@ -21,7 +20,8 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
-from domainbatch.cli.render import seconds, status_table, when
+from domainbatch.cli.render import batches_table, status_table
+from domainbatch.core.models import BatchRecord, BatchReport
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.runtime import open_runtime
 from domainbatch.service.exports import write_results
@@ -39,7 +39,7 @@ def status(
     """Show a batch: status, counts, progress, errors by code, rate and ETA."""
     settings = load_settings(database_url=database_url)
 
-    async def main() -> dict[str, Any]:
+    async def main() -> BatchReport:
         async with open_runtime(settings) as rt:
             batches = rt.batches()
             current = await batches.status(batch_id)
@@ -47,13 +47,13 @@ def status(
                 return current
             if as_json:
                 while True:
-                    print_json(current)
-                    if current["status"] not in ACTIVE_BATCH:
+                    print_json(current.as_dict())
+                    if current.status not in ACTIVE_BATCH:
                         return current
                     await asyncio.sleep(interval)
                     current = await batches.status(batch_id)
             with Live(status_table(current), console=out, auto_refresh=False) as live:
-                while current["status"] in ACTIVE_BATCH:
+                while current.status in ACTIVE_BATCH:
                     await asyncio.sleep(interval)
                     current = await batches.status(batch_id)
                     live.update(status_table(current), refresh=True)
@@ -63,7 +63,7 @@ def status(
     if watch:
         return
     if as_json:
-        print_json(current)
+        print_json(current.as_dict())
     else:
         out.print(status_table(current))
 
@@ -77,28 +77,15 @@ def list_(
     """List the newest batches."""
     settings = load_settings(database_url=database_url)
 
-    async def main() -> list[dict[str, Any]]:
+    async def main() -> list[BatchRecord]:
         async with open_runtime(settings) as rt:
             return await rt.batches().recent(limit=limit, status=status_filter)
 
     rows = execute(main)
     if as_json:
-        print_json(rows)
+        print_json([row.as_dict() for row in rows])
         return
-    table = Table("id", "status", "processor", "total", "invalid", "created", "duration")
-    for row in rows:
-        end = row["finished_at"]
-        duration = None if end is None or row["started_at"] is None else end - row["started_at"]
-        table.add_row(
-            row["id"],
-            row["status"],
-            row["processor"],
-            f"{row['total']:,}",
-            f"{row['invalid']:,}",
-            when(row["created_at"]),
-            seconds(duration),
-        )
-    out.print(table)
+    out.print(batches_table(rows))
 
 
 def results(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +27,8 @@ from domainbatch.cli.common import (
     print_json,
 )
 from domainbatch.cli.render import status_table
-from domainbatch.core.status import ACTIVE_BATCH
+from domainbatch.core.models import BatchReport
+from domainbatch.core.status import ACTIVE_BATCH, BatchStatus
 from domainbatch.runtime import open_runtime
 from domainbatch.service import Batches, CreatedBatch
 from domainbatch.service.exports import write_results
@@ -72,18 +74,6 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
         except orjson.JSONDecodeError:
             options[key] = value
     return options
-
-
-def created_summary(created: CreatedBatch) -> dict[str, Any]:
-    return {
-        "id": created.id,
-        "status": created.status,
-        "total": created.total,
-        "entries": created.entries,
-        "invalid": created.invalid,
-        "duplicates": created.duplicates,
-        "invalid_entries": created.invalid_entries,
-    }
 
 
 def report_created(created: CreatedBatch) -> None:
@@ -141,15 +131,15 @@ def run(
                     n = await write_results(export, handle.write)
                 err.print(f"wrote {n:,} results to {output}")
         if as_json:
-            print_json(status)
+            print_json(status.as_dict())
         else:
             out.print(status_table(status))
-        return 0 if status["status"] == "completed" else 1
+        return 0 if status.status == BatchStatus.COMPLETED else 1
 
     raise typer.Exit(execute(main))
 
 
-async def follow(batches: Batches, created: CreatedBatch, worker: Worker) -> dict[str, Any]:
+async def follow(batches: Batches, created: CreatedBatch, worker: Worker) -> BatchReport:
     """Run the in-process worker while drawing progress; returns the final status."""
     task = asyncio.create_task(worker.run())
     progress = Progress(
@@ -166,20 +156,20 @@ async def follow(batches: Batches, created: CreatedBatch, worker: Worker) -> dic
         bar = progress.add_task("batch", total=created.total, state="pending", rate="")
         while True:
             status = await batches.status(created.id)
-            rate = status["rate_per_second"]
+            rate = status.rate_per_second
             progress.update(
                 bar,
-                completed=status["done"],
-                state=status["status"],
+                completed=status.done,
+                state=status.status.value,
                 rate="" if rate is None else f"{rate:,.0f}/s",
             )
-            if status["status"] not in ACTIVE_BATCH or task.done():
+            if status.status not in ACTIVE_BATCH or task.done():
                 break
             await asyncio.sleep(0.25)
     worker.stop()
     await task
-    final: dict[str, Any] = await batches.status(created.id)
-    if final["status"] in ACTIVE_BATCH:
+    final = await batches.status(created.id)
+    if final.status in ACTIVE_BATCH:
         err.print(
             "[yellow]stopped before the batch ended;[/] "
             f"`domainbatch worker` continues it (id {created.id})"
@@ -208,7 +198,7 @@ def submit(
 
     created = execute(main)
     if as_json:
-        print_json(created_summary(created))
+        print_json(asdict(created))
         return
     report_created(created)
     out.print(created.id)

@@ -110,14 +110,17 @@ class Progress:
             return None
         return round(remaining / rate, 1)
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "total": self.total,
-            "done": self.done,
-            "progress": self.percent,
-            "counts": {s.value: self.counts.get(s, 0) for s in DomainStatus},
-            "errors": dict(sorted(self.errors.items())),
-            "duration_seconds": None if self.elapsed is None else round(self.elapsed, 3),
-            "rate_per_second": self.rate,
-            "eta_seconds": self.eta_seconds,
-        }
+    @property
+    def by_status(self) -> dict[str, int]:
+        """Domains by status: every status, in ``DomainStatus`` order, zeros included."""
+        return {s.value: self.counts.get(s, 0) for s in DomainStatus}
+
+    @property
+    def by_code(self) -> dict[str, int]:
+        """Failed domains by error code, codes sorted."""
+        return dict(sorted(self.errors.items()))
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds since the batch started (until it finished), to the millisecond."""
+        return None if self.elapsed is None else round(self.elapsed, 3)

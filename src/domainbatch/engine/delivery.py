@@ -190,5 +190,5 @@ class WebhookSender:
             "id": delivery.id,
             "event": delivery.event,
             "created_at": delivery.created_at,
-            "batch": await batch_status(self.db, delivery.batch_id),
+            "batch": (await batch_status(self.db, delivery.batch_id)).as_dict(),
         }

@@ -1,7 +1,7 @@
 """The service layer: what entry points (CLI, API, dashboard, validation scripts) may do,
 bound to who is asking. Built by the composition root, ``domainbatch.runtime.Runtime``."""
 
-from domainbatch.service.batches import OPERATOR, Batches, Caller, CreatedBatch, Page
+from domainbatch.service.batches import OPERATOR, Batches, Caller, CreatedBatch
 from domainbatch.service.system import (
     FleetGauges,
     IssuedKey,
@@ -18,7 +18,6 @@ __all__ = [
     "CreatedBatch",
     "FleetGauges",
     "IssuedKey",
-    "Page",
     "System",
     "Tenant",
     "describe_database",

@@ -19,6 +19,7 @@ import orjson
 
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.inputs import iter_entries
+from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
 from domainbatch.core.queue import BatchSpec, CreatedBatch, QueueStore
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.errors import InputError
@@ -33,9 +34,9 @@ from domainbatch.storage.batches import (
     iter_domains,
 )
 from domainbatch.storage.database import Database
-from domainbatch.storage.pages import Page, batch_page, domain_page, get_domain
+from domainbatch.storage.pages import batch_page, domain_page, get_domain
 
-__all__ = ["Batches", "Caller", "CreatedBatch", "Page"]
+__all__ = ["Batches", "Caller", "CreatedBatch"]
 
 
 @dataclass(frozen=True)
@@ -140,19 +141,19 @@ class Batches:
         return await delete_batch(self.db, batch_id, tenant_id=self._tenant)
 
     # Reading ----------------------------------------------------------------------------------
-    async def status(self, batch_id: str) -> dict[str, Any]:
+    async def status(self, batch_id: str) -> BatchReport:
         """Counts by domain status, progress, errors by code, timing, rate and ETA."""
         return await batch_status(self.db, batch_id, tenant_id=self._tenant)
 
     async def page(
         self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
-    ) -> Page:
+    ) -> Page[BatchRecord]:
         """The caller's batches, newest first, one keyset page."""
         return await batch_page(
             self.db, tenant_id=self._tenant, status=status, limit=limit, cursor=cursor
         )
 
-    async def recent(self, *, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
+    async def recent(self, *, limit: int = 20, status: str | None = None) -> list[BatchRecord]:
         """The newest batches: the first page."""
         return (await self.page(status=status, limit=limit)).items
 
@@ -163,16 +164,16 @@ class Batches:
         status: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
-    ) -> Page:
+    ) -> Page[DomainRecord]:
         """One keyset page of a batch's domains in input order."""
         return await domain_page(
             self.db, batch_id, tenant_id=self._tenant, status=status, limit=limit, cursor=cursor
         )
 
-    async def domain(self, batch_id: str, domain_id: int) -> dict[str, Any]:
+    async def domain(self, batch_id: str, domain_id: int) -> DomainRecord:
         return await get_domain(self.db, batch_id, domain_id, tenant_id=self._tenant)
 
-    def items(self, batch_id: str, *, status: str | None = None) -> AsyncIterator[dict[str, Any]]:
+    def items(self, batch_id: str, *, status: str | None = None) -> AsyncIterator[DomainRecord]:
         """Every domain of the batch with its result, in input order, read a page at a time
         (``NotFoundError`` on the first step if the batch is not the caller's)."""
         return iter_domains(self.db, batch_id, status=status, tenant_id=self._tenant)
@@ -185,16 +186,16 @@ class Batches:
         return Export(self.items(batch_id, status=status), fmt)
 
     async def follow(
-        self, first: list[dict[str, Any]], interval: float
-    ) -> AsyncIterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+        self, first: list[BatchReport], interval: float
+    ) -> AsyncIterator[tuple[list[BatchReport], list[BatchReport]]]:
         """Snapshots of batches until each has ended: yields (snapshots, those that ended)
         about every ``interval`` seconds, starting with ``first``. Each snapshot is one short
         read: nothing is held open between them."""
         current = first
         while True:
-            ended = [s for s in current if s["status"] not in ACTIVE_BATCH]
+            ended = [s for s in current if s.status not in ACTIVE_BATCH]
             yield current, ended
-            still_open = [s["id"] for s in current if s["status"] in ACTIVE_BATCH]
+            still_open = [s.id for s in current if s.status in ACTIVE_BATCH]
             if not still_open:
                 return
             await asyncio.sleep(interval)

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from domainbatch.core.models import DomainRecord
+
 FORMATS = ("jsonl", "csv")
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 CSV_COLUMNS = [
@@ -54,15 +56,16 @@ def safe_cell(value: Any) -> str:
     return text
 
 
-def csv_row(item: dict[str, Any]) -> dict[str, str]:
-    result = item.get("result") or {}
+def csv_row(item: DomainRecord) -> dict[str, str]:
+    fields = item.as_dict()
+    result = item.result or {}
     extracted = result.get("extracted") or {}
     raw = {
-        **{k: item.get(k) for k in CSV_COLUMNS[:7]},
+        **{k: fields[k] for k in CSV_COLUMNS[:7]},
         "final_url": result.get("final_url"),
         "status_code": result.get("status_code"),
         "title": extracted.get("title"),
-        "result": orjson.dumps(item["result"]).decode() if item.get("result") else "",
+        "result": orjson.dumps(item.result).decode() if item.result else "",
     }
     return {column: safe_cell(value) for column, value in raw.items()}
 
@@ -70,7 +73,7 @@ def csv_row(item: dict[str, Any]) -> dict[str, str]:
 class Export:
     """``async for chunk in Export(items, fmt).chunks()``; ``count`` is the rows written."""
 
-    def __init__(self, items: AsyncIterator[dict[str, Any]], fmt: str) -> None:
+    def __init__(self, items: AsyncIterator[DomainRecord], fmt: str) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown export format {fmt!r}")
         self.items = items
@@ -86,7 +89,7 @@ class Export:
             if writer is not None:
                 writer.writerow(csv_row(item))
             else:
-                buffer.write(orjson.dumps(item).decode() + "\n")
+                buffer.write(orjson.dumps(item.as_dict()).decode() + "\n")
             self.count += 1
             if self.count % _ROWS_PER_CHUNK == 0:
                 yield buffer.getvalue()

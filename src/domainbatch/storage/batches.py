@@ -12,7 +12,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domainbatch.core.status import Progress
+from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord
+from domainbatch.core.status import BatchStatus, DomainStatus, Progress
 from domainbatch.errors import NotFoundError
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import (
@@ -59,9 +60,7 @@ async def delete_batch(db: Database, batch_id: str, *, tenant_id: str | None = N
     return int(removed.rowcount)
 
 
-async def batch_status(
-    db: Database, batch_id: str, *, tenant_id: str | None = None
-) -> dict[str, Any]:
+async def batch_status(db: Database, batch_id: str, *, tenant_id: str | None = None) -> BatchReport:
     """The batch with counts by domain status, errors by code, progress, rate and ETA."""
     if not db.is_sqlite:
         row, counts, errors, now = await _status_postgres(db, batch_id, tenant_id)
@@ -75,7 +74,7 @@ async def batch_status(
         finished_at=row.finished_at,
         now=now,
     )
-    return {**batch_dict(row), **progress.as_dict()}
+    return BatchReport.of(batch_record(row), progress)
 
 
 # The batch row, the database clock and the summed counters in one statement, one round trip
@@ -157,37 +156,37 @@ def _fold_counts(rows: Iterable[Mapping[Any, Any]]) -> tuple[dict[str, int], dic
     return counts, errors
 
 
-def batch_dict(row: Row[Any]) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "status": row.status,
-        "processor": row.processor,
-        "options": row.options,
-        "total": row.total,
-        "invalid": row.invalid,
-        "duplicates": row.duplicates,
-        "error": row.error,
-        "created_at": row.created_at,
-        "started_at": row.started_at,
-        "finished_at": row.finished_at,
-        "webhook_url": row.webhook_url,
-    }
+def batch_record(row: Row[Any]) -> BatchRecord:
+    return BatchRecord(
+        id=row.id,
+        status=BatchStatus(row.status),
+        processor=row.processor,
+        options=row.options,
+        total=row.total,
+        invalid=row.invalid,
+        duplicates=row.duplicates,
+        error=row.error,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        webhook_url=row.webhook_url,
+    )
 
 
-def domain_dict(row: Row[Any]) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "domain": row.domain,
-        "display": row.display or row.domain,
-        "input": row.raw_input or row.domain,
-        "status": row.status,
-        "attempts": row.attempts,
-        "error_code": row.error_code,
-        "error_message": row.error_message,
-        "started_at": row.started_at,
-        "finished_at": row.finished_at,
-        "result": row.result,
-    }
+def domain_record(row: Row[Any]) -> DomainRecord:
+    return DomainRecord(
+        id=row.id,
+        domain=row.domain,
+        display=row.display or row.domain,
+        input=row.raw_input or row.domain,
+        status=DomainStatus(row.status),
+        attempts=row.attempts,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        result=row.result,
+    )
 
 
 async def iter_domains(
@@ -197,7 +196,7 @@ async def iter_domains(
     status: str | None = None,
     page_size: int = 1000,
     tenant_id: str | None = None,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[DomainRecord]:
     """Every domain of a batch in id order, paged by key (no long-lived cursor: pooler-safe)."""
     async with db.connect() as conn:
         await get_batch_row(conn, batch_id, tenant_id=tenant_id)
@@ -214,7 +213,7 @@ async def iter_domains(
         async with db.connect() as conn:
             rows = (await conn.execute(query)).all()
         for row in rows:
-            yield domain_dict(row)
+            yield domain_record(row)
         if len(rows) < page_size:
             return
         last_id = rows[-1].id

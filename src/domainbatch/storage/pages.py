@@ -6,23 +6,17 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import and_, or_, select
 
+from domainbatch.core.models import BatchRecord, DomainRecord, Page
 from domainbatch.errors import InvalidCursorError, NotFoundError
-from domainbatch.storage.batches import batch_dict, domain_dict, get_batch_row
+from domainbatch.storage.batches import batch_record, domain_record, get_batch_row
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import batch_domains as d
 from domainbatch.storage.tables import batches as b
-
-
-@dataclass
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
 
 
 def encode_cursor(key: list[Any]) -> str:
@@ -74,7 +68,7 @@ async def batch_page(
     status: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> Page:
+) -> Page[BatchRecord]:
     """Batches, newest first. ``tenant_id`` None lists every batch (no-auth mode, CLI)."""
     query = select(b).order_by(b.c.created_at.desc(), b.c.id.desc()).limit(limit + 1)
     if tenant_id is not None:
@@ -91,7 +85,7 @@ async def batch_page(
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor([rows[-1].created_at, rows[-1].id]) if more else None
-    return Page([batch_dict(r) for r in rows], next_cursor)
+    return Page([batch_record(r) for r in rows], next_cursor)
 
 
 async def domain_page(
@@ -102,7 +96,7 @@ async def domain_page(
     status: str | None = None,
     limit: int = 100,
     cursor: str | None = None,
-) -> Page:
+) -> Page[DomainRecord]:
     """One page of a batch's domains in id (= input) order, optionally of one status."""
     after = decode_cursor(cursor, (int,))[0] if cursor else 0
     query = (
@@ -115,12 +109,13 @@ async def domain_page(
         rows = (await conn.execute(query)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page([domain_dict(r) for r in rows], encode_cursor([rows[-1].id]) if more else None)
+    next_cursor = encode_cursor([rows[-1].id]) if more else None
+    return Page([domain_record(r) for r in rows], next_cursor)
 
 
 async def get_domain(
     db: Database, batch_id: str, domain_id: int, *, tenant_id: str | None
-) -> dict[str, Any]:
+) -> DomainRecord:
     async with db.connect() as conn:
         await get_batch_row(conn, batch_id, tenant_id=tenant_id)
         row = (
@@ -128,4 +123,4 @@ async def get_domain(
         ).first()
     if row is None:
         raise NotFoundError(f"no domain {domain_id} in batch {batch_id}")
-    return domain_dict(row)
+    return domain_record(row)

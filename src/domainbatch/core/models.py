@@ -1,0 +1,117 @@
+"""Read models (pure): a batch as stored, a batch with its progress, a domain with its result,
+and a keyset page of either. Storage builds them from rows; the service hands them to every
+caller; ``as_dict()`` is their JSON shape (CLI ``--json``, exports, SSE, webhook payloads), and
+the API's response schemas are derived from their fields (types, and the descriptions in each
+field's metadata for the OpenAPI document)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+from domainbatch.core.status import BatchStatus, DomainStatus, Progress
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """The field names of a read model, in order (looked up once per class: exports call
+    ``as_dict`` for every row)."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+class Model:
+    """A frozen read model: ``as_dict()`` is its JSON object, keys in field order."""
+
+    __slots__ = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        # Shallow: options and results are the stored JSON, handed on as they are. Enums
+        # become their plain values, so the dict equals the one storage used to build.
+        return {
+            name: value.value if isinstance(value, Enum) else value
+            for name in _names(type(self))
+            for value in (getattr(self, name),)
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord(Model):
+    """A batch as stored (no tenant, no webhook secret: those never leave the service)."""
+
+    id: str
+    status: BatchStatus
+    processor: str
+    options: dict[str, Any]
+    total: int
+    invalid: int
+    duplicates: int
+    error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    webhook_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport(BatchRecord):
+    """A batch with its progress: counts by domain status, errors by code, timing, rate and
+    ETA. The object every caller polls (``status``), and the ``batch`` of webhook events."""
+
+    done: int
+    progress: float = field(metadata={"description": "done / total × 100, rounded down to 0.01"})
+    counts: dict[str, int] = field(metadata={"description": "Domains by status"})
+    errors: dict[str, int] = field(metadata={"description": "Failed domains by error code"})
+    duration_seconds: float | None
+    rate_per_second: float | None
+    eta_seconds: float | None
+
+    @classmethod
+    def of(cls, batch: BatchRecord, progress: Progress) -> BatchReport:
+        stored = {name: getattr(batch, name) for name in _names(BatchRecord)}
+        return cls(
+            **stored,
+            done=progress.done,
+            progress=progress.percent,
+            counts=progress.by_status,
+            errors=progress.by_code,
+            duration_seconds=progress.duration,
+            rate_per_second=progress.rate,
+            eta_seconds=progress.eta_seconds,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRecord(Model):
+    """One domain of a batch with its outcome; ``display`` and ``input`` fall back to the
+    normalized domain."""
+
+    id: int
+    domain: str | None
+    display: str | None
+    input: str | None
+    status: DomainStatus
+    attempts: int
+    error_code: str | None
+    error_message: str | None
+    started_at: float | None
+    finished_at: float | None
+    result: dict[str, Any] | None
+
+
+M = TypeVar("M", bound=Model)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[M]):
+    """One keyset page; ``next_cursor`` None means it was the last."""
+
+    items: list[M]
+    next_cursor: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"items": [item.as_dict() for item in self.items], "next_cursor": self.next_cursor}

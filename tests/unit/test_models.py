@@ -1,0 +1,148 @@
+"""The read models keep the JSON shape the storage dicts had (keys, order, plain values), and
+the API's response schemas are derived from them (fields, types, descriptions)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import orjson
+
+from domainbatch.api.schemas import Batch, BatchDetail, BatchList, Domain, DomainList
+from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
+from domainbatch.core.status import BatchStatus, DomainStatus, Progress
+
+RECORD = BatchRecord(
+    id="0b6c6f5e-4f7a-4d8e-9a57-2f1d0c1e7a10",
+    status=BatchStatus.PROCESSING,
+    processor="homepage",
+    options={"timeout": 5},
+    total=110,
+    invalid=10,
+    duplicates=2,
+    error=None,
+    created_at=990.5,
+    started_at=1000.0,
+    finished_at=None,
+    webhook_url="https://hooks.test/x",
+)
+PROGRESS = Progress(
+    total=110,
+    counts={"succeeded": 40, "failed": 10, "invalid": 10, "pending": 50},
+    errors={"timeout": 4, "dns_nxdomain": 6},
+    started_at=1000.0,
+    now=1010.0,
+)
+DOMAIN = DomainRecord(
+    id=7,
+    domain="xn--bcher-kva.test",
+    display="bücher.test",
+    input="https://Bücher.test/",
+    status=DomainStatus.SUCCEEDED,
+    attempts=2,
+    error_code=None,
+    error_message=None,
+    started_at=1001.0,
+    finished_at=1002.25,
+    result={"final_url": "https://bücher.test/", "extracted": {"title": "B"}},
+)
+
+# What storage.batches.batch_dict and Progress.as_dict built before the models, merged.
+STATUS_DICT = {
+    "id": "0b6c6f5e-4f7a-4d8e-9a57-2f1d0c1e7a10",
+    "status": "processing",
+    "processor": "homepage",
+    "options": {"timeout": 5},
+    "total": 110,
+    "invalid": 10,
+    "duplicates": 2,
+    "error": None,
+    "created_at": 990.5,
+    "started_at": 1000.0,
+    "finished_at": None,
+    "webhook_url": "https://hooks.test/x",
+    "done": 60,
+    "progress": 54.54,
+    "counts": {
+        "pending": 50,
+        "processing": 0,
+        "succeeded": 40,
+        "failed": 10,
+        "invalid": 10,
+        "cancelled": 0,
+    },
+    "errors": {"dns_nxdomain": 6, "timeout": 4},
+    "duration_seconds": 10.0,
+    "rate_per_second": 5.0,
+    "eta_seconds": 10.0,
+}
+
+
+def test_a_report_is_the_old_status_dict_key_for_key_in_order() -> None:
+    shown = BatchReport.of(RECORD, PROGRESS).as_dict()
+    assert shown == STATUS_DICT
+    assert list(shown) == list(STATUS_DICT)
+    assert list(shown["counts"]) == [s.value for s in DomainStatus]
+    assert list(shown["errors"]) == ["dns_nxdomain", "timeout"]  # sorted by code
+    assert type(shown["status"]) is str  # a plain value, not the enum
+    assert orjson.dumps(shown) == orjson.dumps(STATUS_DICT)
+
+
+def test_a_record_is_the_first_part_of_its_report() -> None:
+    record = RECORD.as_dict()
+    assert list(record) == list(STATUS_DICT)[:12]
+    assert record == {k: STATUS_DICT[k] for k in record}
+
+
+def test_models_round_trip_through_their_dicts() -> None:
+    report = BatchReport.of(RECORD, PROGRESS)
+    assert BatchReport(**report.as_dict()) == report
+    assert BatchRecord(**RECORD.as_dict()) == RECORD
+    assert DomainRecord(**DOMAIN.as_dict()) == DOMAIN
+    assert orjson.loads(orjson.dumps(DOMAIN.as_dict())) == {
+        "id": 7,
+        "domain": "xn--bcher-kva.test",
+        "display": "bücher.test",
+        "input": "https://Bücher.test/",
+        "status": "succeeded",
+        "attempts": 2,
+        "error_code": None,
+        "error_message": None,
+        "started_at": 1001.0,
+        "finished_at": 1002.25,
+        "result": {"final_url": "https://bücher.test/", "extracted": {"title": "B"}},
+    }
+
+
+def test_a_finished_report_has_no_eta_left_and_a_fixed_duration() -> None:
+    ended = dataclasses.replace(RECORD, status=BatchStatus.COMPLETED, finished_at=1002.5)
+    done = Progress(total=1, counts={"succeeded": 1}, started_at=1000.0, finished_at=1002.5)
+    report = BatchReport.of(ended, done)
+    assert (report.done, report.progress, report.eta_seconds) == (1, 100.0, 0.0)
+    assert report.duration_seconds == 2.5 and report.rate_per_second == 0.4
+
+
+def test_a_page_is_items_and_cursor() -> None:
+    page = Page([DOMAIN], "WzJd")
+    assert page.as_dict() == {"items": [DOMAIN.as_dict()], "next_cursor": "WzJd"}
+
+
+def test_the_api_schemas_are_the_models_fields() -> None:
+    for schema, model in ((Batch, BatchRecord), (BatchDetail, BatchReport), (Domain, DomainRecord)):
+        assert list(schema.model_fields) == [f.name for f in dataclasses.fields(model)]
+    for listing in (BatchList, DomainList):
+        assert list(listing.model_fields) == ["items", "next_cursor"]
+    described = BatchDetail.model_json_schema()["properties"]
+    assert described["progress"]["description"] == "done / total × 100, rounded down to 0.01"
+    assert described["counts"]["description"] == "Domains by status"
+    assert described["status"] == {"$ref": "#/$defs/BatchStatus"}
+
+
+def test_the_api_serializes_a_model_as_its_dict() -> None:
+    """What FastAPI does with a returned model: validate its attributes, dump as JSON."""
+    report = BatchReport.of(RECORD, PROGRESS)
+    shown = BatchDetail.model_validate(report, from_attributes=True).model_dump(mode="json")
+    assert shown == report.as_dict() and list(shown) == list(STATUS_DICT)
+    page = BatchList.model_validate(Page([RECORD], None), from_attributes=True)
+    assert page.model_dump(mode="json") == Page([RECORD], None).as_dict()
+    domain = Domain.model_validate(DOMAIN, from_attributes=True).model_dump(mode="json")
+    assert domain == DOMAIN.as_dict()
