@@ -103,17 +103,16 @@ async def status_latency(url: str, batch_id: str, seconds: float) -> tuple[list[
     """Status query timings (ms) for ``seconds``, and how many domains were done by the end."""
     from domainbatch.runtime import Runtime
     from domainbatch.settings import Settings
-    from domainbatch.storage.batches import batch_status
 
     rt = Runtime(Settings(database_url=url))
     timings: list[float] = []
     done = 0
     try:
-        await batch_status(rt.db, batch_id)  # the pool's first connection is not a status read
+        await rt.batches().status(batch_id)  # the pool's first connection is not a status read
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             started = time.perf_counter()
-            status = await batch_status(rt.db, batch_id)
+            status = await rt.batches().status(batch_id)
             timings.append((time.perf_counter() - started) * 1000)
             done = int(status.done)
             await asyncio.sleep(0.02)

@@ -70,11 +70,10 @@ async def _create(url: str, n: int) -> tuple[str, float]:
 async def _window(url: str, batch_id: str) -> tuple[float, dict[str, int]]:
     from domainbatch.runtime import Runtime
     from domainbatch.settings import Settings
-    from domainbatch.storage.batches import batch_status
 
     rt = Runtime(Settings(database_url=url, pooler_mode="direct"))  # type: ignore[arg-type]
     try:
-        status = await batch_status(rt.db, batch_id)
+        status = await rt.batches().status(batch_id)
     finally:
         await rt.close()
     return float(status.finished_at) - float(status.started_at), status.counts

@@ -62,9 +62,10 @@ class Runtime:
         from domainbatch.engine.worker import Worker
 
         def sender(worker_id: str, outage: Outage) -> WebhookSender:
-            return WebhookSender(self.db, self.settings, worker_id, outage=outage)
+            return WebhookSender(self.db, self.settings, worker_id, store=store, outage=outage)
 
-        return Worker(self.queue(), self.settings, webhooks=sender, **kwargs)
+        store = self.queue()
+        return Worker(store, self.settings, webhooks=sender, **kwargs)
 
 
 @asynccontextmanager

@@ -14,6 +14,7 @@ from domainbatch.fetching.connect import UnresolvedHostError
 from domainbatch.fetching.guard import AddressesRefused
 from domainbatch.fetching.http import Fetcher
 from domainbatch.storage.database import Database
+from domainbatch.storage.memory import MemoryQueue
 from tests.testweb import TestWeb
 from tests.testweb.fixtures import loopback_only, testweb
 
@@ -37,7 +38,7 @@ async def deliver(web: TestWeb, tmp_path: Path, allow_private: bool) -> int:
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
     )
     db = Database(settings)
-    sender = WebhookSender(db, settings, "w-test")
+    sender = WebhookSender(db, settings, "w-test", store=MemoryQueue())
     try:
         # The session deliveries use; the outbox is not needed to connect.
         async with sender._client().post(web.url("http", HOST, "/hook"), data=b"{}") as response:

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import event
 
 from domainbatch.runtime import Runtime
-from domainbatch.storage.batches import batch_status
 from tests.conftest import backend_settings
 
 
@@ -76,9 +75,9 @@ def claim_behind_the_readers_back(path: Path, batch_id: str, n: int) -> None:
 async def test_status_is_one_statement(sqlite_runtime: Runtime) -> None:
     rt = sqlite_runtime
     created = await rt.batches().create(["a.test", "b.test", "bad_"])
-    await batch_status(rt.db, created.id)  # the pool holds a connection: no connect below
+    await rt.batches().status(created.id)  # the pool holds a connection: no connect below
     with statements(rt) as seen:
-        status = await batch_status(rt.db, created.id)
+        status = await rt.batches().status(created.id)
     assert len(seen) == 1, seen
     assert status.status == "pending" and status.total == 3
     assert status.counts["pending"] == 2 and status.counts["invalid"] == 1
@@ -89,18 +88,18 @@ async def test_a_claim_between_reads_cannot_split_the_status(
 ) -> None:
     rt = sqlite_runtime
     created = await rt.batches().create([f"d{i}.test" for i in range(5)])
-    await batch_status(rt.db, created.id)
+    await rt.batches().status(created.id)
 
     def claim_after_first(n: int) -> None:
         if n == 1:  # a worker's claim commits right after the status's first statement
             claim_behind_the_readers_back(tmp_path / "domainbatch.db", created.id, 3)
 
     with statements(rt, after=claim_after_first):
-        status = await batch_status(rt.db, created.id)
+        status = await rt.batches().status(created.id)
     # Whatever the order, the figures belong to one moment: before the claim or after it.
     before = status.status == "pending" and status.counts["processing"] == 0
     after = status.status == "processing" and status.counts["processing"] == 3
     assert before or after, status
     assert sum(status.counts.values()) == 5
-    later = await batch_status(rt.db, created.id)
+    later = await rt.batches().status(created.id)
     assert later.status == "processing" and later.counts["processing"] == 3

@@ -19,7 +19,7 @@ from domainbatch.errors import (
 )
 from domainbatch.runtime import Runtime
 from domainbatch.storage import counters
-from domainbatch.storage.batches import batch_status, delete_batch, iter_domains
+from domainbatch.storage.batches import delete_batch, iter_domains
 from domainbatch.storage.tables import batch_counts, batch_domains, batches, webhook_deliveries
 
 SCRIPTED = "tests.support.processors:scripted"
@@ -66,10 +66,10 @@ async def count_rows(rt: Runtime) -> tuple[int, int]:
 async def test_single_domain(runtime: Runtime) -> None:
     created = await runtime.batches().create(["One.test"], processor=SCRIPTED)
     assert (created.total, created.invalid, created.duplicates) == (1, 0, 0)
-    before = await batch_status(runtime.db, created.id)
+    before = await runtime.batches().status(created.id)
     assert before.status == "pending" and before.progress == 0
     events = await process(runtime, created.id)
-    after = await batch_status(runtime.db, created.id)
+    after = await runtime.batches().status(created.id)
     assert after.status == "completed"
     assert after.counts["succeeded"] == 1 and after.progress == 100
     assert events == [("batch.started", created.id), ("batch.completed", created.id)]
@@ -83,7 +83,7 @@ async def test_many_domains_with_duplicates(runtime: Runtime) -> None:
     created = await runtime.batches().create(entries, processor=SCRIPTED)
     assert (created.total, created.duplicates, created.entries) == (300, 3, 303)
     await process(runtime, created.id)
-    status = await batch_status(runtime.db, created.id)
+    status = await runtime.batches().status(created.id)
     assert status.status == "completed"
     assert status.counts["succeeded"] == 300 and status.done == 300
 
@@ -136,7 +136,7 @@ async def test_mixed_batch_completes_with_accurate_counts(runtime: Runtime, tmp_
         entries, processor=SCRIPTED, options={"marker_dir": str(tmp_path)}
     )
     await process(runtime, created.id)
-    status = await batch_status(runtime.db, created.id)
+    status = await runtime.batches().status(created.id)
     assert status.status == "completed"
     assert status.counts == {
         "pending": 0,
@@ -171,7 +171,7 @@ async def test_transient_errors_stop_at_max_attempts(runtime: Runtime) -> None:
 async def test_all_invalid_batch_ends_failed_at_once(runtime: Runtime) -> None:
     created = await runtime.batches().create(["localhost", "-bad-.test", "x"])
     assert created.status == "failed"
-    status = await batch_status(runtime.db, created.id)
+    status = await runtime.batches().status(created.id)
     assert status.status == "failed" and status.progress == 100
     assert status.error == "every entry is invalid"
     assert status.finished_at is not None
@@ -180,7 +180,7 @@ async def test_all_invalid_batch_ends_failed_at_once(runtime: Runtime) -> None:
 async def test_every_domain_failing_ends_failed(runtime: Runtime) -> None:
     created = await runtime.batches().create(["fail-a.test", "fail-b.test"], processor=SCRIPTED)
     events = await process(runtime, created.id)
-    assert (await batch_status(runtime.db, created.id)).status == "failed"
+    assert (await runtime.batches().status(created.id)).status == "failed"
     assert ("batch.failed", created.id) in events
 
 
@@ -193,10 +193,10 @@ async def test_progress_reaches_100_exactly_when_the_last_domain_ends(runtime: R
     try:
         task = asyncio.create_task(process(rt, created.id))
         while not task.done():
-            seen.append(await batch_status(runtime.db, created.id))
+            seen.append(await runtime.batches().status(created.id))
             await asyncio.sleep(0.01)
         await task
-        seen.append(await batch_status(runtime.db, created.id))
+        seen.append(await runtime.batches().status(created.id))
     finally:
         await rt.close()
     statuses = [s.status for s in seen]
@@ -217,7 +217,7 @@ async def test_cancel_stops_pending_domains(runtime: Runtime) -> None:
     cancelled = await runtime.batches().cancel(created.id)
     assert cancelled == 50
     await assert_counters_match_rows(runtime, created.id)
-    status = await batch_status(runtime.db, created.id)
+    status = await runtime.batches().status(created.id)
     assert status.status == "cancelled" and status.counts["cancelled"] == 50
     assert status.errors == {}
     events = await process(runtime, created.id)
@@ -227,10 +227,10 @@ async def test_cancel_stops_pending_domains(runtime: Runtime) -> None:
 async def test_retry_requeues_failed_domains(runtime: Runtime, tmp_path: Path) -> None:
     created = await runtime.batches().create(["ok.test", "fail-1.test"], processor=SCRIPTED)
     await process(runtime, created.id)
-    assert (await batch_status(runtime.db, created.id)).counts["failed"] == 1
+    assert (await runtime.batches().status(created.id)).counts["failed"] == 1
     assert await runtime.batches().retry(created.id) == 1
     await assert_counters_match_rows(runtime, created.id)
-    status = await batch_status(runtime.db, created.id)
+    status = await runtime.batches().status(created.id)
     assert status.status == "processing" and status.counts["pending"] == 1
     events = await process(runtime, created.id)
     assert events == [("batch.completed", created.id)]
@@ -281,7 +281,7 @@ async def test_final_transition_happens_once_with_concurrent_workers(runtime: Ru
             await rt.close()
     assert sorted(events) == [("batch.completed", created.id), ("batch.started", created.id)]
     assert sum(s.claimed for s in stats) == 200
-    assert (await batch_status(runtime.db, created.id)).counts["succeeded"] == 200
+    assert (await runtime.batches().status(created.id)).counts["succeeded"] == 200
 
 
 async def test_small_batch_is_not_starved_by_a_big_one(runtime: Runtime) -> None:
@@ -295,10 +295,10 @@ async def test_small_batch_is_not_starved_by_a_big_one(runtime: Runtime) -> None
     try:
         w = rt.worker(only_batches=[big.id, small.id], burst=True)
         task = asyncio.create_task(w.run())
-        while (await batch_status(runtime.db, small.id)).status != "completed":
+        while (await runtime.batches().status(small.id)).status != "completed":
             assert not task.done()
             await asyncio.sleep(0.02)
-        big_done = (await batch_status(runtime.db, big.id)).done
+        big_done = (await runtime.batches().status(big.id)).done
         w.stop()
         await task
         await assert_counters_match_rows(rt, big.id)
@@ -316,7 +316,7 @@ async def test_live_worker_extends_its_leases(runtime: Runtime) -> None:
     holder, rival = Runtime(settings), Runtime(settings)
     try:
         first = asyncio.create_task(process(holder, created.id))
-        while (await batch_status(runtime.db, created.id)).counts["processing"] == 0:  # noqa: ASYNC110
+        while (await runtime.batches().status(created.id)).counts["processing"] == 0:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         # A rival keeps sweeping for expired leases while the slow domain is in hand.
         second = asyncio.create_task(process(rival, created.id))
@@ -346,7 +346,7 @@ async def test_delete_batch_removes_it_and_nothing_else(runtime: Runtime) -> Non
         )
     assert await delete_batch(runtime.db, doomed.id) == 3
     with pytest.raises(NotFoundError):
-        await batch_status(runtime.db, doomed.id)
+        await runtime.batches().status(doomed.id)
     with pytest.raises(NotFoundError):
         await delete_batch(runtime.db, doomed.id)
     async with runtime.db.connect() as conn:
@@ -356,7 +356,7 @@ async def test_delete_batch_removes_it_and_nothing_else(runtime: Runtime) -> Non
             )
             assert left == 0, table.name
     assert await count_rows(runtime) == (1, 2)
-    status = await batch_status(runtime.db, kept.id)
+    status = await runtime.batches().status(kept.id)
     assert status.status == "pending" and status.counts["pending"] == 2
 
 

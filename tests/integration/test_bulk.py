@@ -10,7 +10,7 @@ from sqlalchemy import select
 from domainbatch.runtime import Runtime
 from domainbatch.settings import Settings
 from domainbatch.storage import bulk
-from domainbatch.storage.batches import batch_status, iter_domains
+from domainbatch.storage.batches import iter_domains
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import batch_domains
 from tests.conftest import PG_URL
@@ -65,7 +65,7 @@ async def test_chunks_dedupe_exactly_and_keep_input_order(
         assert by_input["a.test"].input == "a.test"
         assert by_input["new\nline"].status == "invalid"
         assert by_input["new\nline"].error_code == "invalid_domain"
-        status = await batch_status(rt.db, created.id)
+        status = await rt.batches().status(created.id)
         assert status.counts["pending"] == 6 and status.counts["invalid"] == 3
         await assert_counters_match_rows(rt, created.id)
     finally:

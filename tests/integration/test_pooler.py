@@ -18,7 +18,6 @@ from domainbatch.errors import StorageError
 from domainbatch.runtime import Runtime
 from domainbatch.settings import Settings
 from domainbatch.storage import database
-from domainbatch.storage.batches import batch_status
 from tests.conftest import BACKENDS, PG_URL, PGBOUNCER_URL, backend_settings, wipe_postgres
 
 pytestmark = pytest.mark.skipif("pgbouncer" not in BACKENDS, reason="PgBouncer backend disabled")
@@ -62,7 +61,7 @@ async def workload(settings: Settings) -> tuple[BatchReport, list[BaseException]
     async def read(rt: Runtime) -> None:
         while not finished.is_set():
             try:
-                await batch_status(rt.db, created.id)
+                await rt.batches().status(created.id)
             except StorageError as exc:
                 errors.append(exc)
             await asyncio.sleep(0.005)
@@ -84,7 +83,7 @@ async def workload(settings: Settings) -> tuple[BatchReport, list[BaseException]
     finished.set()
     await asyncio.gather(*reading)
     logging.getLogger("domainbatch").removeHandler(handler)
-    final = await batch_status(creator.db, created.id)
+    final = await creator.batches().status(created.id)
     return final, errors, [creator, *workers, *readers]
 
 

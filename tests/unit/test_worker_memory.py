@@ -53,6 +53,8 @@ async def test_a_batch_runs_to_completed_once() -> None:
     assert store.counts(batch_id) == {"succeeded": 10}
     assert {d.attempts for d in store.batches[batch_id].domains} == {1}
     assert worker.stats.claimed == 10 and worker.stats.succeeded == 10
+    report = await store.status(batch_id)
+    assert (report.status, report.done, report.progress) == ("completed", 10, 100.0)
 
 
 async def test_transient_failures_retry_and_permanent_ones_fail(tmp_path: Path) -> None:

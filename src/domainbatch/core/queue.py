@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.models import BatchReport
 from domainbatch.core.status import BatchStatus
 
 
@@ -92,6 +93,11 @@ class QueueStore(Protocol):
         """Store a batch whole or not at all; memory holds one chunk of ``chunk_size``
         entries whatever the size (``LimitExceededError`` past ``max_entries``,
         ``EmptyBatchError`` for none)."""
+        ...
+
+    async def status(self, batch_id: str, *, tenant_id: str | None = None) -> BatchReport:
+        """The batch with its counts, errors, progress, rate and ETA, one snapshot
+        (``NotFoundError`` if there is none, or it is not ``tenant_id``'s)."""
         ...
 
     async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:

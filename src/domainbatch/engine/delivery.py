@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from domainbatch.core.queue import QueueStore
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.engine.outage import Outage
 from domainbatch.errors import InputError, StorageError
@@ -27,7 +28,6 @@ from domainbatch.fetching.connect import AiohttpResolver
 from domainbatch.fetching.guard import check_url
 from domainbatch.fetching.lookup import GuardedResolver
 from domainbatch.settings import Settings
-from domainbatch.storage.batches import batch_status
 from domainbatch.storage.database import Database
 from domainbatch.storage.outbox import Delivery, Outbox
 
@@ -60,9 +60,17 @@ class WebhookSender:
     """Claims due deliveries and posts them. One per worker; any number per fleet."""
 
     def __init__(
-        self, db: Database, settings: Settings, worker_id: str, *, outage: Outage | None = None
+        self,
+        db: Database,
+        settings: Settings,
+        worker_id: str,
+        *,
+        store: QueueStore,
+        outage: Outage | None = None,
     ) -> None:
+        """``store``: where the status sent with each event is read."""
         self.db = db
+        self.store = store
         self.settings = settings
         self.worker_id = worker_id
         self.outbox = Outbox(db, settings.webhook_lease_seconds)
@@ -190,5 +198,5 @@ class WebhookSender:
             "id": delivery.id,
             "event": delivery.event,
             "created_at": delivery.created_at,
-            "batch": (await batch_status(self.db, delivery.batch_id)).as_dict(),
+            "batch": (await self.store.status(delivery.batch_id)).as_dict(),
         }

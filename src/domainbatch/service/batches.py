@@ -28,7 +28,6 @@ from domainbatch.processors.registry import check_options, load_processor
 from domainbatch.service.exports import Export
 from domainbatch.settings import Settings
 from domainbatch.storage.batches import (
-    batch_status,
     delete_batch,
     get_batch_row,
     iter_domains,
@@ -143,7 +142,7 @@ class Batches:
     # Reading ----------------------------------------------------------------------------------
     async def status(self, batch_id: str) -> BatchReport:
         """Counts by domain status, progress, errors by code, timing, rate and ETA."""
-        return await batch_status(self.db, batch_id, tenant_id=self._tenant)
+        return await self.queue.status(batch_id, tenant_id=self._tenant)
 
     async def page(
         self, *, status: str | None = None, limit: int = 50, cursor: str | None = None

@@ -1,14 +1,14 @@
-"""The read side of batches (status, and every domain in order for exports) and their
-deletion. Creation lives in ``creation.py``; queue transitions in ``claims.py``, ``acks.py``
-and ``control.py``."""
+"""The read side of batches (the status's assembly, and every domain in order for exports) and
+their deletion. Creation lives in ``creation.py``; the status statement and queue transitions
+in the queue stores (``sqlite.py``, ``postgres.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,11 +17,9 @@ from domainbatch.core.status import BatchStatus, DomainStatus, Progress
 from domainbatch.errors import NotFoundError
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import (
-    PG_EPOCH_NOW,
     batch_counts,
     batch_domains,
     batches,
-    epoch_now,
     webhook_deliveries,
 )
 
@@ -60,85 +58,23 @@ async def delete_batch(db: Database, batch_id: str, *, tenant_id: str | None = N
     return int(removed.rowcount)
 
 
-async def batch_status(db: Database, batch_id: str, *, tenant_id: str | None = None) -> BatchReport:
-    """The batch with counts by domain status, errors by code, progress, rate and ETA."""
-    if not db.is_sqlite:
-        row, counts, errors, now = await _status_postgres(db, batch_id, tenant_id)
-    else:
-        row, counts, errors, now = await _status_sqlite(db, batch_id, tenant_id)
+def status_report(rows: Sequence[Mapping[Any, Any]], batch_id: str) -> BatchReport:
+    """The status from one statement's rows: each is the batch row, the database clock
+    (``now_``) and one summed counter (``c_status``, ``c_code``, ``c_n``; NULL for a batch
+    with no counter rows). ``NotFoundError`` for none."""
+    if not rows:
+        raise NotFoundError(f"no batch {batch_id}")
+    counts, errors = _fold_counts(rows)
+    row = SimpleNamespace(**rows[0])
     progress = Progress(
         total=row.total,
         counts=counts,
         errors=errors,
         started_at=row.started_at,
         finished_at=row.finished_at,
-        now=now,
+        now=float(row.now_ or 0.0),
     )
     return BatchReport.of(batch_record(row), progress)
-
-
-# The batch row, the database clock and the summed counters in one statement, one round trip
-# in autocommit: status is polled (progress bars, SSE, dashboards) while workers load the
-# machine, and every round trip then waits for a CPU.
-_PG_STATUS = f"""
-SELECT b.*, {PG_EPOCH_NOW} AS now_,
-       c.status AS c_status, c.error_code AS c_code, c.n AS c_n
-FROM batches AS b
-LEFT JOIN LATERAL (
-    SELECT status, error_code, sum(n) AS n FROM batch_counts
-    WHERE batch_id = b.id GROUP BY status, error_code
-) AS c ON true
-WHERE b.id = %(id)s AND (%(tenant)s::text IS NULL OR b.tenant_id = %(tenant)s::text)
-"""
-
-
-async def _status_postgres(
-    db: Database, batch_id: str, tenant_id: str | None
-) -> tuple[Any, dict[str, int], dict[str, int], float]:
-    from psycopg.rows import dict_row
-
-    async with db.autocommit() as driver, driver.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_PG_STATUS, {"id": batch_id, "tenant": tenant_id})
-        rows = await cur.fetchall()
-    if not rows:
-        raise NotFoundError(f"no batch {batch_id}")
-    counts, errors = _fold_counts(rows)
-    first = rows[0]
-    return SimpleNamespace(**first), counts, errors, float(first["now_"])
-
-
-async def _status_sqlite(
-    db: Database, batch_id: str, tenant_id: str | None
-) -> tuple[Any, dict[str, int], dict[str, int], float]:
-    """The same single statement as ``_PG_STATUS``, in Core. One statement is one snapshot:
-    pysqlite starts no transaction for a SELECT, so separate reads of the row, the counters
-    and the clock each saw their own moment (a status could say ``pending`` with domains in
-    flight)."""
-    summed = (
-        select(
-            batch_counts.c.batch_id,
-            batch_counts.c.status.label("c_status"),
-            batch_counts.c.error_code.label("c_code"),
-            func.sum(batch_counts.c.n).label("c_n"),
-        )
-        .where(batch_counts.c.batch_id == batch_id)
-        .group_by(batch_counts.c.batch_id, batch_counts.c.status, batch_counts.c.error_code)
-        .subquery()
-    )
-    query = (
-        select(batches, epoch_now().label("now_"), summed.c.c_status, summed.c.c_code, summed.c.c_n)
-        .select_from(batches.outerjoin(summed, summed.c.batch_id == batches.c.id))
-        .where(batches.c.id == batch_id)
-    )
-    if tenant_id is not None:
-        query = query.where(batches.c.tenant_id == tenant_id)
-    async with db.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    if not rows:
-        raise NotFoundError(f"no batch {batch_id}")
-    counts, errors = _fold_counts(row._mapping for row in rows)
-    first = rows[0]
-    return first, counts, errors, float(first.now_ or 0.0)
 
 
 def _fold_counts(rows: Iterable[Mapping[Any, Any]]) -> tuple[dict[str, int], dict[str, int]]:
@@ -156,7 +92,7 @@ def _fold_counts(rows: Iterable[Mapping[Any, Any]]) -> tuple[dict[str, int], dic
     return counts, errors
 
 
-def batch_record(row: Row[Any]) -> BatchRecord:
+def batch_record(row: Row[Any] | SimpleNamespace) -> BatchRecord:
     return BatchRecord(
         id=row.id,
         status=BatchStatus(row.status),

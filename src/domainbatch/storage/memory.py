@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.models import BatchRecord, BatchReport
 from domainbatch.core.queue import ActiveBatch, BatchSpec, Claimed, CreatedBatch, Outcome
 from domainbatch.core.status import (
     ACTIVE_BATCH,
     BatchEvent,
     BatchStatus,
     DomainStatus,
+    Progress,
     batch_ending,
 )
 from domainbatch.errors import ConflictError, EmptyBatchError, LimitExceededError, NotFoundError
@@ -154,6 +156,36 @@ class MemoryQueue:
         return None
 
     # QueueStore ------------------------------------------------------------------------------
+    async def status(self, batch_id: str, *, tenant_id: str | None = None) -> BatchReport:
+        batch = self._batch(batch_id, tenant_id)
+        counts = self.counts(batch_id)
+        errors = Counter(
+            d.error_code or "" for d in batch.domains if d.status == DomainStatus.FAILED
+        )
+        record = BatchRecord(
+            id=batch.id,
+            status=BatchStatus(batch.status),
+            processor=batch.processor,
+            options=batch.options,
+            total=len(batch.domains),
+            invalid=counts.get(DomainStatus.INVALID, 0),
+            duplicates=0,
+            error=batch.error,
+            created_at=batch.created_at,
+            started_at=batch.started_at,
+            finished_at=batch.finished_at,
+            webhook_url=None,
+        )
+        progress = Progress(
+            total=record.total,
+            counts=dict(counts),
+            errors=dict(errors),
+            started_at=batch.started_at,
+            finished_at=batch.finished_at,
+            now=self.clock(),
+        )
+        return BatchReport.of(record, progress)
+
     async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
         return [
             ActiveBatch(b.id, b.processor, b.options, b.max_attempts, b.status)

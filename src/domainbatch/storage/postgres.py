@@ -12,12 +12,15 @@ from importlib.resources import files
 from typing import Any
 
 import orjson
+from psycopg.rows import dict_row
 from sqlalchemy import text
 
 from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.models import BatchReport
 from domainbatch.core.queue import BatchSpec, Claimed, CreatedBatch, Outcome
 from domainbatch.core.status import DomainStatus
 from domainbatch.errors import StorageError
+from domainbatch.storage.batches import status_report
 from domainbatch.storage.bulk import copy_domains
 from domainbatch.storage.queue import SqlQueue
 from domainbatch.storage.tables import PG_EPOCH_NOW
@@ -121,3 +124,9 @@ class PostgresQueue(SqlQueue):
         async with self.db.autocommit() as driver, driver.cursor() as cur:
             await cur.execute(queries()["ack"], params)
         return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
+
+    async def status(self, batch_id: str, *, tenant_id: str | None = None) -> BatchReport:
+        async with self.db.autocommit() as driver, driver.cursor(row_factory=dict_row) as cur:
+            await cur.execute(queries()["status"], {"id": batch_id, "tenant": tenant_id})
+            rows = await cur.fetchall()
+        return status_report(rows, batch_id)

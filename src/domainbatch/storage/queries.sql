@@ -67,3 +67,16 @@ WITH v AS (
     ON CONFLICT (batch_id, shard, status, error_code) DO UPDATE SET n = c.n + excluded.n
 )
 SELECT count(*) FROM moved;
+
+-- name: status
+-- The batch row, the database clock and the summed counters in one statement: status is
+-- polled (progress bars, SSE, dashboards) while workers load the machine, and every round
+-- trip then waits for a CPU.
+SELECT b.*, {epoch_now} AS now_,
+       c.status AS c_status, c.error_code AS c_code, c.n AS c_n
+FROM batches AS b
+LEFT JOIN LATERAL (
+    SELECT status, error_code, sum(n) AS n FROM batch_counts
+    WHERE batch_id = b.id GROUP BY status, error_code
+) AS c ON true
+WHERE b.id = %(id)s AND (%(tenant)s::text IS NULL OR b.tenant_id = %(tenant)s::text);

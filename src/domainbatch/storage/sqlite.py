@@ -12,14 +12,16 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.models import BatchReport
 from domainbatch.core.queue import Claimed, Outcome
 from domainbatch.core.status import DomainStatus
 from domainbatch.storage import counters
+from domainbatch.storage.batches import status_report
 from domainbatch.storage.counters import Key, Tally
 from domainbatch.storage.creation import OnInvalid, Take, storable
 from domainbatch.storage.queue import SqlQueue, attempt_guard
+from domainbatch.storage.tables import batch_counts, batches, epoch_now
 from domainbatch.storage.tables import batch_domains as d
-from domainbatch.storage.tables import epoch_now
 
 _SUCCEED = (
     update(d)
@@ -177,3 +179,32 @@ class SqliteQueue(SqlQueue):
                 tally.move(target[0], DomainStatus.PROCESSING, target, moved)
             await counters.apply(conn, tally, self.shard)
         return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
+
+    async def status(self, batch_id: str, *, tenant_id: str | None = None) -> BatchReport:
+        """The batch row, the clock and the summed counters in one statement, as Postgres's
+        ``status`` query. One statement is one snapshot: pysqlite starts no transaction for a
+        SELECT, so separate reads of the row, the counters and the clock each saw their own
+        moment (a status could say ``pending`` with domains in flight)."""
+        c = batch_counts.c
+        summed = (
+            select(
+                c.batch_id,
+                c.status.label("c_status"),
+                c.error_code.label("c_code"),
+                func.sum(c.n).label("c_n"),
+            )
+            .where(c.batch_id == batch_id)
+            .group_by(c.batch_id, c.status, c.error_code)
+            .subquery()
+        )
+        query = (
+            select(batches, epoch_now().label("now_"), summed.c.c_status, summed.c.c_code)
+            .add_columns(summed.c.c_n)
+            .select_from(batches.outerjoin(summed, summed.c.batch_id == batches.c.id))
+            .where(batches.c.id == batch_id)
+        )
+        if tenant_id is not None:
+            query = query.where(batches.c.tenant_id == tenant_id)
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return status_report([row._mapping for row in rows], batch_id)
