@@ -129,7 +129,7 @@ class QueueStore(Protocol):
         ...
 
     async def finalize(self, batch_id: str) -> str | None:
-        """End the batch if no domain is open (``core.status.final_batch_status``); exactly
+        """End the batch if no domain is open (``core.status.batch_ending``); exactly
         one caller wins and gets the new status."""
         ...
 
