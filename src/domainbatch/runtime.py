@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from domainbatch.core.domains import DomainNormalizer
-from domainbatch.core.queue import QueueStore
+from domainbatch.core.queue import BatchStore
 from domainbatch.service import OPERATOR, Batches, Caller, System
 from domainbatch.settings import Settings
 from domainbatch.storage import counters, migrate
@@ -45,9 +45,9 @@ class Runtime:
 
     def batches(self, caller: Caller = OPERATOR) -> Batches:
         """The batches as ``caller`` may use them (the operator's by default)."""
-        return Batches(self.db, self.settings, self.normalizer, self.queue(), caller)
+        return Batches(self.queue(), self.settings, self.normalizer, caller)
 
-    def queue(self) -> QueueStore:
+    def queue(self) -> BatchStore:
         """A queue store of its own (one writer, one counter shard)."""
         return self._queue(self.db, self.settings.lease_seconds, counters.pick_shard())
 

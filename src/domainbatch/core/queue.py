@@ -9,12 +9,12 @@ Python, for fast tests of the worker, runner and service). Every transition is g
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from domainbatch.core.domains import DomainNormalizer
-from domainbatch.core.models import BatchReport
+from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
 from domainbatch.core.status import BatchStatus
 
 
@@ -139,4 +139,50 @@ class QueueStore(Protocol):
 
     async def retry_failed(self, batch_id: str, *, tenant_id: str | None = None) -> int:
         """Re-queue the failed domains with fresh attempts; returns how many."""
+        ...
+
+
+class BatchStore(QueueStore, Protocol):
+    """The queue store with the reads the service needs. ``tenant_id`` set means: only that
+    tenant's batches (another's is ``NotFoundError``, exactly like one that does not exist)."""
+
+    async def batch(self, batch_id: str, *, tenant_id: str | None = None) -> BatchRecord:
+        """The batch as stored (``NotFoundError`` if there is none)."""
+        ...
+
+    async def batch_page(
+        self,
+        *,
+        tenant_id: str | None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[BatchRecord]:
+        """Batches, newest first, one keyset page (``cursor``: a previous ``next_cursor``)."""
+        ...
+
+    async def domain_page(
+        self,
+        batch_id: str,
+        *,
+        tenant_id: str | None,
+        status: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[DomainRecord]:
+        """One page of a batch's domains in input order, optionally of one status."""
+        ...
+
+    async def domain(
+        self, batch_id: str, domain_id: int, *, tenant_id: str | None
+    ) -> DomainRecord: ...
+
+    def domains(
+        self, batch_id: str, *, status: str | None = None, tenant_id: str | None = None
+    ) -> AsyncIterator[DomainRecord]:
+        """Every domain of a batch in input order, read a page at a time."""
+        ...
+
+    async def delete(self, batch_id: str, *, tenant_id: str | None = None) -> int:
+        """Remove the batch and everything recorded for it; returns the domain rows removed."""
         ...

@@ -20,20 +20,13 @@ import orjson
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.inputs import iter_entries
 from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
-from domainbatch.core.queue import BatchSpec, CreatedBatch, QueueStore
+from domainbatch.core.queue import BatchSpec, BatchStore, CreatedBatch
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.errors import InputError
 from domainbatch.fetching.guard import check_url
 from domainbatch.processors.registry import check_options, load_processor
 from domainbatch.service.exports import Export
 from domainbatch.settings import Settings
-from domainbatch.storage.batches import (
-    delete_batch,
-    get_batch_row,
-    iter_domains,
-)
-from domainbatch.storage.database import Database
-from domainbatch.storage.pages import batch_page, domain_page, get_domain
 
 __all__ = ["Batches", "Caller", "CreatedBatch"]
 
@@ -53,16 +46,15 @@ OPERATOR = Caller()
 class Batches:
     def __init__(
         self,
-        db: Database,
+        store: BatchStore,
         settings: Settings,
         normalizer: DomainNormalizer,
-        queue: QueueStore,
         caller: Caller,
     ) -> None:
-        self.db = db
+        """``store``: where batches are kept (SQLite, Postgres, or memory for tests)."""
+        self.store = store
         self.settings = settings
         self.normalizer = normalizer
-        self.queue = queue
         self.caller = caller
         self._tenant = caller.tenant_id
 
@@ -102,7 +94,7 @@ class Batches:
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
         )
-        return await self.queue.create(
+        return await self.store.create(
             entries,
             spec=spec,
             normalizer=self.normalizer,
@@ -129,27 +121,27 @@ class Batches:
 
     async def cancel(self, batch_id: str) -> int:
         """Cancel the pending domains; in-flight ones finish. ``ConflictError`` if it ended."""
-        return await self.queue.cancel(batch_id, tenant_id=self._tenant)
+        return await self.store.cancel(batch_id, tenant_id=self._tenant)
 
     async def retry(self, batch_id: str) -> int:
         """Re-queue the failed domains with fresh attempts; returns how many."""
-        return await self.queue.retry_failed(batch_id, tenant_id=self._tenant)
+        return await self.store.retry_failed(batch_id, tenant_id=self._tenant)
 
     async def delete(self, batch_id: str) -> int:
         """Remove the batch and everything recorded for it; returns the domain rows removed."""
-        return await delete_batch(self.db, batch_id, tenant_id=self._tenant)
+        return await self.store.delete(batch_id, tenant_id=self._tenant)
 
     # Reading ----------------------------------------------------------------------------------
     async def status(self, batch_id: str) -> BatchReport:
         """Counts by domain status, progress, errors by code, timing, rate and ETA."""
-        return await self.queue.status(batch_id, tenant_id=self._tenant)
+        return await self.store.status(batch_id, tenant_id=self._tenant)
 
     async def page(
         self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page[BatchRecord]:
         """The caller's batches, newest first, one keyset page."""
-        return await batch_page(
-            self.db, tenant_id=self._tenant, status=status, limit=limit, cursor=cursor
+        return await self.store.batch_page(
+            tenant_id=self._tenant, status=status, limit=limit, cursor=cursor
         )
 
     async def recent(self, *, limit: int = 20, status: str | None = None) -> list[BatchRecord]:
@@ -165,23 +157,22 @@ class Batches:
         cursor: str | None = None,
     ) -> Page[DomainRecord]:
         """One keyset page of a batch's domains in input order."""
-        return await domain_page(
-            self.db, batch_id, tenant_id=self._tenant, status=status, limit=limit, cursor=cursor
+        return await self.store.domain_page(
+            batch_id, tenant_id=self._tenant, status=status, limit=limit, cursor=cursor
         )
 
     async def domain(self, batch_id: str, domain_id: int) -> DomainRecord:
-        return await get_domain(self.db, batch_id, domain_id, tenant_id=self._tenant)
+        return await self.store.domain(batch_id, domain_id, tenant_id=self._tenant)
 
     def items(self, batch_id: str, *, status: str | None = None) -> AsyncIterator[DomainRecord]:
         """Every domain of the batch with its result, in input order, read a page at a time
         (``NotFoundError`` on the first step if the batch is not the caller's)."""
-        return iter_domains(self.db, batch_id, status=status, tenant_id=self._tenant)
+        return self.store.domains(batch_id, status=status, tenant_id=self._tenant)
 
     async def export(self, batch_id: str, fmt: str, *, status: str | None = None) -> Export:
         """Every domain with its result as JSONL or CSV chunks; ``NotFoundError`` now (before a
         response starts streaming), not halfway through."""
-        async with self.db.connect() as conn:
-            await get_batch_row(conn, batch_id, tenant_id=self._tenant)
+        await self.store.batch(batch_id, tenant_id=self._tenant)
         return Export(self.items(batch_id, status=status), fmt)
 
     async def follow(

@@ -92,7 +92,8 @@ def _fold_counts(rows: Iterable[Mapping[Any, Any]]) -> tuple[dict[str, int], dic
     return counts, errors
 
 
-def batch_record(row: Row[Any] | SimpleNamespace) -> BatchRecord:
+def batch_record(row: Any) -> BatchRecord:
+    """From a ``batches`` row (or any object with its columns as attributes)."""
     return BatchRecord(
         id=row.id,
         status=BatchStatus(row.status),
@@ -109,7 +110,8 @@ def batch_record(row: Row[Any] | SimpleNamespace) -> BatchRecord:
     )
 
 
-def domain_record(row: Row[Any]) -> DomainRecord:
+def domain_record(row: Any) -> DomainRecord:
+    """From a ``batch_domains`` row (or any object with its columns as attributes)."""
     return DomainRecord(
         id=row.id,
         domain=row.domain,

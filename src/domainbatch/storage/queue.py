@@ -10,13 +10,14 @@ through a transaction-mode pooler. Each writer owns one counter ``shard`` (see c
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.core.domains import DomainNormalizer
+from domainbatch.core.models import BatchRecord, DomainRecord, Page
 from domainbatch.core.queue import ActiveBatch, BatchSpec, Claimed, CreatedBatch
 from domainbatch.core.status import (
     ACTIVE_BATCH,
@@ -27,8 +28,8 @@ from domainbatch.core.status import (
     batch_ending,
 )
 from domainbatch.errors import ConflictError
-from domainbatch.storage import counters
-from domainbatch.storage.batches import get_batch_row
+from domainbatch.storage import counters, pages
+from domainbatch.storage.batches import batch_record, delete_batch, get_batch_row, iter_domains
 from domainbatch.storage.counters import Tally
 from domainbatch.storage.creation import Load, create_batch
 from domainbatch.storage.database import Database
@@ -80,6 +81,48 @@ class SqlQueue:
             load=self.load_domains,
         )
 
+    # Reads (the service's) ---------------------------------------------------------------------
+    async def batch(self, batch_id: str, *, tenant_id: str | None = None) -> BatchRecord:
+        async with self.db.connect() as conn:
+            return batch_record(await get_batch_row(conn, batch_id, tenant_id=tenant_id))
+
+    async def batch_page(
+        self,
+        *,
+        tenant_id: str | None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[BatchRecord]:
+        return await pages.batch_page(
+            self.db, tenant_id=tenant_id, status=status, limit=limit, cursor=cursor
+        )
+
+    async def domain_page(
+        self,
+        batch_id: str,
+        *,
+        tenant_id: str | None,
+        status: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[DomainRecord]:
+        return await pages.domain_page(
+            self.db, batch_id, tenant_id=tenant_id, status=status, limit=limit, cursor=cursor
+        )
+
+    async def domain(self, batch_id: str, domain_id: int, *, tenant_id: str | None) -> DomainRecord:
+        return await pages.get_domain(self.db, batch_id, domain_id, tenant_id=tenant_id)
+
+    def domains(
+        self, batch_id: str, *, status: str | None = None, tenant_id: str | None = None
+    ) -> AsyncIterator[DomainRecord]:
+        return iter_domains(self.db, batch_id, status=status, tenant_id=tenant_id)
+
+    async def delete(self, batch_id: str, *, tenant_id: str | None = None) -> int:
+        return await delete_batch(self.db, batch_id, tenant_id=tenant_id)
+
+    # Transitions -------------------------------------------------------------------------------
     async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
         query = (
             select(b.c.id, b.c.processor, b.c.options, b.c.max_attempts, b.c.status)
