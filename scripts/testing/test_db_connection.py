@@ -118,11 +118,11 @@ async def body(script: Script) -> None:
             if db.is_sqlite:
                 await migrate.upgrade(db)  # the embedded default migrates itself, as the CLI does
             report = await System(db).check()
-            fact("server_version", report["server_version"])
-            fact("schema_revision", report["schema_revision"])
-            log.info("server %s, pooler mode %s", report["server_version"], report["pooler_mode"])
+            fact("server_version", report.server_version)
+            fact("schema_revision", report.schema_revision)
+            log.info("server %s, pooler mode %s", report.server_version, report.pooler_mode)
             await require_schema(Runtime(settings, db))
-            check(report["ok"], "the database check passes", str(report))
+            check(report.ok, "the database check passes", str(report.as_dict()))
             check_equal(db.checked_out(), 0, "connections checked out after the check")
             if postgres and db.pooler_mode != "direct":
                 fact("pooler_version", await asyncio.to_thread(pooler_version, db))

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from domainbatch.core.models import DeliveryRecord
 from domainbatch.engine.delivery import verify
 from domainbatch.storage.database import Database
 from domainbatch.storage.outbox import Outbox
@@ -115,16 +116,16 @@ def test_events_are_signed_retried_and_delivered_once(
         assert completed["batch"]["counts"]["succeeded"] == 2
     # The outbox kept the history: delivered, on the third attempt, with the receiver's status.
     rows = deliveries(api_backend, api_workdir, done)
-    assert [(r["event"], r["status"], r["attempts"], r["response_status"]) for r in rows] == [
+    assert [(r.event, r.status, r.attempts, r.response_status) for r in rows] == [
         ("batch.started", "delivered", 3, 200),
         ("batch.completed", "delivered", 3, 200),
     ]
 
 
-def deliveries(backend: str, workdir: Path, batch_id: str) -> list[dict[str, Any]]:
+def deliveries(backend: str, workdir: Path, batch_id: str) -> list[DeliveryRecord]:
     """The outbox rows of one batch, read through the storage code."""
 
-    async def read() -> list[dict[str, Any]]:
+    async def read() -> list[DeliveryRecord]:
         db = Database(backend_settings(backend, workdir))
         try:
             return await Outbox(db, 60).deliveries(batch_id)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
+from domainbatch.core.models import DeliveryRecord
 from tests.acceptance.conftest import server_env
 from tests.acceptance.test_api_webhooks import SECRET, Receiver, deliveries, hook
 from tests.support.apiserver import ApiServer
@@ -29,13 +29,13 @@ def test_private_receivers_obey_the_ssrf_setting(api_backend: str, api_workdir: 
         named = {"url": receiver.url.replace("127.0.0.1", "hooks.test"), "secret": SECRET}
         batch_id = server.create(["p.test"], key="", webhook=named)["id"]
         server.wait(batch_id)
-        rows: list[dict[str, Any]] = []
+        rows: list[DeliveryRecord] = []
         deadline = time.monotonic() + 30
-        while not rows or any(r["status"] == "pending" for r in rows):
+        while not rows or any(r.status == "pending" for r in rows):
             assert time.monotonic() < deadline, rows
             time.sleep(0.1)
             rows = deliveries(api_backend, api_workdir, batch_id)
-        assert {r["status"] for r in rows} == {"failed"}
-        errors = [str(r["last_error"]) for r in rows]
+        assert {r.status for r in rows} == {"failed"}
+        errors = [str(r.last_error) for r in rows]
         assert all("refused addresses" in e for e in errors), errors
         assert receiver.attempts == Counter()

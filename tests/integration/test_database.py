@@ -59,14 +59,14 @@ async def test_check_reports_server_and_no_leftover_connection(settings: Setting
         report = await System(db).check()
     finally:
         await db.dispose()
-    assert report["ok"] is True and report["checked_out_connections"] == 0
-    assert report["schema_revision"] == migrate.head_revision()
+    assert report.ok is True and report.checked_out_connections == 0
+    assert report.schema_revision == report.schema_head == migrate.head_revision()
     expected = (
         "SQLite" if settings.database_url.get_secret_value().startswith("sqlite") else "PostgreSQL"
     )
-    assert str(report["server_version"]).startswith(expected)
+    assert report.server_version.startswith(expected)
     expected_mode = "transaction" if settings.pooler_mode == "transaction" else "direct"
-    assert report["pooler_mode"] == expected_mode
+    assert report.pooler_mode == expected_mode
 
 
 async def test_unreachable_database_is_a_storage_error(backend: str) -> None:

@@ -6,10 +6,30 @@ from __future__ import annotations
 import dataclasses
 
 import orjson
+import pytest
 
-from domainbatch.api.schemas import Batch, BatchDetail, BatchList, Domain, DomainList
-from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
-from domainbatch.core.status import BatchStatus, DomainStatus, Progress
+from domainbatch.api.schemas import (
+    Batch,
+    BatchAction,
+    BatchDetail,
+    BatchList,
+    CreatedBatch,
+    Domain,
+    DomainList,
+    derived,
+)
+from domainbatch.core import queue
+from domainbatch.core.models import (
+    BatchRecord,
+    BatchReport,
+    DatabaseCheck,
+    DeliveryRecord,
+    DomainRecord,
+    KeyRecord,
+    Page,
+)
+from domainbatch.core.status import BatchEvent, BatchStatus, DomainStatus, Progress
+from domainbatch.storage.tables import webhook_deliveries
 
 RECORD = BatchRecord(
     id="0b6c6f5e-4f7a-4d8e-9a57-2f1d0c1e7a10",
@@ -146,3 +166,73 @@ def test_the_api_serializes_a_model_as_its_dict() -> None:
     assert page.model_dump(mode="json") == Page([RECORD], None).as_dict()
     domain = Domain.model_validate(DOMAIN, from_attributes=True).model_dump(mode="json")
     assert domain == DOMAIN.as_dict()
+
+
+def test_a_key_is_the_old_keys_list_row() -> None:
+    key = KeyRecord("k-1", "alice", "dbk_Q0uhab89", 1796030003.5, None)
+    old = {  # what storage.tenants.list_keys built
+        "id": "k-1",
+        "tenant": "alice",
+        "prefix": "dbk_Q0uhab89",
+        "created_at": 1796030003.5,
+        "revoked_at": None,
+    }
+    assert key.as_dict() == old and list(key.as_dict()) == list(old)
+    assert KeyRecord(**old) == key
+
+
+def test_a_delivery_is_its_outbox_row_without_a_secret() -> None:
+    row = {  # dict(row._mapping) of ``SELECT webhook_deliveries.*``, as Outbox.deliveries gave
+        "id": "d-1",
+        "batch_id": "b-1",
+        "event": "batch.completed",
+        "status": "delivered",
+        "attempts": 3,
+        "next_attempt_at": 1000.0,
+        "lease_expires_at": None,
+        "worker_id": "w-1",
+        "response_status": 200,
+        "last_error": None,
+        "created_at": 999.5,
+        "delivered_at": 1001.0,
+    }
+    assert list(row) == [c.name for c in webhook_deliveries.columns]
+    delivery = DeliveryRecord(**{**row, "event": BatchEvent(row["event"])})
+    shown = delivery.as_dict()
+    assert shown == row and list(shown) == list(row)
+    assert type(shown["event"]) is str
+    assert not any("secret" in name or "url" in name for name in shown)
+
+
+def test_a_database_check_is_the_old_check_dict() -> None:
+    old = {  # what System.check returned
+        "ok": True,
+        "database": "sqlite+aiosqlite:////tmp/x.db",
+        "server_version": "SQLite 3.40.1",
+        "pooler_mode": "direct",
+        "schema_revision": None,
+        "schema_head": "0002",
+        "checked_out_connections": 0,
+    }
+    check = DatabaseCheck(**old)
+    assert check.as_dict() == old and list(check.as_dict()) == list(old)
+    assert orjson.dumps(check.as_dict()) == orjson.dumps(old)
+
+
+def test_a_created_batch_schema_is_the_store_record_and_its_status_url() -> None:
+    created = queue.CreatedBatch("b-1", "pending", 3, 5, 1, 1, [{"input": "x y", "reason": "r"}])
+    names = [f.name for f in dataclasses.fields(queue.CreatedBatch)]
+    assert list(CreatedBatch.model_fields) == [*names, "status_url"]
+    body = {**vars(created), "status_url": "http://127.0.0.1/v1/batches/b-1"}
+    assert CreatedBatch.model_validate(body).model_dump(mode="json") == body
+    described = CreatedBatch.model_json_schema()["properties"]
+    assert described["status"] == {"$ref": "#/$defs/BatchStatus"}
+    assert described["entries"]["description"] == "Entries received"
+    assert described["invalid_entries"]["items"] == {"$ref": "#/$defs/InvalidEntry"}
+    with pytest.raises(TypeError, match="no field entires"):
+        derived(queue.CreatedBatch, "Misspelt", entires="Entries received")
+
+
+def test_a_batch_action_dumps_as_the_old_dict() -> None:
+    action = BatchAction(id="b-1", status=BatchStatus.CANCELLED, affected=4)
+    assert action.model_dump(mode="json") == {"id": "b-1", "status": "cancelled", "affected": 4}

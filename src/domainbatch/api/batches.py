@@ -215,10 +215,10 @@ async def batch_events(batch_id: BatchId, svc: Svc, batches: Mine) -> StreamingR
     response_model=BatchAction,
     responses=documented(404, 409, 422),
 )
-async def cancel_batch(batch_id: BatchId, batches: Mine) -> dict[str, Any]:
+async def cancel_batch(batch_id: BatchId, batches: Mine) -> BatchAction:
     """Cancel the batch's pending domains (in-flight ones finish). 409 if it already ended."""
     count = await batches.cancel(str(batch_id))
-    return {"id": str(batch_id), "status": BatchStatus.CANCELLED, "affected": count}
+    return BatchAction(id=str(batch_id), status=BatchStatus.CANCELLED, affected=count)
 
 
 @router.post(
@@ -227,13 +227,13 @@ async def cancel_batch(batch_id: BatchId, batches: Mine) -> dict[str, Any]:
     response_model=BatchAction,
     responses=documented(404, 422),
 )
-async def retry_batch(batch_id: BatchId, svc: Svc, batches: Mine) -> dict[str, Any]:
+async def retry_batch(batch_id: BatchId, svc: Svc, batches: Mine) -> BatchAction:
     """Re-queue the batch's failed domains with fresh attempts."""
     count = await batches.retry(str(batch_id))
     if svc.worker is not None and count:
         svc.worker.wake()
     status = await batches.status(str(batch_id))
-    return {"id": str(batch_id), "status": status.status, "affected": count}
+    return BatchAction(id=str(batch_id), status=status.status, affected=count)
 
 
 __all__ = ["Batch", "router"]

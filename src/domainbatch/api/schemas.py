@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from domainbatch.core import queue
 from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
 from domainbatch.core.status import BatchStatus
 
@@ -38,25 +40,24 @@ class InvalidEntry(BaseModel):
     reason: str
 
 
-class CreatedBatch(BaseModel):
-    id: str
-    status: BatchStatus
-    total: int = Field(description="Domains stored: valid (deduplicated) and invalid")
-    entries: int = Field(description="Entries received")
-    invalid: int
-    duplicates: int = Field(description="Entries merged into an earlier identical domain")
-    invalid_entries: list[InvalidEntry] = Field(description="The first 100 invalid entries")
-    status_url: str
-
-
 def derived(
-    source: type[Any], name: str, *item: type[BaseModel], **described: str
+    source: type[Any],
+    name: str,
+    *item: type[BaseModel],
+    typed: Mapping[str, Any] | None = None,
+    added: Mapping[str, Any] | None = None,
+    **described: str,
 ) -> type[BaseModel]:
     """The response schema ``name`` with the fields of the read model ``source``: their types
     and the descriptions in their metadata, stated once in ``core.models`` (``described`` adds
     one for this schema only). ``item`` fills a generic model's type parameter (a page's
-    items)."""
-    hints = get_type_hints(source)
+    items); ``typed`` narrows a field's type for the schema (an enum, a nested schema), and
+    ``added`` appends fields only the API has."""
+    typed, added = typed or {}, added or {}
+    unknown = {*typed, *described} - {f.name for f in dataclasses.fields(source)} - {*added}
+    if unknown:  # a renamed field would otherwise lose its type or description unnoticed
+        raise TypeError(f"{source.__name__} has no field {', '.join(sorted(unknown))}")
+    hints = {**get_type_hints(source), **typed}
     fields: dict[str, Any] = {}
     for spec in dataclasses.fields(source):
         hint = hints[spec.name]
@@ -64,7 +65,21 @@ def derived(
             hint = hint[item]
         text = described.get(spec.name, spec.metadata.get("description"))
         fields[spec.name] = (hint, Field(description=text))
+    for extra, hint in added.items():
+        fields[extra] = (hint, Field(description=described.get(extra)))
     return create_model(name, __module__=__name__, **fields)
+
+
+CreatedBatch = derived(
+    queue.CreatedBatch,
+    "CreatedBatch",
+    typed={"status": BatchStatus, "invalid_entries": list[InvalidEntry]},
+    added={"status_url": str},
+    total="Domains stored: valid (deduplicated) and invalid",
+    entries="Entries received",
+    duplicates="Entries merged into an earlier identical domain",
+    invalid_entries="The first 100 invalid entries",
+)
 
 
 Batch = derived(BatchRecord, "Batch")

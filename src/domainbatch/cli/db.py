@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from domainbatch.cli.common import DatabaseUrl, execute, fail, load_settings, out, print_json
+from domainbatch.core.models import DatabaseCheck
 from domainbatch.runtime import Runtime
 
 app = typer.Typer(help="Database schema and connectivity.", no_args_is_help=True)
@@ -36,7 +37,7 @@ def check(
     """Connect, run a query, and report server version, pooler mode and leftover connections."""
     settings = load_settings(database_url=database_url)
 
-    async def main() -> dict[str, Any]:
+    async def main() -> DatabaseCheck:
         rt = Runtime(settings)  # not open_runtime: a check must not migrate anything
         try:
             return await rt.system().check()
@@ -45,11 +46,11 @@ def check(
 
     report = execute(main)
     if as_json:
-        print_json(report)
+        print_json(report.as_dict())
     else:
-        for key, value in report.items():
+        for key, value in report.as_dict().items():
             out.print(f"{key:>24}: {value}")
-    if not report["ok"]:
+    if not report.ok:
         fail("database check failed")
-    if report["schema_revision"] != report["schema_head"]:
+    if report.schema_revision != report.schema_head:
         fail("schema is not up to date: run `domainbatch db upgrade`")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,7 +20,9 @@ from domainbatch.cli.common import (
     print_json,
 )
 from domainbatch.cli.render import when
+from domainbatch.core.models import KeyRecord
 from domainbatch.runtime import open_runtime
+from domainbatch.service import IssuedKey
 
 keys_app = typer.Typer(help="API keys: each belongs to a tenant.", no_args_is_help=True)
 
@@ -86,7 +88,7 @@ def create(
     """Create an API key for a tenant; the key is printed once and never stored."""
     settings = load_settings(database_url=database_url)
 
-    async def main() -> Any:
+    async def main() -> IssuedKey:
         async with open_runtime(settings) as rt:
             return await rt.system().create_key(tenant)
 
@@ -107,17 +109,17 @@ def list_(
     """List API keys (their prefixes, never the keys)."""
     settings = load_settings(database_url=database_url)
 
-    async def main() -> list[dict[str, Any]]:
+    async def main() -> list[KeyRecord]:
         async with open_runtime(settings) as rt:
             return await rt.system().list_keys(tenant)
 
-    rows = execute(main)
+    keys = execute(main)
     if as_json:
-        print_json(rows)
+        print_json([key.as_dict() for key in keys])
         return
-    for row in rows:
-        state = "revoked " + when(row["revoked_at"]) if row["revoked_at"] else "active"
-        out.print(f"{row['id']}  {row['prefix']}…  {row['tenant']}  {state}")
+    for key in keys:
+        state = "revoked " + when(key.revoked_at) if key.revoked_at else "active"
+        out.print(f"{key.id}  {key.prefix}…  {key.tenant}  {state}")
 
 
 @keys_app.command("revoke")

@@ -1,8 +1,9 @@
 """Read models (pure): a batch as stored, a batch with its progress, a domain with its result,
-and a keyset page of either. Storage builds them from rows; the service hands them to every
-caller; ``as_dict()`` is their JSON shape (CLI ``--json``, exports, SSE, webhook payloads), and
-the API's response schemas are derived from their fields (types, and the descriptions in each
-field's metadata for the OpenAPI document)."""
+and a keyset page of either; for operators, an API key, a webhook delivery and the database
+check. Storage builds them from rows; the service hands them to every caller; ``as_dict()`` is
+their JSON shape (CLI ``--json``, exports, SSE, webhook payloads), and the API's response
+schemas are derived from their fields (types, and the descriptions in each field's metadata for
+the OpenAPI document)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from domainbatch.core.status import BatchStatus, DomainStatus, Progress
+from domainbatch.core.status import BatchEvent, BatchStatus, DomainStatus, Progress
 
 _NAMES: dict[type, tuple[str, ...]] = {}
 
@@ -101,6 +102,50 @@ class DomainRecord(Model):
     started_at: float | None
     finished_at: float | None
     result: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord(Model):
+    """An API key as ``keys list`` shows it: its clear prefix, never the key or its digest."""
+
+    id: str
+    tenant: str
+    prefix: str
+    created_at: float
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord(Model):
+    """One webhook event's outbox row (``status``: pending, delivered or failed). The receiver's
+    URL and secret stay on the batch."""
+
+    id: str
+    batch_id: str
+    event: BatchEvent
+    status: str
+    attempts: int
+    next_attempt_at: float
+    lease_expires_at: float | None
+    worker_id: str | None
+    response_status: int | None
+    last_error: str | None
+    created_at: float
+    delivered_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseCheck(Model):
+    """``domainbatch db check``: a query answered (and no connection left checked out), the
+    server, the pooler mode, and the schema's revision against the one this code needs."""
+
+    ok: bool
+    database: str
+    server_version: str
+    pooler_mode: str
+    schema_revision: str | None
+    schema_head: str | None
+    checked_out_connections: int
 
 
 M = TypeVar("M", bound=Model)

@@ -3,10 +3,9 @@ fleet-wide figures behind ``/readyz`` and ``/metrics``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import text
 
+from domainbatch.core.models import DatabaseCheck, KeyRecord
 from domainbatch.settings import Settings
 from domainbatch.storage import audit, fleet, migrate, tenants
 from domainbatch.storage.database import Database, detect_pooler_mode, normalize_url
@@ -40,7 +39,7 @@ class System:
         """A new key for ``tenant`` (created on first use); the key itself is never stored."""
         return await tenants.create_key(self.db, tenant)
 
-    async def list_keys(self, tenant: str | None = None) -> list[dict[str, Any]]:
+    async def list_keys(self, tenant: str | None = None) -> list[KeyRecord]:
         return await tenants.list_keys(self.db, tenant)
 
     async def revoke_key(self, key_id_or_prefix: str) -> str:
@@ -55,7 +54,7 @@ class System:
         """Apply every pending migration; returns the revision."""
         return await migrate.upgrade(self.db)
 
-    async def check(self) -> dict[str, Any]:
+    async def check(self) -> DatabaseCheck:
         """Connect, run a query, report the server, pooler mode, schema and leftover
         connections."""
         db = self.db
@@ -66,15 +65,15 @@ class System:
             else:
                 version = await session.scalar(text("SELECT version()"))
         revision = await migrate.current_revision(db)
-        return {
-            "ok": one == 1 and db.checked_out() == 0,
-            "database": db.url.render_as_string(hide_password=True),
-            "server_version": version,
-            "pooler_mode": db.pooler_mode,
-            "schema_revision": revision,
-            "schema_head": migrate.head_revision(),
-            "checked_out_connections": db.checked_out(),
-        }
+        return DatabaseCheck(
+            ok=one == 1 and db.checked_out() == 0,
+            database=db.url.render_as_string(hide_password=True),
+            server_version=version,
+            pooler_mode=db.pooler_mode,
+            schema_revision=revision,
+            schema_head=migrate.head_revision(),
+            checked_out_connections=db.checked_out(),
+        )
 
     async def schema(self) -> tuple[str | None, str | None]:
         """The database's schema revision, and the one this domainbatch needs."""

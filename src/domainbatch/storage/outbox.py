@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domainbatch.core.models import DeliveryRecord
 from domainbatch.core.status import BatchEvent
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import batches as b
@@ -149,10 +149,11 @@ class Outbox:
         async with self.db.transaction() as conn:
             await conn.execute(update(w).where(_guard(delivery, worker_id)).values(**values))
 
-    async def deliveries(self, batch_id: str) -> list[dict[str, Any]]:
+    async def deliveries(self, batch_id: str) -> list[DeliveryRecord]:
         """What was recorded for one batch (for operators and tests)."""
         async with self.db.connect() as conn:
             rows = await conn.execute(
                 select(w).where(w.c.batch_id == batch_id).order_by(w.c.created_at, w.c.id)
             )
-            return [dict(r._mapping) for r in rows]
+            # The record's fields are the table's columns, by name.
+            return [DeliveryRecord(**{**r._mapping, "event": BatchEvent(r.event)}) for r in rows]

@@ -9,10 +9,10 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select, update
 
+from domainbatch.core.models import KeyRecord
 from domainbatch.errors import AuthenticationError, ConflictError, InputError, NotFoundError
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import api_keys, epoch_now, tenants
@@ -70,7 +70,7 @@ async def create_key(db: Database, tenant_name: str) -> IssuedKey:
     return IssuedKey(key_id, key, tenant)
 
 
-async def list_keys(db: Database, tenant_name: str | None = None) -> list[dict[str, Any]]:
+async def list_keys(db: Database, tenant_name: str | None = None) -> list[KeyRecord]:
     query = (
         select(api_keys, tenants.c.name.label("tenant"))
         .join(tenants, tenants.c.id == api_keys.c.tenant_id)
@@ -80,16 +80,7 @@ async def list_keys(db: Database, tenant_name: str | None = None) -> list[dict[s
         query = query.where(tenants.c.name == tenant_name)
     async with db.connect() as conn:
         rows = await conn.execute(query)
-        return [
-            {
-                "id": r.id,
-                "tenant": r.tenant,
-                "prefix": r.prefix,
-                "created_at": r.created_at,
-                "revoked_at": r.revoked_at,
-            }
-            for r in rows
-        ]
+        return [KeyRecord(r.id, r.tenant, r.prefix, r.created_at, r.revoked_at) for r in rows]
 
 
 async def revoke_key(db: Database, key_id_or_prefix: str) -> str:
