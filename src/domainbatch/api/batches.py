@@ -3,6 +3,7 @@ a 404 exactly like one that does not exist."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Annotated, Any
 
@@ -100,7 +101,7 @@ async def create_batch(
         svc.worker.wake()
     status_url = str(request.url_for("get_batch", batch_id=created.id))
     response.headers["Location"] = status_url
-    return {**vars(created), "status_url": status_url}
+    return {**dataclasses.asdict(created), "status_url": status_url}
 
 
 @router.get(

@@ -73,12 +73,8 @@ def derived(
 CreatedBatch = derived(
     queue.CreatedBatch,
     "CreatedBatch",
-    typed={"status": BatchStatus, "invalid_entries": list[InvalidEntry]},
+    typed={"invalid_entries": list[InvalidEntry]},
     added={"status_url": str},
-    total="Domains stored: valid (deduplicated) and invalid",
-    entries="Entries received",
-    duplicates="Entries merged into an earlier identical domain",
-    invalid_entries="The first 100 invalid entries",
 )
 
 

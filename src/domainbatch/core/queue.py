@@ -32,16 +32,19 @@ class BatchSpec:
 
 @dataclass
 class CreatedBatch:
-    """What creating a batch stored: ``total`` rows (valid after deduplication, and invalid)
-    out of ``entries`` received, with the first invalid entries and their reasons."""
+    """What creating a batch stored (the API's ``CreatedBatch`` schema is derived from it)."""
 
     id: str
-    status: str
-    total: int
-    entries: int
+    status: BatchStatus
+    total: int = field(metadata={"description": "Domains stored: valid (deduplicated) and invalid"})
+    entries: int = field(metadata={"description": "Entries received"})
     invalid: int
-    duplicates: int
-    invalid_entries: list[dict[str, str]] = field(default_factory=list)
+    duplicates: int = field(
+        metadata={"description": "Entries merged into an earlier identical domain"}
+    )
+    invalid_entries: list[dict[str, str]] = field(
+        default_factory=list, metadata={"description": "The first 100 invalid entries"}
+    )
 
 
 @dataclass(frozen=True, slots=True)

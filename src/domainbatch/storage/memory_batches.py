@@ -139,7 +139,7 @@ class MemoryBatches:
             self.events.append((BatchEvent.FAILED, batch_id))
         return CreatedBatch(
             batch_id,
-            batch.status,
+            BatchStatus(batch.status),
             batch.total,
             len(taken),
             batch.invalid,
