@@ -308,10 +308,12 @@ async def test_small_batch_is_not_starved_by_a_big_one(runtime: Runtime) -> None
 
 
 async def test_live_worker_extends_its_leases(runtime: Runtime) -> None:
-    """Work outlasting several lease periods is not reclaimed while its worker lives."""
-    settings = runtime.settings.with_overrides(lease_seconds=0.4)
+    """Work outlasting several lease periods is not reclaimed while its worker lives. (A
+    0.4 s lease, extended every ~0.13 s, expired under a loaded CI machine: 1 s leaves room
+    for a 0.6 s stall.)"""
+    settings = runtime.settings.with_overrides(lease_seconds=1.0)
     created = await runtime.batches().create(
-        ["slow-1.test"], processor=SCRIPTED, options={"slow": 1.5}
+        ["slow-1.test"], processor=SCRIPTED, options={"slow": 3.5}
     )
     holder, rival = Runtime(settings), Runtime(settings)
     try:
