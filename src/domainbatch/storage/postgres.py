@@ -32,11 +32,14 @@ log = logging.getLogger("domainbatch.storage")
 
 @cache
 def queries() -> dict[str, str]:
-    """``queries.sql`` by name (each block starts with a ``-- name: <name>`` line)."""
-    text = files("domainbatch.storage").joinpath("queries.sql").read_text(encoding="utf-8")
-    named = re.split(r"^-- name: (\w+)\n", text, flags=re.MULTILINE)[1:]
+    """``queries.sql`` by name (each block starts with a ``-- name: <name>`` line). The
+    comments stay in the file: what goes to the server is the statement alone."""
+    source = files("domainbatch.storage").joinpath("queries.sql").read_text(encoding="utf-8")
+    named = re.split(r"^-- name: (\w+)\n", source, flags=re.MULTILINE)[1:]
     return {
-        name: body.strip().rstrip(";").replace("{epoch_now}", PG_EPOCH_NOW)
+        name: "\n".join(
+            line for line in body.strip().rstrip(";").splitlines() if not line.startswith("--")
+        ).replace("{epoch_now}", PG_EPOCH_NOW)
         for name, body in zip(named[::2], named[1::2], strict=True)
     }
 
