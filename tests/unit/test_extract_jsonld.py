@@ -87,3 +87,28 @@ def test_deep_and_wide_structures_are_bounded() -> None:
     assert jsonld(deep)["organization"] is None  # beyond MAX_DEPTH
     wide = json.dumps([{"@type": "Thing"}] * 10_000 + [{"@type": "Organization", "name": "Late"}])
     assert jsonld(wide)["organization"] is None  # beyond MAX_LIST_ITEMS
+
+
+def test_same_as_keeps_absolute_http_urls_only() -> None:
+    block = json.dumps(
+        {
+            "@type": "Organization",
+            "name": "Vergleich.de",
+            "sameAs": [
+                "Vergleich.de auf Facebook",
+                "/impressum",
+                "www.facebook.com/vergleich",
+                {"url": "relative/page"},
+                " https://www.facebook.com/vergleich ",
+                "HTTPS://x.com/vergleich",
+            ],
+        }
+    )
+    html = f'<script type="application/ld+json">{block}</script>'
+    result = extract("https://www.vergleich.de/", [], html.encode())
+    assert result["jsonld"]["organization"]["same_as"] == [
+        "https://www.facebook.com/vergleich",
+        "HTTPS://x.com/vergleich",
+    ]
+    assert result["socials"]["facebook"] == ["https://www.facebook.com/vergleich"]
+    assert result["socials"]["x"] == ["https://x.com/vergleich"]

@@ -162,6 +162,16 @@ def _url(value: Any, base: str, by_id: dict[str, dict[str, Any]]) -> str | None:
     return absolutize(base, value)
 
 
+def _profile_url(value: Any, by_id: dict[str, dict[str, Any]]) -> str | None:
+    """A ``sameAs`` entry as an absolute http(s) URL, else None.
+
+    Unlike ``url`` or ``logo``, ``sameAs`` names other sites' pages: a relative value is
+    a label ("Vergleich.de auf Facebook") or a scheme-less host, never a path on this
+    site, so it is not resolved against the page URL (an empty base resolves nothing).
+    """
+    return _url(value, "", by_id)
+
+
 def _email(value: Any) -> str | None:
     text = _text(value)
     if not text:
@@ -175,7 +185,7 @@ def _organization(
     same_as: list[str] = []
     raw_same_as = node.get("sameAs")
     for item in raw_same_as[:MAX_LIST_ITEMS] if isinstance(raw_same_as, list) else [raw_same_as]:
-        url = _url(item, base, by_id)
+        url = _profile_url(item, by_id)
         if url and url not in same_as:
             same_as.append(url)
     points: list[dict[str, str | None]] = []
