@@ -29,6 +29,31 @@ def test_description_is_meta_description_only() -> None:
     assert run('<meta property="og:description" content="og">')["description"] is None
 
 
+def test_meta_name_description_beats_an_earlier_itemprop() -> None:
+    html = '<meta itemprop="description" content="micro"><meta name="description" content="meta">'
+    assert run(html)["description"] == "meta"
+
+
+def test_description_fallbacks_in_documented_order() -> None:
+    name = '<meta name="description" content="name">'
+    prop = '<meta property="description" content="property">'
+    item = '<meta itemprop="description" content="itemprop">'
+    equiv = '<meta http-equiv="description" content="http-equiv">'
+    assert run(equiv + item + prop + name)["description"] == "name"
+    assert run(equiv + item + prop)["description"] == "property"
+    assert run(equiv + item)["description"] == "itemprop"
+    assert run(equiv)["description"] == "http-equiv"
+    # A blank one is skipped, like a missing one.
+    assert run('<meta name="description" content=" ">' + item)["description"] == "itemprop"
+
+
+def test_meta_name_description_that_also_carries_og_description() -> None:
+    html = '<meta property="og:description" name="description" content="both">'
+    result = run(html)
+    assert result["description"] == "both"
+    assert result["opengraph"] == {"description": "both"}
+
+
 @pytest.mark.parametrize(
     ("tag", "expected"),
     [

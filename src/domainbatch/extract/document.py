@@ -130,8 +130,10 @@ def limit_nesting(html: str) -> tuple[str, bool]:
 
 @dataclass(frozen=True)
 class MetaTag:
-    key: str  # lowercased name, property, itemprop or http-equiv
+    key: str  # lowercased name, property, itemprop or http-equiv (the first one present)
     content: str
+    attribute: str = "name"  # which of those four attributes gave ``key``
+    name: str = ""  # lowercased ``name``, also when ``property`` gave the key
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,8 @@ class Document:
             for attr in ("property", "name", "itemprop", "http-equiv"):
                 key = attrs.get(attr, "").strip().lower()
                 if key:
-                    tags.append(MetaTag(key, attrs.get("content", "")))
+                    name = attrs.get("name", "").strip().lower()
+                    tags.append(MetaTag(key, attrs.get("content", ""), attr, name))
                     break
         return tags
 

@@ -11,6 +11,8 @@ MAX_CARD_FIELDS = 40
 MAX_TITLE_CHARS = 1_000
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$")
 _ICON_RELS = ("icon", "apple-touch-icon", "apple-touch-icon-precomposed")
+# Where the description comes from, best first (README "Extracted fields").
+_DESCRIPTION_SOURCES = ("name", "property", "itemprop", "http-equiv")
 _URL_CARD_FIELDS = frozenset({"image", "image:url", "image:secure_url", "url", "video", "audio"})
 
 
@@ -40,12 +42,27 @@ def find_title(doc: Document) -> str | None:
 
 
 def find_description(doc: Document) -> str | None:
-    """``<meta name="description">`` only (og:description stays under ``opengraph``)."""
-    for content in doc.meta("description"):
-        text = collapse(content)
-        if text:
-            return text
-    return None
+    """``<meta name="description">``, else ``<meta property|itemprop|http-equiv="description">``.
+
+    By rank, not page order: the standard tag wins over an earlier microdata or RDFa one.
+    og:description stays under ``opengraph`` only; blank contents are skipped.
+    """
+    best: str | None = None
+    best_rank = len(_DESCRIPTION_SOURCES)
+    for tag in doc.meta_tags:
+        if tag.name == "description":
+            rank = 0
+        elif tag.key == "description":
+            rank = _DESCRIPTION_SOURCES.index(tag.attribute)
+        else:
+            continue
+        if rank < best_rank:
+            text = collapse(tag.content)
+            if text:
+                best, best_rank = text, rank
+                if rank == 0:
+                    break
+    return best
 
 
 def normalize_language(tag: str | None) -> str | None:
