@@ -66,6 +66,25 @@ def test_meta_name_description_that_also_carries_og_description() -> None:
         ("  ", None),
         ("{{ lang }}", None),
         ("de, en", "de"),
+        ("pt-br", "pt-BR"),
+        ("de-DE-1996", "de-DE-1996"),
+        ("sr-Latn-RS", "sr-Latn-RS"),
+        ("zh-yue-HK", "zh-yue-HK"),
+        ("en-US-x-twain", "en-US-x-twain"),
+        ("DE-u-co-PHONEBK", "de-u-co-phonebk"),
+        ("en-" + "a" * 200, None),
+        ("UTF-8", None),
+        ("utf8", None),
+        ("japanese", None),
+        ("english", None),
+        ("x", None),
+        ("x-klingon", None),
+        ("i-klingon", None),
+        ("123", None),
+        ("en-", None),
+        ("en--US", None),
+        ("en-US-", None),
+        ("e1", None),
     ],
 )
 def test_normalize_language(tag: str, expected: str | None) -> None:
@@ -77,6 +96,15 @@ def test_language_falls_back_to_header_then_meta() -> None:
     html = '<meta http-equiv="content-language" content="nl">'
     assert run(html)["language"] == "nl"
     assert run('<html lang="pt"><p>x</p>', {"content-language": "fr"})["language"] == "pt"
+
+
+def test_language_skips_a_charset_or_word_and_falls_back() -> None:
+    assert run('<html lang="UTF-8"><p>x</p>')["language"] is None
+    assert run('<html lang="japanese"><p>x</p>')["language"] is None
+    html = '<html lang="UTF-8" xml:lang="japanese"><p>x</p>'
+    assert run(html, {"content-language": "ja"})["language"] == "ja"
+    html = '<html lang="utf8"><meta http-equiv="content-language" content="ja-JP">'
+    assert run(html)["language"] == "ja-JP"
 
 
 def test_relative_canonical_and_base_href() -> None:

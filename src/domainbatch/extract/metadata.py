@@ -9,7 +9,21 @@ from domainbatch.extract.document import Document, absolutize, collapse
 
 MAX_CARD_FIELDS = 40
 MAX_TITLE_CHARS = 1_000
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$")
+# The shape of a BCP 47 (RFC 5646) language tag, with "_" accepted for "-": a 2-3 letter
+# primary language (with up to 3 extlangs), optional script, region, variants, extensions
+# and private use. Only the shape: subtags are not checked against the IANA registry, so
+# "UTF-8", "utf8", "japanese" and "x" fail while an unassigned "qq" passes. Grandfathered
+# ("i-klingon") and private-use-only ("x-...") tags are not languages we can report.
+_LANGUAGE = re.compile(
+    r"""[a-z]{2,3}(?:-[a-z]{3}){0,3}             # language, extlangs
+    (?:-[a-z]{4})?                                # script
+    (?:-(?:[a-z]{2}|[0-9]{3}))?                   # region
+    (?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*      # variants
+    (?:-[a-wyz0-9](?:-[a-z0-9]{2,8})+)*           # extensions
+    (?:-x(?:-[a-z0-9]{1,8})+)?                    # private use""",
+    re.IGNORECASE | re.VERBOSE,
+)
+MAX_LANGUAGE_CHARS = 100  # far beyond any real tag; bounds the work on junk attributes
 _ICON_RELS = ("icon", "apple-touch-icon", "apple-touch-icon-precomposed")
 # Where the description comes from, best first (README "Extracted fields").
 _DESCRIPTION_SOURCES = ("name", "property", "itemprop", "http-equiv")
@@ -66,13 +80,16 @@ def find_description(doc: Document) -> str | None:
 
 
 def normalize_language(tag: str | None) -> str | None:
-    """A BCP 47-looking tag with conventional case (``en-us`` -> ``en-US``), else None."""
-    tag = (tag or "").strip().split(",")[0].strip()
-    if not _LANGUAGE.match(tag):
+    """A tag of BCP 47's shape with conventional case (``en-us`` -> ``en-US``), else None."""
+    tag = (tag or "")[: MAX_LANGUAGE_CHARS * 2].strip().split(",")[0].strip().replace("_", "-")
+    if len(tag) > MAX_LANGUAGE_CHARS or not _LANGUAGE.fullmatch(tag):
         return None
-    subtags = tag.replace("_", "-").split("-")
+    subtags = tag.split("-")
     out = [subtags[0].lower()]
-    for sub in subtags[1:]:
+    for index, sub in enumerate(subtags[1:], 1):
+        if len(sub) == 1:  # an extension or private use: RFC 5646 keeps the rest lowercase
+            out.extend(rest.lower() for rest in subtags[index:])
+            break
         if len(sub) == 2 and sub.isalpha():
             out.append(sub.upper())
         elif len(sub) == 4 and sub.isalpha():
