@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domainbatch.extract import extract
-from domainbatch.extract.socials import PLATFORM_KEYS, classify_profile
+from domainbatch.extract.socials import MAX_PROFILES, PLATFORM_KEYS, classify_profile
 
 
 @pytest.mark.parametrize(
@@ -61,6 +61,30 @@ from domainbatch.extract.socials import PLATFORM_KEYS, classify_profile
         ("https://github.com/acme", ("github", "https://github.com/acme")),
         ("https://github.com/acme/repo", None),
         ("https://github.com/features", None),
+        ("https://github.com/blog", None),
+        ("https://github.com/github", ("github", "https://github.com/github")),
+        ("https://twitter.com/followers", None),
+        ("https://x.com/home", None),
+        ("https://x.com/following", None),
+        ("https://x.com/tos", None),
+        ("https://www.facebook.com/sharer", None),
+        ("https://www.facebook.com/pages", None),
+        ("https://www.facebook.com/groups/", None),
+        ("https://www.facebook.com/people", None),
+        (
+            "https://www.facebook.com/groups/acmefans",
+            ("facebook", "https://www.facebook.com/groups/acmefans"),
+        ),
+        (
+            "https://www.facebook.com/pages/Acme/123",
+            ("facebook", "https://www.facebook.com/pages/Acme/123"),
+        ),
+        ("https://www.facebook.com/pagesacme", ("facebook", "https://www.facebook.com/pagesacme")),
+        ("https://www.facebook.com/careers", None),
+        ("https://www.linkedin.com/shareArticle", None),
+        ("https://www.instagram.com/accounts/", None),
+        ("https://www.instagram.com/web/", None),
+        ("https://www.pinterest.com/settings/", None),
         ("https://gist.github.com/acme", None),
         ("https://www.pinterest.co.uk/acme/", ("pinterest", "https://www.pinterest.com/acme")),
         ("https://www.pinterest.com/pin/create/button/?url=x", None),
@@ -88,3 +112,21 @@ def test_sources_dedupe_and_stable_keys() -> None:
     assert result["socials"]["github"] == ["https://github.com/acme"]
     assert result["socials"]["instagram"] == ["https://www.instagram.com/acme"]
     assert result["socials"]["linkedin"] == ["https://www.linkedin.com/company/acme"]
+
+
+def test_many_profiles_of_one_network_are_kept_up_to_the_total_cap() -> None:
+    facebook = "".join(f'<a href="https://www.facebook.com/acme{i}">f</a>' for i in range(12))
+    result = extract("https://acme.test/", [], facebook.encode())
+    assert len(result["socials"]["facebook"]) == 12
+    many = "".join(
+        f'<a href="https://www.instagram.com/acme{i}">i</a><a href="https://x.com/acme{i}">x</a>'
+        for i in range(MAX_PROFILES)
+    )
+    socials = extract("https://acme.test/", [], many.encode())["socials"]
+    assert sum(len(urls) for urls in socials.values()) == MAX_PROFILES
+    # First seen first: the cap keeps the page's order across networks.
+    assert socials["instagram"][:2] == [
+        "https://www.instagram.com/acme0",
+        "https://www.instagram.com/acme1",
+    ]
+    assert socials["x"][0] == "https://x.com/acme0"

@@ -2,9 +2,11 @@
 
 Sources: ``<a href>``, ``<link href>`` (e.g. ``rel="me"``) and JSON-LD ``sameAs``. Share,
 intent, sharer, dialog, plugin and tracking URLs, posts/videos/statuses, and the
-platforms' own pages (login, help, legal...) are not profiles and are dropped. Output URLs
-are ``https://`` on the platform's main host, without query, fragment or trailing slash
-(twitter.com links are reported as x.com).
+platforms' own pages (login, help, legal, ``x.com/home``, ``twitter.com/followers``,
+``github.com/blog``: each platform's reserved first path segments) are not profiles and are
+dropped. Output URLs are ``https://`` on the platform's main host, without query, fragment
+or trailing slash (twitter.com links are reported as x.com); at most ``MAX_PROFILES`` in
+all, first seen first.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from domainbatch.extract.document import Document, absolutize
 
-MAX_PER_PLATFORM = 10
+# One cap over all platforms, not per platform: large sites link a profile per country,
+# brand or team (dozens on one network), and a cap of 10 per platform lost most of those.
+# 50 keeps such sites whole while bounding the record, first seen first, on link farms.
+MAX_PROFILES = 50
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,17 @@ PLATFORMS: tuple[Platform, ...] = (
         canonical_host="www.facebook.com",
         profile=re.compile(
             r"^/((?:pages|people)/[^/]{1,100}/\d{1,20}|groups/[A-Za-z0-9._-]{1,100}"
-            r"|[A-Za-z0-9][A-Za-z0-9.-]{0,99})"
+            r"|(?!(?:pages|people|groups)/?$)[A-Za-z0-9][A-Za-z0-9.-]{0,99})"
             r"(?:/(?:about|reviews|community|services|timeline|events)?)?/?$"
         ),
         reserved=_reserved(
             "sharer sharer.php share share.php dialog plugins tr tr.php login login.php help "
             "policies privacy legal terms events hashtag watch photo photo.php photos story.php "
             "permalink.php l.php ads business marketplace gaming settings home.php search "
-            "notes video.php reel reels stories messages recover signup"
+            "notes video.php reel reels stories messages recover signup r.php reg logout.php "
+            "careers fundraisers donate places games live friends bookmarks saved notifications "
+            "media videos apps directory find-friends lite mobile menu checkpoint cookies "
+            "policy.php privacy_sandbox about index.php"
         ),
     ),
     Platform(
@@ -58,7 +66,9 @@ PLATFORMS: tuple[Platform, ...] = (
         profile=re.compile(r"^/([A-Za-z0-9_]{1,15})/?$"),
         reserved=_reserved(
             "intent share home search hashtag i privacy tos login signup settings explore "
-            "notifications messages compose widgets oauth account about download"
+            "notifications messages compose widgets oauth account about download followers "
+            "following lists bookmarks communities topics rules terms logout signin "
+            "who_to_follow trends tweetbutton favorites mentions retweets"
         ),
     ),
     Platform(
@@ -73,7 +83,11 @@ PLATFORMS: tuple[Platform, ...] = (
         hosts=("instagram.com",),
         canonical_host="www.instagram.com",
         profile=re.compile(r"^/([A-Za-z0-9._]{1,30})/?$"),
-        reserved=_reserved("p reel reels explore accounts stories tv about legal developer direct"),
+        reserved=_reserved(
+            "p reel reels explore accounts stories tv about legal developer direct web "
+            "challenge emails session oauth directory create lite download graphql api static "
+            "your_activity"
+        ),
     ),
     Platform(
         key="youtube",
@@ -98,7 +112,9 @@ PLATFORMS: tuple[Platform, ...] = (
             "about features pricing login join marketplace sponsors topics orgs settings site "
             "security enterprise explore collections trending apps contact customer-stories "
             "readme team home issues pulls notifications new organizations codespaces "
-            "education events"
+            "education events blog copilot solutions resources partners dashboard search "
+            "signup logout sessions password_reset stars watching sitemap mobile git-guides "
+            "premium-support nonprofit why-github"
         ),
         subdomains=re.compile(r"^(?:www)?$"),
     ),
@@ -107,7 +123,10 @@ PLATFORMS: tuple[Platform, ...] = (
         hosts=("pinterest.com", "pinterest.co.uk", "pinterest.ca", "pinterest.fr", "pinterest.de"),
         canonical_host="www.pinterest.com",
         profile=re.compile(r"^/([A-Za-z0-9_]{3,30})/?$"),
-        reserved=_reserved("pin search ideas explore _ categories business today login"),
+        reserved=_reserved(
+            "pin search ideas explore _ categories business today login signup logout settings "
+            "about discover topics homefeed shopping videos password oauth resource"
+        ),
     ),
 )
 PLATFORM_KEYS = tuple(platform.key for platform in PLATFORMS)
@@ -180,7 +199,9 @@ def find_socials(doc: Document, extra: Iterable[Any] = ()) -> dict[str, list[str
         if found is None:
             continue
         key, profile = found
-        if profile.lower() not in seen and len(socials[key]) < MAX_PER_PLATFORM:
+        if profile.lower() not in seen:
             seen.add(profile.lower())
             socials[key].append(profile)
+            if len(seen) >= MAX_PROFILES:
+                break
     return socials
