@@ -17,7 +17,7 @@ CRASH_ONCE = re.compile(rb"<!-- crash once, noted in (\S+) -->")
 
 
 def crash_on_marker(
-    url: str, headers: list[tuple[str, str]], body: bytes, region: str
+    url: str, headers: list[tuple[str, str]], body: bytes, region: str, infer_region: bool
 ) -> tuple[dict[str, Any], float]:
     """``timed_extract``, except that a page holding ``CRASH`` kills the process running it
     (as a crash in the HTML parser would). Every page takes a while, so that when one
@@ -29,17 +29,17 @@ def crash_on_marker(
     if once and not os.path.exists(once.group(1)):
         Path(os.fsdecode(once.group(1))).write_text("crashed")
         os._exit(71)
-    result, seconds = timed_extract(url, headers, body, region)
+    result, seconds = timed_extract(url, headers, body, region, infer_region)
     result["pid"] = os.getpid()
     return result, seconds
 
 
 def dies_in_a_child(
-    url: str, headers: list[tuple[str, str]], body: bytes, region: str
+    url: str, headers: list[tuple[str, str]], body: bytes, region: str, infer_region: bool
 ) -> tuple[dict[str, Any], float]:
     """``crash_on_marker`` in the worker's own thread; in an extraction process it dies at
     once (before saying ready), as a process that cannot start would, after a moment."""
     if sys.argv[0].endswith("extraction_child.py"):
         time.sleep(0.2)
         os._exit(3)
-    return crash_on_marker(url, headers, body, region)
+    return crash_on_marker(url, headers, body, region, infer_region)

@@ -179,3 +179,61 @@ def test_latin1_text_has_no_other_decimal_digits() -> None:
 def test_windows_with_characters_above_latin1(text: str) -> None:
     assert _windowed(text, "US") == _whole_text(text, "US")
     assert _whole_text(text, "US")
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("Posted 27.06.2018 09:54 by admin", "US"),
+        ("Posted 26 / 04 / 2020 03:44 by admin", "US"),
+        ("Posted 26 / 04 / 2020 03:44 by admin", "DE"),
+        ("Posted 26-04-2020 03:44", "IN"),
+        ("Updated 2020-04-26", "US"),
+        ("Read / write / seek: 701 / 8818 / 471 MB/sec", "US"),
+        ("Read / write / seek: 701/8818/471 MB/sec", "IN"),
+        ("1,234,567 downloads", "US"),
+        ("1.234.567.890 visits and 1 234 567 890 views", "BR"),
+        ("firmware 7.01.8818.471", "US"),
+        ("ver 22.04.5678", "NO"),
+        ("v1.0.0-2125550123", "DE"),
+    ],
+)
+def test_dates_times_figures_and_versions_are_not_phones(text: str, region: str) -> None:
+    assert phones(f"<p>{text}</p>", region) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "expected"),
+    [
+        ("Tel. 06.12.34.56.78", "FR", ["+33612345678"]),
+        ("Llámenos: 912 345 678", "ES", ["+34912345678"]),
+        ("Numero verde 800 123 456", "IT", ["+39800123456"]),
+        ("Tel. 030 / 12345678", "DE", ["+493012345678"]),
+        ("Open 27.06.2018; call 030 12345678", "DE", ["+493012345678"]),
+    ],
+)
+def test_phones_near_the_lookalike_shapes_are_kept(
+    text: str, region: str, expected: list[str]
+) -> None:
+    assert phones(f"<p>{text}</p>", region) == expected
+
+
+@pytest.mark.parametrize(
+    ("href", "region", "expected"),
+    [
+        ("tel://+4930123456", "US", "+4930123456"),
+        ("tel:+49%2030%2012345678", "US", "+493012345678"),
+        ("tel:0049 30 12345678", "US", "+493012345678"),
+        ("tel:4930123456", "US", "+4930123456"),
+        ("tel:+1 800 555 1234p123", "US", "+18005551234"),
+        ("tel:+49 30 12345678 (Zentrale)", "US", "+493012345678"),
+        ("tel:(11) 3456-7890", "BR", "+551134567890"),
+    ],
+)
+def test_valid_tel_links_are_kept(href: str, region: str, expected: str) -> None:
+    assert phones(f'<a href="{href}">call</a>', region) == [expected]
+
+
+def test_tel_links_that_are_no_number_stay_out() -> None:
+    html = '<a href="tel:12">a</a><a href="tel:0000">b</a><a href="tel:+999 123">c</a>'
+    assert phones(html) == []

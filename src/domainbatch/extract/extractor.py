@@ -30,6 +30,7 @@ from domainbatch.extract.emails import find_emails
 from domainbatch.extract.jsonld import extract_jsonld
 from domainbatch.extract.metadata import extract_metadata
 from domainbatch.extract.phones import find_phones
+from domainbatch.extract.region import page_region
 from domainbatch.extract.socials import PLATFORM_KEYS, find_socials
 from domainbatch.extract.technologies import detect_technologies
 
@@ -91,8 +92,10 @@ def _organization_values(result: dict[str, Any], field: str) -> list[str | None]
     return values
 
 
-def _contacts(doc: Document, result: dict[str, Any], region: str) -> None:
+def _contacts(doc: Document, result: dict[str, Any], region: str, infer_region: bool) -> None:
     result["emails"] = find_emails(doc, _organization_values(result, "email"))
+    if infer_region:
+        region = page_region(doc, result["language"]) or region
     result["phones"] = find_phones(doc, region, _organization_values(result, "telephone"))
 
 
@@ -115,8 +118,14 @@ def extract(
     body: bytes,
     *,
     default_region: str = "US",
+    infer_region: bool = False,
 ) -> dict[str, Any]:
-    """Everything we extract from one HTML page. Pure, bounded in time, never raises."""
+    """Everything we extract from one HTML page. Pure, bounded in time, never raises.
+
+    Phone numbers without a country code are read in ``default_region``; with
+    ``infer_region``, in the page's own region when it tells one (``extract.region``), and in
+    ``default_region`` only when it does not.
+    """
     result = empty_result()
     try:
         doc = Document(url, headers, _as_bytes(body))
@@ -129,7 +138,7 @@ def extract(
     steps: tuple[tuple[str, Callable[[Document, dict[str, Any]], None]], ...] = (
         ("metadata", extract_metadata),
         ("jsonld", extract_jsonld),
-        ("contacts", lambda d, r: _contacts(d, r, default_region)),
+        ("contacts", lambda d, r: _contacts(d, r, default_region, infer_region)),
         ("socials", _socials),
         ("technologies", _technologies),
     )

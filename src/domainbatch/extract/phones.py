@@ -2,11 +2,11 @@
 
 Only numbers phonenumbers considers *valid* for their region are kept, which filters out
 most prices and reference numbers. Text is scanned with ``Leniency.VALID`` over a bounded
-prefix; numbers without a ``+`` prefix are read in ``default_region``. Three guards drop
-what is valid but still not a phone: text matches shaped like dates (``30.06.2024``,
-``2024-01-15``), dotted identifiers (OIDs ``1.3.101.110``, IPv4 addresses, versions), and
-numbers right after an identifier label (VAT / P.IVA / USt-IdNr / Steuernummer / SIRET /
-KvK / ABN / IBAN / ISBN / order / invoice / SKU / account / routing...).
+prefix; numbers without a ``+`` prefix are read in the region given (the page's own, or the
+batch's: ``extract.region``). Text matches that are valid but still not a phone (dates and
+times, figures, identifiers, labelled numbers) are dropped by ``extract.lookalikes``. A
+declared number (a ``tel:`` link, a JSON-LD telephone) that does not parse as written is
+tried once more without what follows it, and with the ``+`` it lacks.
 
 phonenumbers' matcher is slow on long texts (its candidate regex tries every position, and
 every short digit run such as "Post 12" costs a parse), so it only runs on *windows*: a
@@ -29,25 +29,13 @@ from urllib.parse import unquote
 import phonenumbers
 
 from domainbatch.extract.document import Document
+from domainbatch.extract.lookalikes import is_lookalike
 
 MAX_PHONES = 25
 MAX_TEXT_CHARS = 100_000
 MAX_MATCHER_TRIES = 200
 MAX_TEXT_MATCHES = 200
-LABEL_WINDOW = 24
 
-_DATE = re.compile(
-    r"^\s*(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{4}[./-]\d{1,2}[./-]\d{1,2})\s*$"
-)
-# Four or more dot-separated groups of 1-3 digits, one of them a single digit: an OID
-# (1.3.101.110), an IPv4 address (192.168.1.1) or a version (2.4.57.1), not a phone number.
-_DOTTED_IDENTIFIER = re.compile(r"^(?=.*(?:^|\.)\d(?:\.|$))\d{1,3}(?:\.\d{1,3}){3,}$")
-_IDENTIFIER_LABEL = re.compile(
-    r"\b(?:p\.?\s?iva|vat(?:\s?(?:no|number|id|reg))?|ust-?id(?:nr)?|tax\s?id|siret|siren|kvk|abn|acn"
-    r"|steuer-?(?:nummer|nr)|st-?nr|ein|cif|nif|iban|isbn|routing(?:\s?number)?|account(?:\s?number)?|order|invoice|sku|serial"
-    r"|ref(?:erence)?)\b[\s.:#-]*(?:n[or]\.?|number)?[\s.:#-]*$",
-    re.I,
-)
 _MAX_DIGIT_GAP = 4  # phonenumbers' _PUNCTUATION_LIMIT
 _LOOKBACK_CHARS = 64
 _MAX_WIDE_CHECKS = 1_000  # characters above U+00FF looked at before reading \d instead
@@ -235,6 +223,36 @@ def parse_phone(raw: str, region: str) -> str | None:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
+# A declared number up to its last digit: without dialling pauses (p, w) or notes after it.
+_NUMBER_PREFIX = re.compile(r"[+\d\s().\-/\u00a0\u2010-\u2015]*\d")
+
+
+def _declared_forms(raw: str) -> list[str]:
+    """Other readings of a declared number (a tel: link, a JSON-LD telephone) that did not
+    parse as written: its number without what follows it, with "+" for a leading
+    international "00" or a missing "+"."""
+    prefix = _NUMBER_PREFIX.match(raw.strip())
+    number = prefix.group().strip() if prefix else ""
+    forms = [number]
+    if number.startswith("00"):
+        forms.append("+" + number[2:])
+    elif number[:1].isdigit():
+        forms.append("+" + number)
+    return forms
+
+
+def parse_declared(raw: str, region: str) -> str | None:
+    """``raw``, declared a number, in E.164 when one reading (:func:`_declared_forms`) is valid."""
+    found = parse_phone(raw, region)
+    if found is not None:
+        return found
+    for form in _declared_forms(raw[:64]):
+        found = parse_phone(form, region)
+        if found is not None:
+            return found
+    return None
+
+
 def _tel_targets(doc: Document) -> list[str]:
     targets: list[str] = []
     for href in doc.anchor_hrefs:
@@ -253,7 +271,7 @@ def find_phones(doc: Document, region: str, extra: Iterable[str | None] = ()) ->
         return len(found) < MAX_PHONES
 
     for raw in [*_tel_targets(doc), *(value for value in extra if value)][:MAX_TEXT_MATCHES]:
-        if not add(parse_phone(raw, region)):
+        if not add(parse_declared(raw, region)):
             return found
     text = doc.visible_text[:MAX_TEXT_CHARS]
     tries = MAX_MATCHER_TRIES
@@ -269,12 +287,7 @@ def find_phones(doc: Document, region: str, extra: Iterable[str | None] = ()) ->
             matches += 1
             if matches > MAX_TEXT_MATCHES:
                 return found
-            at = start + match.start
-            if (
-                _DATE.match(match.raw_string)
-                or _DOTTED_IDENTIFIER.match(match.raw_string)
-                or _IDENTIFIER_LABEL.search(text[max(0, at - LABEL_WINDOW) : at])
-            ):
+            if is_lookalike(match.raw_string, text, start + match.start):
                 dropped += 1
                 continue
             e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)

@@ -35,7 +35,13 @@ from typing import Any
 import orjson
 
 from domainbatch.extract.extractor import MAX_ERROR_CHARS, empty_result
-from domainbatch.processors.extraction_child import READY, frame, load_function, timed_extract
+from domainbatch.processors.extraction_child import (
+    READY,
+    Page,
+    frame,
+    load_function,
+    timed_extract,
+)
 
 log = logging.getLogger("domainbatch.worker")
 
@@ -107,7 +113,7 @@ class Child:
             code = await self.process.wait()
             raise ChildDied(f"the extraction process died (exit code {code})") from exc
 
-    async def extract(self, page: tuple[str, list[tuple[str, str]], bytes, str]) -> Any:
+    async def extract(self, page: Page) -> Any:
         stdin = self.process.stdin
         assert stdin is not None
         try:
@@ -135,8 +141,9 @@ class Child:
 
 
 class Extraction:
-    """``await run(url, headers, body, region)`` off the event loop; ``await close()`` at the
-    end. ``function`` (``"module:function"``, tests only) replaces the child's extractor."""
+    """``await run(url, headers, body, region, infer_region)`` off the event loop;
+    ``await close()`` at the end. ``function`` (``"module:function"``, tests only) replaces
+    the child's extractor."""
 
     def __init__(self, processes: int, function: str | None = None) -> None:
         self.processes = processes
@@ -148,9 +155,14 @@ class Extraction:
         self._thread: ThreadPoolExecutor | None = None
 
     async def run(
-        self, url: str, headers: list[tuple[str, str]], body: bytes, region: str
+        self,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        region: str,
+        infer_region: bool = False,
     ) -> tuple[dict[str, Any], float]:
-        page = (url, headers, body, region)
+        page: Page = (url, headers, body, region, infer_region)
         crashed: ChildDied | None = None
         for _attempt in (1, 2):
             if self.processes <= 0:
@@ -219,9 +231,7 @@ class Extraction:
         async with self._free:
             self._free.notify_all()  # pages waiting for a process go to the thread
 
-    async def _in_thread(
-        self, page: tuple[str, list[tuple[str, str]], bytes, str]
-    ) -> tuple[dict[str, Any], float]:
+    async def _in_thread(self, page: Page) -> tuple[dict[str, Any], float]:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
         function = load_function(self.function) if self.function else timed_extract

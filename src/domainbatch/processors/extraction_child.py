@@ -2,8 +2,8 @@
 
 It reads pages from stdin and writes results to stdout, one at a time, until stdin closes
 (its worker closed it, or died). A frame is a 4-byte big-endian length, then the payload:
-a page is a pickle of ``(url, headers, body, region)`` (from the worker that started this
-process: trusted); a result is the JSON of ``[result, seconds]``, so that a process
+a page is a pickle of ``(url, headers, body, region, infer_region)`` (from the worker that
+started this process: trusted); a result is the JSON of ``[result, seconds]``, so that a process
 subverted by a hostile page can hand its worker nothing but data. The first frame out,
 ``ready``, says the imports and the warm-up are done.
 """
@@ -24,15 +24,16 @@ import orjson
 from domainbatch.extract import extract
 
 READY = b"ready"
-Extract = Callable[[str, list[tuple[str, str]], bytes, str], tuple[dict[str, Any], float]]
+Page = tuple[str, list[tuple[str, str]], bytes, str, bool]
+Extract = Callable[[str, list[tuple[str, str]], bytes, str, bool], tuple[dict[str, Any], float]]
 
 
 def timed_extract(
-    url: str, headers: list[tuple[str, str]], body: bytes, region: str
+    url: str, headers: list[tuple[str, str]], body: bytes, region: str, infer_region: bool
 ) -> tuple[dict[str, Any], float]:
     # Timed where it runs, so the figure excludes the wait for a free process.
     started = time.perf_counter()
-    result = extract(url, headers, body, default_region=region)
+    result = extract(url, headers, body, default_region=region, infer_region=infer_region)
     return result, time.perf_counter() - started
 
 
@@ -58,12 +59,14 @@ def load_function(spec: str) -> Extract:
 
 def serve(function: Extract, source: BinaryIO, sink: BinaryIO) -> None:
     # Compiles the extractors' patterns and loads phone metadata before the first page.
-    function("https://warm.up/", [("content-type", "text/html")], b"<p>+1 202 555 0100</p>", "US")
+    function(
+        "https://warm.up/", [("content-type", "text/html")], b"<p>+1 202 555 0100</p>", "US", True
+    )
     sink.write(frame(READY))
     sink.flush()
     while (payload := read_frame(source)) is not None:
-        url, headers, body, region = pickle.loads(payload)
-        result, seconds = function(url, headers, body, region)
+        page: Page = pickle.loads(payload)
+        result, seconds = function(*page)
         sink.write(frame(orjson.dumps([result, seconds])))
         sink.flush()
 

@@ -5,8 +5,10 @@ worker processes; ``build`` opens it and closes it on exit.
 
 Per-batch options (``HomepageOptions``; all optional; anything else is refused at submission):
 
-- ``default_region``: ISO 3166 region for phone numbers without a country code (setting
-  ``default_region``).
+- ``default_region``: ISO 3166 region for phone numbers without a country code, on every
+  page. Without it, each page is read in its own region when it tells one (its country-code
+  TLD, language, hreflang alternates, JSON-LD address), else in the setting
+  ``default_region``.
 - ``user_agent``: the User-Agent for this batch (setting ``user_agent``).
 - ``total_timeout``, ``max_body_bytes``, ``max_redirects``: may only tighten the settings of the
   same name, never loosen them: the operator's bounds protect the worker, not the batch.
@@ -62,6 +64,7 @@ class BatchLimits:
 
     limits: FetchLimits
     default_region: str
+    infer_region: bool  # no region given: each page's own, ``default_region`` the fallback
 
 
 def parse_options(options: Mapping[str, Any], settings: Settings) -> BatchLimits:
@@ -79,7 +82,9 @@ def parse_options(options: Mapping[str, Any], settings: Settings) -> BatchLimits
         user_agent=given.user_agent or base.user_agent,
     )
     region = given.default_region or settings.default_region
-    return BatchLimits(limits=limits, default_region=region.upper())
+    return BatchLimits(
+        limits=limits, default_region=region.upper(), infer_region=given.default_region is None
+    )
 
 
 @declare_options(HomepageOptions)
@@ -106,7 +111,11 @@ async def build(
             visit = await fetcher.visit(domain, limits=parsed.limits)
             answer, fetched = visit.answer, visit.page
             extracted, extract_seconds = await extraction.run(
-                fetched.final_url, fetched.headers, fetched.body, parsed.default_region
+                fetched.final_url,
+                fetched.headers,
+                fetched.body,
+                parsed.default_region,
+                parsed.infer_region,
             )
             done = time.perf_counter()
             timings = dict(fetched.timings)
