@@ -10,12 +10,8 @@ import pytest
 from domainbatch.extract import extract
 from domainbatch.extract.document import Document
 from domainbatch.extract.fingerprints import FINGERPRINTS
-from domainbatch.extract.technologies import (
-    compiled_table,
-    detect_technologies,
-    required_literal,
-    required_literals,
-)
+from domainbatch.extract.patterns import required_literal, required_literals
+from domainbatch.extract.technologies import compiled_table, detect_technologies
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 

@@ -210,6 +210,12 @@ class Document:
         return [(node.attributes.get("href") or "").strip() for node in self.select("a[href]")]
 
     @cached_property
+    def form_actions(self) -> list[str]:
+        return [
+            (node.attributes.get("action") or "").strip() for node in self.select("form[action]")
+        ]
+
+    @cached_property
     def script_srcs(self) -> list[str]:
         return [(node.attributes.get("src") or "").strip() for node in self.select("script[src]")]
 

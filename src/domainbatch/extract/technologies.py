@@ -1,23 +1,24 @@
 """Technology detection: our fingerprint table matched against one page.
 
 The table (``extract.fingerprints``) is data; this module compiles it once, on first use,
-and matches it against the headers, cookies, meta tags, script and link URLs, a bounded
-prefix of the HTML and the page URL. Implied technologies (WooCommerce -> WordPress ->
-PHP) are added without a version. The first version found wins, in the order meta,
-headers, scripts, links, HTML, cookies, URL.
+and matches it against the headers, cookies, meta tags, script, link, anchor and form
+URLs, a bounded prefix of the HTML (comments blanked: commented-out code is no evidence),
+the HTML comments and the page URL; an ``OwnSite`` pattern counts only inside a URL of
+the page's own site (``extract.provenance``). Implied technologies (WooCommerce ->
+WordPress -> PHP) are added without a version. The first version found wins, in the order
+meta, headers, scripts, links, anchors, HTML, comments, cookies, URL.
 
 Speed (see ``extract.needles``): a regex runs only when the page holds the literals every
-match contains (:func:`required_literals`, plus groups of literal alternatives). Each
-pattern has a *gate*, its rarest literal; the gates of all patterns of a source are found
-in a few passes (:class:`~domainbatch.extract.needles.NeedleScanner`) instead of one scan
-per pattern, and the other literals are checked only for patterns whose gate is there.
-A regex that runs starts its search where its leading literal first occurs, since ``re``
-scans slowly for a case-insensitive pattern. None of this changes a result.
+match contains (``extract.patterns``). Each pattern has a *gate*, its rarest literal; the
+gates of all patterns of a source are found in a few passes
+(:class:`~domainbatch.extract.needles.NeedleScanner`) instead of one scan per pattern, and
+the other literals are checked only for patterns whose gate is there. A regex that runs
+starts its search where its leading literal first occurs, since ``re`` scans slowly for a
+case-insensitive pattern. None of this changes a result.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -25,136 +26,12 @@ from typing import Any
 
 from domainbatch.extract.document import Document
 from domainbatch.extract.fingerprints import FINGERPRINTS, Fingerprint
-from domainbatch.extract.needles import NeedleScanner, choose_gates, fold, literal_structure
+from domainbatch.extract.needles import NeedleScanner, fold
+from domainbatch.extract.patterns import Pattern, compile_pattern
+from domainbatch.extract.provenance import Site, split_comments
 
 MAX_HTML_CHARS = 1_000_000
 MAX_URLS = 1_000
-_VERSION = re.compile(r"^[A-Za-z0-9][\w.+-]{0,29}$")
-_TEMPLATE_SEPARATOR = "\\;version:"
-_FLAGS = re.I | re.M
-
-
-def required_literals(pattern: str) -> tuple[str, ...]:
-    """Lowercased substrings every match of ``pattern`` must contain, longest first.
-
-    Used to skip regexes cheaply: ``in`` on the lowercased text is much faster than a
-    case-insensitive regex scan.
-    Only literal runs outside groups and character classes count, and none at all when
-    the pattern has a top-level alternation; a character followed by ``?``, ``*`` or a
-    ``{m,n}`` quantifier is not required; runs shorter than 3 characters are dropped.
-    """
-    runs = _literal_runs(pattern)
-    return tuple(sorted({run.lower() for run in runs if len(run) >= 3}, key=len, reverse=True))
-
-
-def required_literal(pattern: str) -> str:
-    """The longest of :func:`required_literals`, or "" when there is none."""
-    literals = required_literals(pattern)
-    return literals[0] if literals else ""
-
-
-def _literal_runs(pattern: str) -> list[str]:
-    """Literal runs of ``pattern`` (see :func:`required_literals`); [] when unsure."""
-    runs: list[str] = []
-    current: list[str] = []
-    depth = 0
-    i = 0
-
-    def flush() -> None:
-        if current:
-            runs.append("".join(current))
-            current.clear()
-
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            escaped = pattern[i + 1 : i + 2]
-            if escaped and not escaped.isalnum() and depth == 0:
-                current.append(escaped)
-            else:
-                flush()
-            i += 2
-            continue
-        if char == "|" and depth == 0:
-            return []
-        if char in "?*{":
-            if current:
-                current.pop()
-            flush()
-            if char == "{":
-                end = pattern.find("}", i)
-                i = end if end >= 0 else i
-        elif char == "[":
-            flush()
-            i += 1
-            if pattern[i : i + 1] == "]":
-                i += 1
-            while i < len(pattern) and pattern[i] != "]":
-                i += 2 if pattern[i] == "\\" else 1
-        elif char == "(":
-            flush()
-            depth += 1
-        elif char == ")":
-            flush()
-            depth = max(0, depth - 1)
-        elif char in "+.^$":
-            flush()
-        elif depth == 0:
-            current.append(char)
-        i += 1
-    flush()
-    return runs
-
-
-@dataclass(frozen=True)
-class Pattern:
-    regex: re.Pattern[str]
-    template: str | None
-    needles: tuple[str, ...]  # lowercased literals every match contains
-    gates: tuple[str, ...] = ()  # every match holds one: looked for in the page's one scan
-    choices: tuple[tuple[str, ...], ...] = ()  # every match holds one of each group
-    leads: tuple[tuple[str, int], ...] = ()  # (needle, most characters of a match before it)
-
-    def search(self, text: str, lowered: str | None = None) -> tuple[bool, str | None]:
-        """(matched, version) for ``text``; ``lowered`` (text.lower()) enables the prefilter."""
-        if lowered is not None and not all(needle in lowered for needle in self.needles):
-            return False, None
-        return self.run(text)
-
-    def start(self, folded: str, present: set[str]) -> int | None:
-        """Where a search can start in the text ``folded`` was folded from (``fold``), or
-        None when no match is possible: a gate is missing from ``present`` (the gates the
-        page's scan found), or a needle or every option of a choice is missing."""
-        if self.gates and not any(gate in present for gate in self.gates):
-            return None
-        start = 0
-        for needle in self.needles:
-            position = folded.find(needle)
-            if position < 0:
-                return None
-            for literal, lead in self.leads:
-                if literal == needle:
-                    start = max(start, position - lead)
-        for choice in self.choices:
-            if not any(option in folded for option in choice):
-                return None
-        return start
-
-    def run(self, text: str, start: int = 0) -> tuple[bool, str | None]:
-        """(matched, version): the regex itself, searched from ``start``, no prefilter."""
-        match = self.regex.search(text, start)
-        if match is None:
-            return False, None
-        version: str | None = None
-        if self.template is not None:
-            version = self.template
-            if match.groups():
-                version = version.replace("\\1", match.group(1) or "")
-        elif match.groups():
-            version = match.group(1)
-        if version is not None and not _VERSION.match(version):
-            version = None
-        return True, version
 
 
 @dataclass(frozen=True)
@@ -165,21 +42,6 @@ class CompiledFingerprint:
     meta: tuple[tuple[str, Pattern], ...]
     sources: tuple[tuple[str, tuple[Pattern, ...]], ...]  # ("scripts", patterns), ...
     implies: tuple[str, ...]
-
-
-def compile_pattern(text: str) -> Pattern:
-    regex, separator, template = text.partition(_TEMPLATE_SEPARATOR)
-    needles = required_literals(regex)
-    structure = literal_structure(regex, _FLAGS, needles)
-    gates = choose_gates(needles, structure.choices)
-    return Pattern(
-        re.compile(regex, _FLAGS),
-        template if separator else None,
-        needles,
-        gates,
-        structure.choices,
-        structure.leads,
-    )
 
 
 def compile_fingerprint(fingerprint: Fingerprint) -> CompiledFingerprint:
@@ -193,7 +55,9 @@ def compile_fingerprint(fingerprint: Fingerprint) -> CompiledFingerprint:
             for source, patterns in (
                 ("scripts", fingerprint.scripts),
                 ("links", fingerprint.links),
+                ("anchors", fingerprint.anchors),
                 ("html", fingerprint.html),
+                ("comments", fingerprint.comments),
                 ("cookies", fingerprint.cookies),
                 ("url", fingerprint.url),
             )
@@ -214,7 +78,7 @@ def _categories() -> dict[str, str]:
     return {fingerprint.name: fingerprint.category for fingerprint in FINGERPRINTS}
 
 
-_SOURCES = ("scripts", "links", "html", "cookies", "url")
+_SOURCES = ("scripts", "links", "anchors", "html", "comments", "cookies", "url")
 
 
 @dataclass(frozen=True)
@@ -266,16 +130,22 @@ class Evidence:
         for tag in doc.meta_tags:
             meta.setdefault(tag.key, []).append(tag.content)
         self.meta = meta
+        self.site = Site(doc.url)
+        html = doc.html[:MAX_HTML_CHARS]
+        html, folded_html, comments = split_comments(html, fold(html))
         self.texts = {
             "scripts": "\n".join(doc.script_srcs[:MAX_URLS]),
             "links": "\n".join(link.href for link in doc.link_tags[:MAX_URLS]),
-            "html": doc.html[:MAX_HTML_CHARS],
+            "anchors": "\n".join([*doc.anchor_hrefs[:MAX_URLS], *doc.form_actions[:MAX_URLS]]),
+            "html": html,
+            "comments": comments,
             "cookies": "\n".join(doc.headers.cookie_names()),
             "url": doc.url,
         }
         # Folded (lowercased, one character per character) for the literal prefilter.
         self.lowered: dict[str, str | None] = {
-            source: fold(text) if prefilter else None for source, text in self.texts.items()
+            source: (folded_html if source == "html" else fold(text)) if prefilter else None
+            for source, text in self.texts.items()
         }
         # The gates found in each source, in one scan per source (prefilter only).
         self.present: dict[str, set[str]] = {}
@@ -328,7 +198,7 @@ class Evidence:
                         continue
                     if len(lowered) == len(text):  # always: fold keeps positions
                         start = position
-                hit, version = pattern.run(text, start)
+                hit, version = pattern.run(text, start, self.site)
                 if version:
                     return True, version
                 matched = matched or hit

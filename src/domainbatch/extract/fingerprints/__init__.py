@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domainbatch.extract.fingerprints import frontend, infrastructure, platforms, services
-from domainbatch.extract.fingerprints.schema import Category, Fingerprint
+from domainbatch.extract.fingerprints.schema import Category, Fingerprint, OwnSite
 
 FINGERPRINTS: tuple[Fingerprint, ...] = (
     *platforms.FINGERPRINTS,
@@ -12,4 +12,4 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     *infrastructure.FINGERPRINTS,
 )
 
-__all__ = ["FINGERPRINTS", "Category", "Fingerprint"]
+__all__ = ["FINGERPRINTS", "Category", "Fingerprint", "OwnSite"]

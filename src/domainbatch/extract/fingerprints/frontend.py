@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from domainbatch.extract.fingerprints.schema import Fingerprint
 
+_HASH = r"[0-9a-f]{8,64}"  # a content hash in a built file's name
+
 FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint(
         "Next.js",
@@ -82,11 +84,13 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "jQuery",
         "JavaScript library",
         scripts=(
-            r"/jquery[.-](\d+(?:\.\d+)+)[\w.-]*\.js",
+            r"(?:^|/)jquery[.-](\d+(?:\.\d+)+)[\w.-]*\.js",
             r"/jquery/([\d.]+)/jquery(?:\.slim)?(?:\.min)?\.js",
             r"/jquery@([\d.]+)/",
             r"/jquery(?:\.slim)?(?:\.min)?\.js\?ver=([\d.]+)",
-            r"/jquery(?:\.slim)?(?:\.min)?\.js",
+            # Hashed by a build (Django's ManifestStaticFilesStorage, webpack): name.HASH.js
+            r"(?:^|/)jquery(?:\.slim)?(?:\.min)?(?:[.-]" + _HASH + r")?(?:\.min)?\.js",
+            r"/bundles/jquery\b",  # ASP.NET bundling: /bundles/jquery?v=...
         ),
     ),
     Fingerprint(
@@ -117,9 +121,16 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         scripts=(
             r"/bootstrap@([\d.]+)/",
             r"/bootstrap/([\d.]+)/",
-            r"/bootstrap(?:\.bundle)?(?:\.min)?\.js",
+            r"(?:^|/)bootstrap[.-](\d+(?:\.\d+)+)(?:\.bundle)?(?:\.min)?\.js",
+            r"(?:^|/)bootstrap(?:\.bundle)?(?:\.min)?(?:[.-]" + _HASH + r")?(?:\.min)?\.js",
+            r"/bundles/bootstrap\b",
         ),
-        links=(r"/bootstrap@([\d.]+)/", r"/bootstrap/([\d.]+)/", r"/bootstrap(?:\.min)?\.css"),
+        links=(
+            r"/bootstrap@([\d.]+)/",
+            r"/bootstrap/([\d.]+)/",
+            r"(?:^|/)bootstrap[.-](\d+(?:\.\d+)+)(?:\.min)?\.css",
+            r"(?:^|/)bootstrap(?:\.min)?(?:[.-]" + _HASH + r")?(?:\.min)?\.css",
+        ),
     ),
     Fingerprint(
         "Tailwind CSS",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from domainbatch.extract.fingerprints.schema import Fingerprint
+from domainbatch.extract.fingerprints.schema import Fingerprint, OwnSite
+
+# A page of the site in PHP or ASP.NET: its URL, or a script, link, anchor or form URL of
+# the same site (a link to facebook.com/sharer.php says nothing). Followed by what ends a
+# URL's path, or the end of the URL.
+_PHP_PAGE = (OwnSite(r"\.php[345]?(?=[?#/]|$)"),)
+_ASPX_PAGE = (OwnSite(r"\.aspx(?=[?#/]|$)"), OwnSite(r"/(?:WebResource|ScriptResource)\.axd\?"))
 
 FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint(
@@ -74,6 +80,10 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "Programming language",
         headers={"x-powered-by": r"\bPHP(?:/([\d.]+))?"},
         cookies=(r"^PHPSESSID$",),
+        scripts=_PHP_PAGE,
+        links=_PHP_PAGE,
+        anchors=_PHP_PAGE,
+        url=_PHP_PAGE,
     ),
     Fingerprint(
         "ASP.NET",
@@ -85,6 +95,10 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         },
         cookies=(r"^ASP\.NET_SessionId$", r"^\.AspNetCore\."),
         html=(r"name=[\"']__VIEWSTATE[\"']",),
+        scripts=_ASPX_PAGE,
+        links=_ASPX_PAGE,
+        anchors=_ASPX_PAGE,
+        url=_ASPX_PAGE,
     ),
     Fingerprint(
         "Express",

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from domainbatch.extract.fingerprints.schema import Fingerprint
+from domainbatch.extract.fingerprints.schema import Fingerprint, OwnSite
 
-_WP_PLUGIN = r"/wp-content/plugins/{0}/[^?\s]*\?ver=([\d.]+)"
+# A CMS's directories prove it on the page's own site only (OwnSite): pages link to others.
+_WP_DIRS = OwnSite(r"/wp-(?:content|includes)/")
+
+
+def _wp_plugin(name: str) -> tuple[OwnSite, OwnSite]:
+    """A WordPress plugin's directory: with its ``?ver=`` version, then without."""
+    return (
+        OwnSite(rf"/wp-content/plugins/{name}/[^?\s]*\?ver=([\d.]+)"),
+        OwnSite(rf"/plugins/{name}/"),
+    )
+
 
 FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint(
@@ -13,15 +23,15 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         meta={"generator": r"^WordPress(?: ([\d.]+))?"},
         headers={"link": r"api\.w\.org", "x-pingback": r"/xmlrpc\.php"},
         scripts=(
-            r"/wp-includes/js/(?:wp-emoji|wp-embed|comment-reply)[^?\s]*\?ver=([\d.]+)",
-            r"/wp-(?:content|includes)/",
+            OwnSite(r"/wp-includes/js/(?:wp-emoji|wp-embed|comment-reply)[^?\s]*\?ver=([\d.]+)"),
+            _WP_DIRS,
         ),
         links=(
-            r"/wp-includes/css/dist/block-library/style(?:\.min)?\.css\?ver=([\d.]+)",
-            r"/wp-(?:content|includes)/",
-            r"/wp-json/",
+            OwnSite(r"/wp-includes/css/dist/block-library/style(?:\.min)?\.css\?ver=([\d.]+)"),
+            _WP_DIRS,
+            OwnSite(r"/wp-json/"),
         ),
-        html=(r"/wp-(?:content|includes)/",),
+        html=(_WP_DIRS,),
         cookies=(r"^wordpress_", r"^wp-settings-"),
         implies=("PHP",),
     ),
@@ -29,8 +39,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "WooCommerce",
         "E-commerce",
         meta={"generator": r"^WooCommerce ([\d.]+)"},
-        scripts=(_WP_PLUGIN.format("woocommerce"), r"/plugins/woocommerce/"),
-        links=(_WP_PLUGIN.format("woocommerce"), r"/plugins/woocommerce/"),
+        scripts=_wp_plugin("woocommerce"),
+        links=_wp_plugin("woocommerce"),
         cookies=(r"^woocommerce_", r"^wp_woocommerce_session_"),
         implies=("WordPress",),
     ),
@@ -38,25 +48,23 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "Elementor",
         "Page builder",
         meta={"generator": r"^Elementor ([\d.]+)"},
-        scripts=(_WP_PLUGIN.format("elementor"), r"/plugins/elementor/"),
-        links=(_WP_PLUGIN.format("elementor"), r"/plugins/elementor/"),
+        scripts=_wp_plugin("elementor"),
+        links=_wp_plugin("elementor"),
         html=(r"class=[\"'][^\"']*elementor-kit-\d",),
         implies=("WordPress",),
     ),
     Fingerprint(
         "Yoast SEO",
         "SEO",
-        html=(
-            r"<!-- This site is optimized with the Yoast SEO (?:Premium )?plugin v([\d.]+)",
-            r"class=[\"']yoast-schema-graph",
-        ),
+        comments=(r"<!-- This site is optimized with the Yoast SEO (?:Premium )?plugin v([\d.]+)",),
+        html=(r"class=[\"']yoast-schema-graph",),
         implies=("WordPress",),
     ),
     Fingerprint(
         "Contact Form 7",
         "Forms",
-        scripts=(_WP_PLUGIN.format("contact-form-7"), r"/plugins/contact-form-7/"),
-        links=(_WP_PLUGIN.format("contact-form-7"),),
+        scripts=_wp_plugin("contact-form-7"),
+        links=_wp_plugin("contact-form-7")[:1],
         implies=("WordPress",),
     ),
     Fingerprint(
@@ -85,7 +93,11 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "Magento",
         "E-commerce",
         cookies=(r"^X-Magento-Vary$", r"^mage-"),
-        scripts=(r"/static/(?:version\d+/)?frontend/", r"/mage/", r"requirejs-config\.js"),
+        scripts=(
+            OwnSite(r"/static/(?:version\d+/)?frontend/"),
+            OwnSite(r"/mage/"),
+            r"requirejs-config\.js",
+        ),
         html=(r"text/x-magento-init", r"\bMagento_[A-Z]\w+/"),
         implies=("PHP",),
     ),
@@ -111,7 +123,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         headers={"server": r"^Squarespace"},
         scripts=(r"\.squarespace(?:-cdn)?\.com/",),
         links=(r"\.squarespace(?:-cdn)?\.com/",),
-        html=(r"<!-- This is Squarespace\. -->", r"Static\.SQUARESPACE_CONTEXT"),
+        comments=(r"<!-- This is Squarespace\. -->",),
+        html=(r"Static\.SQUARESPACE_CONTEXT",),
     ),
     Fingerprint(
         "Webflow",
@@ -129,16 +142,20 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
             "x-drupal-cache": "",
             "x-drupal-dynamic-cache": "",
         },
-        scripts=(r"/(?:core/)?misc/drupal\.js",),
-        html=(r"data-drupal-selector=", r"drupal-settings-json", r"/sites/(?:default|all)/files/"),
+        scripts=(OwnSite(r"/(?:core/)?misc/drupal\.js"),),
+        html=(
+            r"data-drupal-selector=",
+            r"drupal-settings-json",
+            OwnSite(r"/sites/(?:default|all)/files/"),
+        ),
         implies=("PHP",),
     ),
     Fingerprint(
         "Joomla",
         "CMS",
         meta={"generator": r"^Joomla!?(?: (\d[\d.]*))?"},
-        scripts=(r"/media/(?:jui|system)/js/",),
-        html=(r"/media/system/js/", r"/components/com_\w+/"),
+        scripts=(OwnSite(r"/media/(?:jui|system)/js/"),),
+        html=(OwnSite(r"/media/system/js/"), OwnSite(r"/components/com_\w+/")),
         implies=("PHP",),
     ),
     Fingerprint(
@@ -152,7 +169,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "TYPO3",
         "CMS",
         meta={"generator": r"^TYPO3(?: CMS)?(?: ([\d.]+))?"},
-        html=(r"/typo3(?:conf|temp)/",),
+        html=(OwnSite(r"/typo3(?:conf|temp)/"),),
         implies=("PHP",),
     ),
     Fingerprint(

@@ -4,6 +4,11 @@ Every pattern is a case-insensitive regular expression. When it has a capturing 
 group 1 is the version. A pattern may end with ``\\;version:TEMPLATE`` (as in Wappalyzer) to
 give a fixed version or rewrite one: ``TEMPLATE`` may use ``\\1``. An empty pattern means
 "present" (for a header or meta name).
+
+A pattern made with :class:`OwnSite` is for what only a site's own URLs prove (a CMS's
+directories, ``.php`` pages): a match counts only inside a URL that is relative or on the
+page's registrable domain, never in a link to another site. The HTML is read with its
+comments blanked (commented-out code proves nothing); ``comments`` reads them (banners).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Category = Literal[
+    "A/B testing",
     "Analytics",
     "CDN",
     "CMS",
@@ -39,6 +45,12 @@ Category = Literal[
 ]
 
 
+class OwnSite(str):
+    """A pattern that counts only inside a URL of the page's own site (see above)."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     name: str
@@ -48,6 +60,8 @@ class Fingerprint:
     meta: dict[str, str] = field(default_factory=dict)  # lowercased meta name -> content
     scripts: tuple[str, ...] = ()  # <script src> URLs
     links: tuple[str, ...] = ()  # <link href> URLs (stylesheets, preloads, icons)
-    html: tuple[str, ...] = ()  # the raw HTML (a bounded prefix)
+    anchors: tuple[str, ...] = ()  # <a href> and <form action> URLs
+    html: tuple[str, ...] = ()  # the raw HTML (a bounded prefix), comments blanked
+    comments: tuple[str, ...] = ()  # the HTML comments, "<!--" to "-->", one per line
     url: tuple[str, ...] = ()  # the page URL
     implies: tuple[str, ...] = ()

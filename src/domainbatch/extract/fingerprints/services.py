@@ -6,6 +6,7 @@ from domainbatch.extract.fingerprints.schema import Fingerprint
 
 _GA4 = r"\;version:GA4"
 _UA = r"\;version:UA"
+_URCHIN = r"\;version:Urchin"  # the legacy urchin.js
 
 FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint(
@@ -15,11 +16,14 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
             r"googletagmanager\.com/gtag/js\?id=G-" + _GA4,
             r"googletagmanager\.com/gtag/js\?id=UA-" + _UA,
             r"google-analytics\.com/(?:analytics|ga)\.js" + _UA,
+            r"google-analytics\.com/urchin\.js" + _URCHIN,
         ),
         html=(
             r"gtag\(\s*[\"']config[\"']\s*,\s*[\"']G-" + _GA4,
             r"gtag\(\s*[\"']config[\"']\s*,\s*[\"']UA-" + _UA,
             r"google-analytics\.com/(?:analytics|ga)\.js" + _UA,
+            r"google-analytics\.com/urchin\.js" + _URCHIN,
+            r"\burchinTracker\s*\(" + _URCHIN,
         ),
         cookies=(r"^_ga$", r"^_ga_"),
     ),
@@ -29,7 +33,22 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         scripts=(r"googletagmanager\.com/gtm\.js",),
         html=(
             r"googletagmanager\.com/(?:gtm\.js|ns\.html\?id=GTM-)",
-            r"[\"']GTM-[A-Z0-9]{4,10}[\"']",
+            # The snippet's call, also with a first-party loader: (..., 'dataLayer', 'GTM-X').
+            # A bare 'GTM-X' may be a Google Optimize container (below).
+            r"[\"']\w*layer\w*[\"']\s*,\s*[\"']GTM-[A-Z0-9]{4,10}[\"']",
+        ),
+    ),
+    Fingerprint(
+        "Google Optimize",
+        "A/B testing",
+        scripts=(r"(?:googleoptimize\.com|optimize\.google\.com)/",),
+        html=(
+            r"googleoptimize\.com/optimize\.js",
+            r"\boptimize_id[\"']?\s*:\s*[\"'](?:GTM-|OPT-)",
+            r"\bga\(\s*[\"'](?:\w+\.)?require[\"']\s*,\s*[\"'](?:GTM-|OPT-)",
+            r"gtag\(\s*[\"']config[\"']\s*,\s*[\"'](?:GTM-|OPT-)",
+            # The anti-flicker snippet: {'GTM-X': true}
+            r"[\"'](?:GTM-|OPT-)[A-Z0-9]{4,10}[\"']\s*:\s*(?:true|!0)\b",
         ),
     ),
     Fingerprint(
@@ -141,6 +160,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint(
         "OneTrust",
         "Cookie consent",
-        scripts=(r"cdn\.cookielaw\.org/", r"optanon"),
+        # Its CDN hosts (cdn.cookielaw.org, cdn-ukwest.onetrust.com...) or its loader anywhere.
+        scripts=(r"cdn\.cookielaw\.org/", r"\bonetrust\.com/", r"optanon", r"otSDKStub\.js"),
     ),
 )
