@@ -90,3 +90,9 @@ def test_memory_soak_short() -> None:
     figures(part)
     soak = part.raw["soak"]
     assert soak["processed"] > 0 and soak["rss_end"] > 0
+
+
+def test_extract_part_runs_the_extraction_bench() -> None:
+    part = bench_main.run_extract(seconds=0.3, log=lambda _: None)
+    assert not part.notes, part.notes  # a failing bench/extract.py is only a note in `all`
+    assert any("throughput:" in row[0] and "pages/s" in row[0] for row in part.rows), part.rows
