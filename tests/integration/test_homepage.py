@@ -190,6 +190,17 @@ async def test_default_region_option_changes_phone_parsing(testweb: TestWeb) -> 
     assert "+15035550199" not in gb["extracted"]["phones"]
 
 
+async def test_each_page_is_read_in_its_own_region(testweb: TestWeb) -> None:
+    """A German page on a generic name, through the processor: with no batch region its
+    numbers are read in its language's region (DE); dates and figures are not numbers; a
+    batch region still forces its own."""
+    inferred = await process(testweb, "baeckerei.test")
+    assert sorted(inferred["extracted"]["phones"]) == ["+493012345678", "+49407654321"]
+    forced = await process(testweb, "baeckerei.test", {"default_region": "us"})
+    assert "+493012345678" not in forced["extracted"]["phones"]
+    assert "+49407654321" in forced["extracted"]["phones"]  # the tel: link says +49 itself
+
+
 async def test_user_agent_option(testweb: TestWeb) -> None:
     await process(testweb, "plain.test", {"user_agent": "BatchBot/2.0"})
     assert testweb.last_headers["plain.test"]["User-Agent"] == "BatchBot/2.0"

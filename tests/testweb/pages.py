@@ -100,6 +100,13 @@ LATIN1 = (
     "<title>Café Müller</title></head><body><p>Grüße aus Köln</p></body></html>"
 ).encode("latin-1")
 
+# A German bakery on a generic name: only its language tells the region its numbers are in.
+BAKERY_DE = """<!doctype html><html lang="de-DE"><head><meta charset="utf-8">
+<title>Bäckerei Sonnenschein</title></head><body>
+<p>Bestellungen: 030 12345678 (Mo-Fr), Filiale <a href="tel:0049 40 7654321">Hamburg</a></p>
+<p>Stand: 27.06.2018 09:54 · Umsatz 701 / 8818 / 471</p>
+</body></html>"""
+
 # Header says UTF-8; the bytes are windows-1252 ("Café" with a 0xE9 byte): must not crash.
 WRONG_CHARSET = (
     "<!doctype html><html><head><title>Caf\u00e9 Wrong</title></head>"

@@ -202,6 +202,7 @@ class TestWeb:
     def _routes(self) -> dict[str, Handler]:
         return {
             "plain.test": self._html(pages.PLAIN.encode()),
+            "baeckerei.test": self._html(pages.BAKERY_DE.encode()),
             "wordpress.test": self._wordpress,
             "shop.test": self._redirect_to("https", "www.shop.test", 301),
             "www.shop.test": self._shop,
