@@ -58,13 +58,18 @@ def test_a_killed_worker_loses_nothing(cli: Cli, backend: str, tmp_path: Path) -
     assert final["counts"]["succeeded"] == 300 and final["done"] == 300
     results = [json.loads(x) for x in cli("results", batch_id).stdout.splitlines()]
     assert len(results) == 300 and {r["status"] for r in results} == {"succeeded"}
-    # Only the domains in hand at the kill (in flight, or done but not yet acknowledged) were
-    # attempted twice; each is recorded once, with attempts == 2.
+    # Only the domains in hand at the kill were attempted again, each recorded once with
+    # attempts == 2: those it had started (logged twice) and those it had claimed but not yet
+    # started (logged once; a loaded machine leaves more tasks unstarted, which once made an
+    # equality check here fail). In hand: 8 in flight plus what finished since the last ack
+    # flush (about 8 at 32 domains/s and 0.2 s), more when load stretches the flush interval.
     seen = Counter(line.split()[1] for line in log.read_text().splitlines())
     twice = {d for d, n in seen.items() if n > 1}
+    again = {r["domain"] for r in results if r["attempts"] == 2}
     assert set(seen) == {f"d{i}.test" for i in range(300)}
-    assert max(seen.values()) == 2 and 0 < len(twice) <= 16
-    assert {r["domain"] for r in results if r["attempts"] == 2} == twice
+    assert max(seen.values()) == 2 and len(twice) > 0
+    assert twice <= again and len(again) <= 48
+    assert {r["attempts"] for r in results} <= {1, 2}
 
 
 def test_two_workers_never_process_the_same_domain(cli: Cli, backend: str, tmp_path: Path) -> None:
