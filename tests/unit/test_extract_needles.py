@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domainbatch.extract.document import Document
+from domainbatch.extract.fingerprint_table import builtin_table
 from domainbatch.extract.needles import (
     SHORT_TEXT,
     NeedleScanner,
@@ -18,7 +19,6 @@ from domainbatch.extract.needles import (
     fold,
     literal_structure,
 )
-from domainbatch.extract.fingerprint_table import builtin_table
 from domainbatch.extract.technologies import detect_technologies
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"

@@ -9,9 +9,9 @@ import pytest
 
 from domainbatch.extract import extract
 from domainbatch.extract.document import Document
+from domainbatch.extract.fingerprint_table import builtin_table
 from domainbatch.extract.fingerprints import FINGERPRINTS
 from domainbatch.extract.patterns import required_literal, required_literals
-from domainbatch.extract.fingerprint_table import builtin_table
 from domainbatch.extract.technologies import detect_technologies
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"

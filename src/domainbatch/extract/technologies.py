@@ -224,8 +224,7 @@ def detect_technologies(
                 _note(found, fingerprint.name, *evidence.match(fingerprint))
         _imply(found, table)
     for name in list(found):
-        fingerprint = table.by_name.get(name)
-        for excluded in fingerprint.excludes if fingerprint else ():
+        for excluded in table.by_name[name].excludes:
             found.pop(excluded, None)
     return [
         {"name": name, "category": table.by_name[name].category, "version": version}
