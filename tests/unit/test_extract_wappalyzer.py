@@ -191,3 +191,18 @@ def test_extract_takes_the_table() -> None:
     names = [t["name"] for t in extract(URL, {}, body, fingerprints=table)["technologies"]]
     assert "Quillpress" in names
     assert "Quillpress" not in [t["name"] for t in extract(URL, {}, body)["technologies"]]
+
+
+@pytest.mark.parametrize("command", [["worker", "--burst"], ["run", "domains.txt"]])
+def test_cli_refuses_a_bad_database_before_any_work(tmp_path: Path, command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from domainbatch.cli.main import app
+
+    missing = str(tmp_path / "missing")
+    url = f"sqlite+aiosqlite:///{tmp_path}/never.db"
+    args = [*command, "--fingerprints", missing, "--database-url", url]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert not (tmp_path / "never.db").exists()  # stopped before opening the database
