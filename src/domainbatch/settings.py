@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -80,6 +81,10 @@ class Settings(BaseSettings):
     http_connection_limit: int = Field(100, ge=1)
     # Extraction processes per worker: unset = one per core; 0 = a thread in the worker.
     extract_processes: int | None = Field(None, ge=0)
+    # A Wappalyzer-format fingerprint database (directory or JSON file) brought by the user,
+    # extending our technology table or replacing it.
+    fingerprints: Path | None = None
+    fingerprints_mode: Literal["extend", "replace"] = "extend"
 
     @field_validator("extra_suffixes", "nameservers", mode="before")
     @classmethod

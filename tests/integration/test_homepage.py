@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from domainbatch.errors import DomainProcessingError, InvalidOptionsError
+from domainbatch.errors import ConfigurationError, DomainProcessingError, InvalidOptionsError
 from domainbatch.processors.homepage import build, parse_options
 from domainbatch.processors.registry import load_processor
 from domainbatch.settings import Settings
@@ -252,3 +253,24 @@ def test_invalid_options_are_refused(options: dict[str, Any]) -> None:
 
 def test_homepage_is_registered() -> None:
     assert load_processor("homepage") is build
+
+
+FINGERPRINTS = Path(__file__).resolve().parents[1] / "fixtures" / "wappalyzer"
+
+
+@pytest.mark.parametrize("processes", [1, 0])  # an extraction child, or the thread
+async def test_a_user_fingerprint_database_extends_ours(testweb: TestWeb, processes: int) -> None:
+    assert "Plainmark" not in tech(await process(testweb, "plain.test"))
+    found = tech(
+        await process(testweb, "plain.test", fingerprints=FINGERPRINTS, extract_processes=processes)
+    )
+    assert "Plainmark" in found  # only the user's database knows it (a DOM text rule)
+    wordpress = tech(await process(testweb, "wordpress.test", fingerprints=FINGERPRINTS))
+    assert wordpress["WordPress"] == "6.4.2"  # ours still there (extend)
+
+
+async def test_a_bad_fingerprint_database_stops_the_processor(
+    testweb: TestWeb, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        await process(testweb, "plain.test", fingerprints=tmp_path / "missing")

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domainbatch.extract.document import Document
+from domainbatch.extract.fingerprint_table import builtin_table
 from domainbatch.extract.needles import (
     SHORT_TEXT,
     NeedleScanner,
@@ -18,7 +19,7 @@ from domainbatch.extract.needles import (
     fold,
     literal_structure,
 )
-from domainbatch.extract.technologies import compiled_table, detect_technologies
+from domainbatch.extract.technologies import detect_technologies
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 _FLAGS = re.I | re.M
@@ -28,7 +29,7 @@ def _gates(only: str | None = None) -> list[str]:
     return sorted(
         {
             gate
-            for fingerprint in compiled_table()
+            for fingerprint in builtin_table().fingerprints
             for source, patterns in fingerprint.sources
             for pattern in patterns
             for gate in pattern.gates
@@ -40,7 +41,7 @@ def _gates(only: str | None = None) -> list[str]:
 def _literals() -> list[str]:
     """Every literal the table's patterns need, with a few case and Unicode twists."""
     found = set(_gates())
-    for fingerprint in compiled_table():
+    for fingerprint in builtin_table().fingerprints:
         for _, patterns in fingerprint.sources:
             for pattern in patterns:
                 found.update(pattern.needles)
@@ -125,7 +126,7 @@ def test_literal_structure(
 def test_every_table_pattern_can_start_where_its_leads_say() -> None:
     # A search from the bound gives the same match as a search from the top.
     filler = "<div class='x'>" * 50
-    for fingerprint in compiled_table():
+    for fingerprint in builtin_table().fingerprints:
         for _, patterns in fingerprint.sources:
             for pattern in patterns:
                 for needle, _ in pattern.leads:

@@ -44,7 +44,7 @@ def test_lone_surrogates_never_reach_the_result() -> None:
 def test_a_failing_step_is_recorded_and_the_others_still_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(doc: Any) -> list[dict[str, Any]]:
+    def broken(doc: Any, table: Any = None) -> list[dict[str, Any]]:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(extractor_module, "detect_technologies", broken)

@@ -9,9 +9,10 @@ import pytest
 
 from domainbatch.extract import extract
 from domainbatch.extract.document import Document
+from domainbatch.extract.fingerprint_table import builtin_table
 from domainbatch.extract.fingerprints import FINGERPRINTS
 from domainbatch.extract.patterns import required_literal, required_literals
-from domainbatch.extract.technologies import compiled_table, detect_technologies
+from domainbatch.extract.technologies import detect_technologies
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 
@@ -37,10 +38,10 @@ def test_table_size_and_coverage() -> None:
 
 
 def test_every_pattern_compiles_and_versions_come_from_one_group() -> None:
-    table = compiled_table()
+    table = builtin_table()
     assert len(table) == len(FINGERPRINTS)
-    assert compiled_table() is table  # compiled once
-    for fingerprint in table:
+    assert builtin_table() is table  # compiled once
+    for fingerprint in table.fingerprints:
         patterns = [p for _, p in fingerprint.headers] + [p for _, p in fingerprint.meta]
         patterns += [p for _, group in fingerprint.sources for p in group]
         for pattern in patterns:
@@ -81,7 +82,7 @@ def test_required_literal_is_in_every_sample_match() -> None:
         "!function(){fbq('init', '1')}",
         '<div class="elementor elementor-kit-12">',
     ]
-    for fingerprint in compiled_table():
+    for fingerprint in builtin_table().fingerprints:
         for _, group in fingerprint.sources:
             for pattern in group:
                 for sample in samples:

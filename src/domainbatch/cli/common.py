@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import orjson
@@ -15,7 +16,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from domainbatch.errors import DomainbatchError, InvalidOptionsError, ProcessorNotFoundError
+from domainbatch.errors import (
+    ConfigurationError,
+    DomainbatchError,
+    InvalidOptionsError,
+    ProcessorNotFoundError,
+)
+from domainbatch.extract.wappalyzer import load_table
 from domainbatch.settings import Settings
 
 T = TypeVar("T")
@@ -27,6 +34,15 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
 ]
+Fingerprints = Annotated[
+    Path | None,
+    typer.Option(
+        "--fingerprints",
+        help="A Wappalyzer-format fingerprint database (directory or JSON file); "
+        "overrides DOMAINBATCH_FINGERPRINTS (FINGERPRINTS_MODE: extend or replace).",
+        show_default=False,
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
@@ -37,6 +53,17 @@ def load_settings(**overrides: Any) -> Settings:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         fail(f"invalid setting {where}: {first['msg']}", code=2)
+
+
+def check_fingerprints(settings: Settings) -> None:
+    """Load the user's fingerprint database now (once per process), so that a bad one stops
+    the command before any domain is claimed."""
+    if settings.fingerprints is None:
+        return
+    try:
+        load_table(str(settings.fingerprints), settings.fingerprints_mode)
+    except ConfigurationError as exc:
+        fail(f"{exc.message} [{exc.code}]", code=2)
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:

@@ -17,7 +17,9 @@ from domainbatch.cli import db as db_commands
 from domainbatch.cli import serve as serve_commands
 from domainbatch.cli.common import (
     DatabaseUrl,
+    Fingerprints,
     JsonFlag,
+    check_fingerprints,
     configure_logging,
     err,
     execute,
@@ -104,12 +106,16 @@ def run(
     concurrency: Concurrency = None,
     fmt: InputFormat = "auto",
     database_url: DatabaseUrl = None,
+    fingerprints: Fingerprints = None,
     as_json: JsonFlag = False,
     verbose: Verbose = False,
 ) -> None:
     """Create a batch from FILE and process it here, with a live progress bar."""
     configure_logging(verbose)
-    settings = load_settings(database_url=database_url, concurrency=concurrency)
+    settings = load_settings(
+        database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
+    )
+    check_fingerprints(settings)
     options = parse_options(option)
     if output is not None and output.suffix.lower() not in {".jsonl", ".csv"}:
         fail("--output must end in .jsonl or .csv", code=2)
@@ -217,11 +223,15 @@ def worker(
         ),
     ] = None,
     database_url: DatabaseUrl = None,
+    fingerprints: Fingerprints = None,
     verbose: Annotated[bool, typer.Option("--verbose/--quiet", "-v/-q")] = True,
 ) -> None:
     """Process domains from every active batch until stopped (SIGTERM/SIGINT: graceful)."""
     configure_logging(verbose)
-    settings = load_settings(database_url=database_url, concurrency=concurrency)
+    settings = load_settings(
+        database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
+    )
+    check_fingerprints(settings)
 
     async def main() -> None:
         async with open_runtime(settings) as rt:

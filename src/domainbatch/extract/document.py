@@ -220,6 +220,11 @@ class Document:
         return [(node.attributes.get("src") or "").strip() for node in self.select("script[src]")]
 
     @cached_property
+    def inline_scripts(self) -> list[str]:
+        """The text of each ``<script>`` without ``src`` (read only by Wappalyzer tables)."""
+        return [node.text(deep=True) or "" for node in self.select("script:not([src])")]
+
+    @cached_property
     def visible_text(self) -> str:
         """Text a reader sees (no script/style), blocks on new lines, text nodes spaced, capped."""
         body = self.tree.body

@@ -27,6 +27,7 @@ import orjson
 
 from domainbatch.extract.document import Document
 from domainbatch.extract.emails import find_emails
+from domainbatch.extract.fingerprint_table import FingerprintTable
 from domainbatch.extract.jsonld import extract_jsonld
 from domainbatch.extract.metadata import extract_metadata
 from domainbatch.extract.phones import find_phones
@@ -104,8 +105,8 @@ def _socials(doc: Document, result: dict[str, Any]) -> None:
     result["socials"] = find_socials(doc, organization.get("same_as", []))
 
 
-def _technologies(doc: Document, result: dict[str, Any]) -> None:
-    result["technologies"] = detect_technologies(doc)
+def _technologies(doc: Document, result: dict[str, Any], table: FingerprintTable | None) -> None:
+    result["technologies"] = detect_technologies(doc, table)
 
 
 def _record(result: dict[str, Any], step: str, exc: BaseException) -> None:
@@ -119,12 +120,14 @@ def extract(
     *,
     default_region: str = "US",
     infer_region: bool = False,
+    fingerprints: FingerprintTable | None = None,
 ) -> dict[str, Any]:
     """Everything we extract from one HTML page. Pure, bounded in time, never raises.
 
     Phone numbers without a country code are read in ``default_region``; with
     ``infer_region``, in the page's own region when it tells one (``extract.region``), and in
-    ``default_region`` only when it does not.
+    ``default_region`` only when it does not. ``fingerprints`` is the technology table
+    (``extract.wappalyzer.load_table``); ours by default.
     """
     result = empty_result()
     try:
@@ -140,7 +143,7 @@ def extract(
         ("jsonld", extract_jsonld),
         ("contacts", lambda d, r: _contacts(d, r, default_region, infer_region)),
         ("socials", _socials),
-        ("technologies", _technologies),
+        ("technologies", lambda d, r: _technologies(d, r, fingerprints)),
     )
     for step, run in steps:
         try:

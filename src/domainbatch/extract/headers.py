@@ -52,6 +52,15 @@ class HeaderBag:
                 names.append(name)
         return names
 
+    def cookies(self) -> list[tuple[str, str]]:
+        """(name, value) of the cookies set by ``Set-Cookie`` headers."""
+        pairs: list[tuple[str, str]] = []
+        for value in self.get_all("set-cookie"):
+            name, _, rest = value.split(";", 1)[0].partition("=")
+            if name.strip():
+                pairs.append((name.strip(), rest.strip()))
+        return pairs
+
 
 def _pairs(headers: Any) -> Iterable[tuple[Any, Any]]:
     """Header pairs from a mapping or an iterable of pairs; malformed entries are skipped."""

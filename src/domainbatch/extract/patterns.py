@@ -19,6 +19,9 @@ from domainbatch.extract.provenance import MAX_SITE_CHECKS, Site
 _VERSION = re.compile(r"^[A-Za-z0-9][\w.+-]{0,29}$")
 _TEMPLATE_SEPARATOR = "\\;version:"
 _FLAGS = re.I | re.M
+_GROUP_REFERENCE = re.compile(r"\\(\d)")
+# Wappalyzer's conditional template: "\1?found:missing".
+_TERNARY = re.compile(r"^\\(\d)\?([^:]*):(.*)$")
 
 
 def required_literals(pattern: str) -> tuple[str, ...]:
@@ -102,6 +105,7 @@ class Pattern:
     choices: tuple[tuple[str, ...], ...] = ()  # every match holds one of each group
     leads: tuple[tuple[str, int], ...] = ()  # (needle, most characters of a match before it)
     own_site: bool = False  # a match counts only in a URL of the page's own site
+    confidence: int = 100  # what a match adds to its technology's confidence (Wappalyzer)
 
     def search(self, text: str, lowered: str | None = None) -> tuple[bool, str | None]:
         """(matched, version) for ``text``; ``lowered`` (text.lower()) enables the prefilter."""
@@ -138,9 +142,7 @@ class Pattern:
             return False, None
         version: str | None = None
         if self.template is not None:
-            version = self.template
-            if match.groups():
-                version = version.replace("\\1", match.group(1) or "")
+            version = _fill(self.template, match)
         elif match.groups():
             version = match.group(1)
         if version is not None and not _VERSION.match(version):
@@ -158,17 +160,42 @@ class Pattern:
         return None
 
 
+def _fill(template: str, match: re.Match[str]) -> str:
+    """``template`` with ``\\N`` replaced by group N of ``match`` ("" when absent)."""
+    groups = match.groups()
+
+    def group(number: int) -> str:
+        return (groups[number - 1] or "") if 0 < number <= len(groups) else ""
+
+    ternary = _TERNARY.match(template)
+    if ternary:
+        chosen = ternary.group(2) if group(int(ternary.group(1))) else ternary.group(3)
+        return _GROUP_REFERENCE.sub(lambda ref: group(int(ref.group(1))), chosen)
+    if "\\" not in template:
+        return template
+    return _GROUP_REFERENCE.sub(lambda ref: group(int(ref.group(1))), template)
+
+
 def compile_pattern(text: str) -> Pattern:
     regex, separator, template = text.partition(_TEMPLATE_SEPARATOR)
+    return compile_regex(regex, template if separator else None, own_site=isinstance(text, OwnSite))
+
+
+def compile_regex(
+    regex: str, template: str | None, *, own_site: bool = False, confidence: int = 100
+) -> Pattern:
+    """A :class:`Pattern` from its parts; ``re.error`` when ``regex`` does not compile."""
+    compiled = re.compile(regex, _FLAGS)
     needles = required_literals(regex)
     structure = literal_structure(regex, _FLAGS, needles)
     gates = choose_gates(needles, structure.choices)
     return Pattern(
-        re.compile(regex, _FLAGS),
-        template if separator else None,
+        compiled,
+        template,
         needles,
         gates,
         structure.choices,
         structure.leads,
-        isinstance(text, OwnSite),
+        own_site,
+        confidence,
     )

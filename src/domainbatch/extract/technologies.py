@@ -6,7 +6,13 @@ URLs, a bounded prefix of the HTML (comments blanked: commented-out code is no e
 the HTML comments and the page URL; an ``OwnSite`` pattern counts only inside a URL of
 the page's own site (``extract.provenance``). Implied technologies (WooCommerce ->
 WordPress -> PHP) are added without a version. The first version found wins, in the order
-meta, headers, scripts, links, anchors, HTML, comments, cookies, URL.
+meta, headers, scripts, links, anchors, HTML, comments, cookies, URL (then, for a
+Wappalyzer-format table, inline scripts, cookie values and DOM selectors).
+
+Confidence (Wappalyzer's ``\\;confidence:``; ours are all 100): the matches of a
+technology add up, capped at 100, and it is reported at ``MIN_CONFIDENCE`` (50) or more.
+A technology with ``requires`` / ``requiresCategory`` is tried only once what it needs is
+detected; implied ones get the lower of the two confidences; ``excludes`` removes others.
 
 Speed (see ``extract.needles``): a regex runs only when the page holds the literals every
 match contains (``extract.patterns``). Each pattern has a *gate*, its rarest literal; the
@@ -20,128 +26,62 @@ case-insensitive pattern. None of this changes a result.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from domainbatch.extract.document import Document
-from domainbatch.extract.fingerprints import FINGERPRINTS, Fingerprint
-from domainbatch.extract.needles import NeedleScanner, fold
-from domainbatch.extract.patterns import Pattern, compile_pattern
+from domainbatch.extract.fingerprint_table import (
+    CompiledFingerprint,
+    DomRule,
+    FingerprintTable,
+    builtin_table,
+)
+from domainbatch.extract.needles import fold
+from domainbatch.extract.patterns import Pattern
 from domainbatch.extract.provenance import Site, split_comments
 
 MAX_HTML_CHARS = 1_000_000
 MAX_URLS = 1_000
-
-
-@dataclass(frozen=True)
-class CompiledFingerprint:
-    name: str
-    category: str
-    headers: tuple[tuple[str, Pattern], ...]
-    meta: tuple[tuple[str, Pattern], ...]
-    sources: tuple[tuple[str, tuple[Pattern, ...]], ...]  # ("scripts", patterns), ...
-    implies: tuple[str, ...]
-
-
-def compile_fingerprint(fingerprint: Fingerprint) -> CompiledFingerprint:
-    return CompiledFingerprint(
-        name=fingerprint.name,
-        category=fingerprint.category,
-        headers=tuple((k.lower(), compile_pattern(v)) for k, v in fingerprint.headers.items()),
-        meta=tuple((k.lower(), compile_pattern(v)) for k, v in fingerprint.meta.items()),
-        sources=tuple(
-            (source, tuple(compile_pattern(p) for p in patterns))
-            for source, patterns in (
-                ("scripts", fingerprint.scripts),
-                ("links", fingerprint.links),
-                ("anchors", fingerprint.anchors),
-                ("html", fingerprint.html),
-                ("comments", fingerprint.comments),
-                ("cookies", fingerprint.cookies),
-                ("url", fingerprint.url),
-            )
-            if patterns
-        ),
-        implies=fingerprint.implies,
-    )
-
-
-@cache
-def compiled_table() -> tuple[CompiledFingerprint, ...]:
-    """The fingerprint table, compiled on first use."""
-    return tuple(compile_fingerprint(fingerprint) for fingerprint in FINGERPRINTS)
-
-
-@cache
-def _categories() -> dict[str, str]:
-    return {fingerprint.name: fingerprint.category for fingerprint in FINGERPRINTS}
-
-
-_SOURCES = ("scripts", "links", "anchors", "html", "comments", "cookies", "url")
-
-
-@dataclass(frozen=True)
-class _Index:
-    """Which fingerprints can match a page, from what the page has (prefilter only)."""
-
-    scanners: dict[str, NeedleScanner]  # per source, over its patterns' gates
-    by_gate: dict[str, dict[str, frozenset[int]]]  # source -> gate -> fingerprint indexes
-    by_meta: dict[str, frozenset[int]]  # meta name -> indexes
-    by_header: dict[str, frozenset[int]]  # header name -> indexes
-    ungated: frozenset[int]  # fingerprints with a pattern that has no gate (always tried)
-
-
-def _grouped(pairs: Iterable[tuple[str, int]]) -> dict[str, frozenset[int]]:
-    groups: dict[str, set[int]] = {}
-    for key, index in pairs:
-        groups.setdefault(key, set()).add(index)
-    return {key: frozenset(indexes) for key, indexes in groups.items()}
-
-
-@cache
-def _index() -> _Index:
-    table = compiled_table()
-    gated: dict[str, list[tuple[str, int]]] = {source: [] for source in _SOURCES}
-    ungated: set[int] = set()
-    for index, fingerprint in enumerate(table):
-        for source, patterns in fingerprint.sources:
-            for pattern in patterns:
-                if not pattern.gates:
-                    ungated.add(index)
-                gated[source].extend((gate, index) for gate in pattern.gates)
-    return _Index(
-        scanners={
-            source: NeedleScanner(gate for gate, _ in pairs) for source, pairs in gated.items()
-        },
-        by_gate={source: _grouped(pairs) for source, pairs in gated.items()},
-        by_meta=_grouped((key, i) for i, f in enumerate(table) for key, _ in f.meta),
-        by_header=_grouped((name, i) for i, f in enumerate(table) for name, _ in f.headers),
-        ungated=frozenset(ungated),
-    )
+MAX_INLINE_SCRIPT_CHARS = 500_000
+MAX_DOM_NODES = 25  # elements of one selector whose attributes and text are read
+MIN_CONFIDENCE = 50
+FULL = 100
 
 
 class Evidence:
     """What one page offers to fingerprints, each source joined into one searchable string."""
 
-    def __init__(self, doc: Document, *, prefilter: bool = True) -> None:
+    def __init__(
+        self, doc: Document, table: FingerprintTable | None = None, *, prefilter: bool = True
+    ) -> None:
+        self.doc = doc
+        self.table = table = table or builtin_table()
         self.headers = doc.headers
         meta: dict[str, list[str]] = {}
         for tag in doc.meta_tags:
             meta.setdefault(tag.key, []).append(tag.content)
+            if table.meta_names and tag.name and tag.name != tag.key:
+                meta.setdefault(tag.name, []).append(tag.content)
         self.meta = meta
+        self.cookies: dict[str, list[str]] = {}
+        if table.by_cookie:
+            for name, value in doc.headers.cookies():
+                self.cookies.setdefault(name.lower(), []).append(value)
         self.site = Site(doc.url)
         html = doc.html[:MAX_HTML_CHARS]
         html, folded_html, comments = split_comments(html, fold(html))
-        self.texts = {
-            "scripts": "\n".join(doc.script_srcs[:MAX_URLS]),
-            "links": "\n".join(link.href for link in doc.link_tags[:MAX_URLS]),
-            "anchors": "\n".join([*doc.anchor_hrefs[:MAX_URLS], *doc.form_actions[:MAX_URLS]]),
-            "html": html,
-            "comments": comments,
-            "cookies": "\n".join(doc.headers.cookie_names()),
-            "url": doc.url,
+        texts = {
+            "scripts": lambda: "\n".join(doc.script_srcs[:MAX_URLS]),
+            "links": lambda: "\n".join(link.href for link in doc.link_tags[:MAX_URLS]),
+            "anchors": lambda: "\n".join(
+                [*doc.anchor_hrefs[:MAX_URLS], *doc.form_actions[:MAX_URLS]]
+            ),
+            "html": lambda: html,
+            "comments": lambda: comments,
+            "cookies": lambda: "\n".join(doc.headers.cookie_names()),
+            "url": lambda: doc.url,
+            "inline": lambda: "\n".join(doc.inline_scripts)[:MAX_INLINE_SCRIPT_CHARS],
         }
+        self.texts = {source: texts[source]() for source in table.sources}
         # Folded (lowercased, one character per character) for the literal prefilter.
         self.lowered: dict[str, str | None] = {
             source: (folded_html if source == "html" else fold(text)) if prefilter else None
@@ -150,40 +90,44 @@ class Evidence:
         # The gates found in each source, in one scan per source (prefilter only).
         self.present: dict[str, set[str]] = {}
         if prefilter:
-            scanners = _index().scanners
             for source, lowered in self.lowered.items():
-                self.present[source] = scanners[source].present(lowered) if lowered else set()
+                scanner = table.scanners[source]
+                self.present[source] = scanner.present(lowered) if lowered else set()
 
     def candidates(self) -> list[int]:
         """Indexes in the table of the fingerprints that can match (prefilter only): those
-        with a gate found, a meta tag or header present, or a pattern without a gate."""
-        index = _index()
-        found = set(index.ungated)
+        with a gate found, a meta tag, header or cookie present, or a pattern without a gate."""
+        table = self.table
+        found = set(table.ungated)
         for source, gates in self.present.items():
-            by_gate = index.by_gate[source]
+            by_gate = table.by_gate[source]
             for gate in gates:
                 found.update(by_gate.get(gate, ()))
         for key in self.meta:
-            found.update(index.by_meta.get(key, ()))
+            found.update(table.by_meta.get(key, ()))
         for name, _ in self.headers.items():
-            found.update(index.by_header.get(name, ()))
+            found.update(table.by_header.get(name, ()))
+        for name in self.cookies:
+            found.update(table.by_cookie.get(name, ()))
         return sorted(found)
 
-    def match(self, fingerprint: CompiledFingerprint) -> tuple[bool, str | None]:
-        """(matched, version): every source is tried until a version turns up."""
-        matched = False
+    def match(self, fingerprint: CompiledFingerprint) -> tuple[int, str | None]:
+        """(confidence, version): matches add their confidence; every source is tried
+        until the confidence is full and a version turned up."""
+        confidence = 0
+        version: str | None = None
         for key, pattern in fingerprint.meta:
             values = self.meta.get(key)
             if values:
-                hit, version = _search_all(pattern, values)
-                if version:
-                    return True, version
-                matched = matched or hit
+                hit, found = _search_all(pattern, values)
+                confidence, version = _add(confidence, version, hit, found, pattern.confidence)
+                if version and confidence >= FULL:
+                    return FULL, version
         for name, pattern in fingerprint.headers:
-            hit, version = _search_all(pattern, self.headers.get_all(name))
-            if version:
-                return True, version
-            matched = matched or hit
+            hit, found = _search_all(pattern, self.headers.get_all(name))
+            confidence, version = _add(confidence, version, hit, found, pattern.confidence)
+            if version and confidence >= FULL:
+                return FULL, version
         for source, patterns in fingerprint.sources:
             text = self.texts[source]
             if not text:
@@ -198,11 +142,47 @@ class Evidence:
                         continue
                     if len(lowered) == len(text):  # always: fold keeps positions
                         start = position
-                hit, version = pattern.run(text, start, self.site)
-                if version:
-                    return True, version
-                matched = matched or hit
-        return matched, None
+                hit, found = pattern.run(text, start, self.site)
+                confidence, version = _add(confidence, version, hit, found, pattern.confidence)
+                if version and confidence >= FULL:
+                    return FULL, version
+        for name, pattern in fingerprint.cookies:
+            values = self.cookies.get(name)
+            if values:
+                hit, found = _search_all(pattern, values)
+                confidence, version = _add(confidence, version, hit, found, pattern.confidence)
+        for rule in fingerprint.dom:
+            confidence, version = self._match_dom(rule, confidence, version)
+        return min(confidence, FULL), version
+
+    def _match_dom(
+        self, rule: DomRule, confidence: int, version: str | None
+    ) -> tuple[int, str | None]:
+        present = self.present.get("html")
+        if present is not None and rule.gates and not any(g in present for g in rule.gates):
+            return confidence, version
+        nodes = self.doc.select(rule.selector)[:MAX_DOM_NODES]
+        if not nodes:
+            return confidence, version
+        if not rule.attributes and rule.text is None:
+            return confidence + rule.confidence, version
+        for name, pattern in rule.attributes:
+            values = [node.attributes.get(name) or "" for node in nodes]
+            hit, found = _search_all(pattern, [value for value in values if value])
+            confidence, version = _add(confidence, version, hit, found, pattern.confidence)
+        if rule.text is not None:
+            texts = [node.text(deep=True) or "" for node in nodes]
+            hit, found = _search_all(rule.text, texts)
+            confidence, version = _add(confidence, version, hit, found, rule.text.confidence)
+        return confidence, version
+
+
+def _add(
+    confidence: int, version: str | None, hit: bool, found: str | None, weight: int
+) -> tuple[int, str | None]:
+    if not hit:
+        return confidence, version
+    return confidence + weight, version or found
 
 
 def _search_all(pattern: Pattern, values: Iterable[str]) -> tuple[bool, str | None]:
@@ -215,30 +195,60 @@ def _search_all(pattern: Pattern, values: Iterable[str]) -> tuple[bool, str | No
     return matched, None
 
 
-def detect_technologies(doc: Document, *, prefilter: bool = True) -> list[dict[str, Any]]:
-    """``[{"name", "category", "version"}]`` sorted by name (case-insensitive).
+def detect_technologies(
+    doc: Document, table: FingerprintTable | None = None, *, prefilter: bool = True
+) -> list[dict[str, Any]]:
+    """``[{"name", "category", "version"}]`` sorted by name (case-insensitive), from
+    ``table`` (ours by default).
 
     ``prefilter=False`` runs every regex (the literal prefilter must never change results).
     """
-    evidence = Evidence(doc, prefilter=prefilter)
-    table = compiled_table()
-    found: dict[str, str | None] = {}
-    implied: list[str] = []
+    table = table or builtin_table()
+    evidence = Evidence(doc, table, prefilter=prefilter)
     indexes = evidence.candidates() if prefilter else range(len(table))
+    found: dict[str, tuple[int, str | None]] = {}
+    waiting: list[CompiledFingerprint] = []
     for index in indexes:
-        fingerprint = table[index]
-        matched, version = evidence.match(fingerprint)
-        if matched:
-            found[fingerprint.name] = version
-            implied.extend(fingerprint.implies)
-    by_name = {fingerprint.name: fingerprint for fingerprint in compiled_table()}
-    while implied:
-        name = implied.pop()
-        if name not in found and name in by_name:
-            found[name] = None
-            implied.extend(by_name[name].implies)
-    categories = _categories()
+        fingerprint = table.fingerprints[index]
+        if fingerprint.requires or fingerprint.requires_category:
+            waiting.append(fingerprint)
+            continue
+        _note(found, fingerprint.name, *evidence.match(fingerprint))
+    _imply(found, table)
+    if waiting:
+        categories = {table.by_name[name].category for name in found if name in table.by_name}
+        for fingerprint in waiting:
+            if all(name in found for name in fingerprint.requires) and all(
+                category in categories for category in fingerprint.requires_category
+            ):
+                _note(found, fingerprint.name, *evidence.match(fingerprint))
+        _imply(found, table)
+    for name in list(found):
+        for excluded in table.by_name[name].excludes:
+            found.pop(excluded, None)
     return [
-        {"name": name, "category": categories[name], "version": version}
-        for name, version in sorted(found.items(), key=lambda item: item[0].lower())
+        {"name": name, "category": table.by_name[name].category, "version": version}
+        for name, (_, version) in sorted(found.items(), key=lambda item: item[0].lower())
     ]
+
+
+def _note(
+    found: dict[str, tuple[int, str | None]], name: str, confidence: int, version: str | None
+) -> None:
+    if confidence >= MIN_CONFIDENCE:
+        found[name] = (confidence, version)
+
+
+def _imply(found: dict[str, tuple[int, str | None]], table: FingerprintTable) -> None:
+    """Adds what the detected technologies imply, transitively, without a version, at
+    the lower of the implying technology's confidence and the implication's."""
+    pending = [(name, confidence) for name, (confidence, _) in found.items()]
+    while pending:
+        name, confidence = pending.pop()
+        fingerprint = table.by_name.get(name)
+        for implied, weight in fingerprint.implies if fingerprint else ():
+            level = min(confidence, weight)
+            if implied in found or implied not in table.by_name or level < MIN_CONFIDENCE:
+                continue
+            found[implied] = (level, None)
+            pending.append((implied, level))

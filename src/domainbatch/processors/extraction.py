@@ -35,12 +35,14 @@ from typing import Any
 import orjson
 
 from domainbatch.extract.extractor import MAX_ERROR_CHARS, empty_result
+from domainbatch.extract.wappalyzer import FingerprintsMode
 from domainbatch.processors.extraction_child import (
     READY,
     Page,
+    child_arguments,
+    extractor,
     frame,
     load_function,
-    timed_extract,
 )
 
 log = logging.getLogger("domainbatch.worker")
@@ -74,13 +76,14 @@ class Child:
         self.process = process
 
     @classmethod
-    async def start(cls, function: str | None) -> Child:
+    async def start(cls, function: str | None, options: list[str]) -> Child:
         paths = [_PACKAGE_ROOT, *(path for path in sys.path if path)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
         args = [sys.executable, "-m", "domainbatch.processors.extraction_child"]
         try:
             process = await asyncio.create_subprocess_exec(
                 *args,
+                *options,
                 *([function] if function else []),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -143,11 +146,20 @@ class Child:
 class Extraction:
     """``await run(url, headers, body, region, infer_region)`` off the event loop;
     ``await close()`` at the end. ``function`` (``"module:function"``, tests only) replaces
-    the child's extractor."""
+    the child's extractor; ``fingerprints`` is the user's database (each child loads it)."""
 
-    def __init__(self, processes: int, function: str | None = None) -> None:
+    def __init__(
+        self,
+        processes: int,
+        function: str | None = None,
+        *,
+        fingerprints: str | None = None,
+        fingerprints_mode: FingerprintsMode = "extend",
+    ) -> None:
         self.processes = processes
         self.function = function
+        self.fingerprints = fingerprints
+        self.fingerprints_mode: FingerprintsMode = fingerprints_mode
         self._idle: list[Child] = []
         self._children: set[Child] = set()
         self._started = 0
@@ -202,7 +214,8 @@ class Extraction:
                 return self._idle.pop()
             self._started += 1
         try:
-            child = await Child.start(self.function)
+            options = child_arguments(self.fingerprints, self.fingerprints_mode)
+            child = await Child.start(self.function, options)
         except BaseException:
             await self._discard(None)
             raise
@@ -234,7 +247,10 @@ class Extraction:
     async def _in_thread(self, page: Page) -> tuple[dict[str, Any], float]:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
-        function = load_function(self.function) if self.function else timed_extract
+        if self.function:
+            function = load_function(self.function)
+        else:
+            function = extractor(self.fingerprints, self.fingerprints_mode)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, partial(function, *page))
 

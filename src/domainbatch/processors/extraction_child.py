@@ -1,4 +1,8 @@
-"""An extraction process: ``python -m domainbatch.processors.extraction_child [module:function]``.
+"""An extraction process: ``python -m domainbatch.processors.extraction_child [OPTIONS] [F]``.
+
+``F`` (``module:function``, tests only) replaces the extractor.
+Options: ``--fingerprints PATH`` and ``--fingerprints-mode extend|replace`` (the settings of
+the same names): the database is loaded once, before ``ready``.
 
 It reads pages from stdin and writes results to stdout, one at a time, until stdin closes
 (its worker closed it, or died). A frame is a 4-byte big-endian length, then the payload:
@@ -10,18 +14,22 @@ subverted by a hostile page can hand its worker nothing but data. The first fram
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import pickle
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, BinaryIO
 
 import orjson
 
 from domainbatch.extract import extract
+from domainbatch.extract.fingerprint_table import FingerprintTable
+from domainbatch.extract.wappalyzer import MODES, FingerprintsMode, load_table
 
 READY = b"ready"
 Page = tuple[str, list[tuple[str, str]], bytes, str, bool]
@@ -29,12 +37,36 @@ Extract = Callable[[str, list[tuple[str, str]], bytes, str, bool], tuple[dict[st
 
 
 def timed_extract(
-    url: str, headers: list[tuple[str, str]], body: bytes, region: str, infer_region: bool
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    region: str,
+    infer_region: bool,
+    fingerprints: FingerprintTable | None = None,
 ) -> tuple[dict[str, Any], float]:
     # Timed where it runs, so the figure excludes the wait for a free process.
     started = time.perf_counter()
-    result = extract(url, headers, body, default_region=region, infer_region=infer_region)
+    result = extract(
+        url,
+        headers,
+        body,
+        default_region=region,
+        infer_region=infer_region,
+        fingerprints=fingerprints,
+    )
     return result, time.perf_counter() - started
+
+
+def extractor(fingerprints: str | None, mode: FingerprintsMode = "extend") -> Extract:
+    """``timed_extract`` with the user's fingerprint database (loaded here, once), if any."""
+    if not fingerprints:
+        return timed_extract
+    return partial(timed_extract, fingerprints=load_table(fingerprints, mode))
+
+
+def child_arguments(fingerprints: str | None, mode: FingerprintsMode) -> list[str]:
+    """The command-line options that give a child the database (see ``main``)."""
+    return ["--fingerprints", fingerprints, "--fingerprints-mode", mode] if fingerprints else []
 
 
 def frame(payload: bytes) -> bytes:
@@ -81,8 +113,18 @@ def main() -> None:
     # stderr instead of in the middle of a frame.
     results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    function = load_function(sys.argv[1]) if len(sys.argv) > 1 else timed_extract
-    serve(function, sys.stdin.buffer, results)
+    serve(_function(sys.argv[1:]), sys.stdin.buffer, results)
+
+
+def _function(argv: Sequence[str]) -> Extract:
+    parser = argparse.ArgumentParser(prog="extraction_child")
+    parser.add_argument("--fingerprints")
+    parser.add_argument("--fingerprints-mode", choices=MODES, default="extend")
+    parser.add_argument("function", nargs="?")
+    args = parser.parse_args(argv)
+    if args.function:
+        return load_function(args.function)
+    return extractor(args.fingerprints, args.fingerprints_mode)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from domainbatch.extract.wappalyzer import load_table
 from domainbatch.fetching.facts import headers_of_interest
 from domainbatch.fetching.http import Fetcher, FetchLimits
 from domainbatch.processors.extraction import Extraction, default_processes
@@ -97,7 +98,15 @@ async def build(
 ) -> AsyncIterator[Processor]:
     """The processor factory. ``ssl_context``/``ca_file`` add trust (a private or test CA)."""
     processes = settings.extract_processes
-    extraction = Extraction(default_processes() if processes is None else processes)
+    fingerprints = str(settings.fingerprints) if settings.fingerprints else None
+    if fingerprints:
+        # Read here first: a bad database stops the worker before any domain, not each one.
+        load_table(fingerprints, settings.fingerprints_mode)
+    extraction = Extraction(
+        default_processes() if processes is None else processes,
+        fingerprints=fingerprints,
+        fingerprints_mode=settings.fingerprints_mode,
+    )
     async with Fetcher(settings, ssl_context=ssl_context, ca_file=ca_file) as fetcher:
         last: tuple[Mapping[str, Any], BatchLimits] | None = None
 

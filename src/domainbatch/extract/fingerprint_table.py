@@ -1,0 +1,131 @@
+"""A compiled fingerprint table: what ``extract.technologies`` matches, and its prefilter index.
+
+Two tables exist: ours (``extract.fingerprints``, compiled on first use) and, when the
+setting ``FINGERPRINTS`` names one, a Wappalyzer-format database (``extract.wappalyzer``)
+used alone or merged with ours (:func:`merge_tables`). Both compile to the same form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from domainbatch.extract.fingerprints import FINGERPRINTS, Fingerprint
+from domainbatch.extract.needles import NeedleScanner
+from domainbatch.extract.patterns import Pattern, compile_pattern
+
+# The text sources a pattern list can read (see ``technologies.Evidence``); "inline" is the
+# text of inline scripts (Wappalyzer's ``scripts``), read only when a table has such patterns.
+SOURCES = ("scripts", "links", "anchors", "html", "comments", "cookies", "url", "inline")
+
+
+@dataclass(frozen=True)
+class DomRule:
+    """A Wappalyzer ``dom`` entry: a CSS selector, then what its first matches must show."""
+
+    selector: str
+    gates: tuple[str, ...]  # lowercased names the HTML holds whenever the selector can match
+    attributes: tuple[tuple[str, Pattern], ...] = ()  # attribute name -> pattern
+    text: Pattern | None = None
+    confidence: int = 100  # for a bare "exists" rule
+
+
+@dataclass(frozen=True)
+class CompiledFingerprint:
+    name: str
+    category: str
+    headers: tuple[tuple[str, Pattern], ...]
+    meta: tuple[tuple[str, Pattern], ...]
+    sources: tuple[tuple[str, tuple[Pattern, ...]], ...]  # ("scripts", patterns), ...
+    implies: tuple[tuple[str, int], ...]  # (name, confidence)
+    cookies: tuple[tuple[str, Pattern], ...] = ()  # cookie name -> value pattern (Wappalyzer)
+    dom: tuple[DomRule, ...] = ()
+    excludes: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    requires_category: tuple[str, ...] = ()
+    meta_names: bool = False  # meta keys also match a tag's ``name`` beside its property
+
+
+def compile_fingerprint(fingerprint: Fingerprint) -> CompiledFingerprint:
+    return CompiledFingerprint(
+        name=fingerprint.name,
+        category=fingerprint.category,
+        headers=tuple((k.lower(), compile_pattern(v)) for k, v in fingerprint.headers.items()),
+        meta=tuple((k.lower(), compile_pattern(v)) for k, v in fingerprint.meta.items()),
+        sources=tuple(
+            (source, tuple(compile_pattern(p) for p in patterns))
+            for source, patterns in (
+                ("scripts", fingerprint.scripts),
+                ("links", fingerprint.links),
+                ("anchors", fingerprint.anchors),
+                ("html", fingerprint.html),
+                ("comments", fingerprint.comments),
+                ("cookies", fingerprint.cookies),
+                ("url", fingerprint.url),
+            )
+            if patterns
+        ),
+        implies=tuple((name, 100) for name in fingerprint.implies),
+    )
+
+
+def _grouped(pairs: Iterable[tuple[str, int]]) -> dict[str, frozenset[int]]:
+    groups: dict[str, set[int]] = {}
+    for key, index in pairs:
+        groups.setdefault(key, set()).add(index)
+    return {key: frozenset(indexes) for key, indexes in groups.items()}
+
+
+class FingerprintTable:
+    """Compiled fingerprints, by position and by name, with the prefilter's index:
+    which fingerprints can match a page, from what the page has."""
+
+    def __init__(self, fingerprints: Iterable[CompiledFingerprint]) -> None:
+        self.fingerprints = tuple(fingerprints)
+        self.by_name = {fingerprint.name: fingerprint for fingerprint in self.fingerprints}
+        table = self.fingerprints
+        gated: dict[str, list[tuple[str, int]]] = {source: [] for source in SOURCES}
+        ungated: set[int] = set()
+        for index, fingerprint in enumerate(table):
+            for source, patterns in fingerprint.sources:
+                for pattern in patterns:
+                    if not pattern.gates:
+                        ungated.add(index)
+                    gated[source].extend((gate, index) for gate in pattern.gates)
+            for rule in fingerprint.dom:  # a selector's names are looked for in the HTML
+                if not rule.gates:
+                    ungated.add(index)
+                gated["html"].extend((gate, index) for gate in rule.gates)
+        # Sources no fingerprint reads are not even assembled (inline scripts for ours).
+        read = {source for fingerprint in table for source, _ in fingerprint.sources}
+        if any(fingerprint.dom for fingerprint in table):
+            read.add("html")  # where DOM selectors' gates are looked for
+        self.sources = tuple(source for source in SOURCES if source in read)
+        self.scanners = {
+            source: NeedleScanner(gate for gate, _ in gated[source]) for source in SOURCES
+        }
+        self.by_gate = {source: _grouped(pairs) for source, pairs in gated.items()}
+        self.by_meta = _grouped((key, i) for i, f in enumerate(table) for key, _ in f.meta)
+        self.by_header = _grouped((name, i) for i, f in enumerate(table) for name, _ in f.headers)
+        self.by_cookie = _grouped((name, i) for i, f in enumerate(table) for name, _ in f.cookies)
+        self.ungated = frozenset(ungated)
+        # Wappalyzer reads a meta tag by its name also when it has a property too.
+        self.meta_names = any(fingerprint.meta_names for fingerprint in table)
+
+    def __len__(self) -> int:
+        return len(self.fingerprints)
+
+
+@cache
+def builtin_table() -> FingerprintTable:
+    """Our own table, compiled on first use."""
+    return FingerprintTable(compile_fingerprint(fingerprint) for fingerprint in FINGERPRINTS)
+
+
+def merge_tables(ours: FingerprintTable, theirs: FingerprintTable) -> FingerprintTable:
+    """``ours`` extended by ``theirs``: a technology both know (same name, any case) keeps
+    our fingerprint only (ours is tuned to this engine: own-site URLs, comments apart)."""
+    known = {name.lower() for name in ours.by_name}
+    extra = (f for f in theirs.fingerprints if f.name.lower() not in known)
+    return FingerprintTable((*ours.fingerprints, *extra))

@@ -1,0 +1,97 @@
+"""Reading a Wappalyzer-format database from disk: a directory or one JSON file.
+
+Two layouts are read: a directory holding ``technologies/*.json`` (each file a map of
+technology name -> definition) and ``categories.json`` (category id -> ``{"name": ...}``),
+as in the community repositories (also found one level down, in ``src/``); or one JSON file
+``{"technologies": {...}, "categories": {...}}`` as shipped by python-Wappalyzer (``apps``
+is read as ``technologies``). Anything unreadable is a ``ConfigurationError``: the setting
+is checked when a worker starts, never per domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from domainbatch.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class RawDatabase:
+    technologies: dict[str, dict[str, Any]]  # name -> definition, as written
+    categories: dict[str, str]  # category id (as a string) -> name
+
+
+def read_database(path: Path) -> RawDatabase:
+    """The database at ``path`` (a directory or a JSON file); ``ConfigurationError`` when
+    it is missing, unreadable or not in the Wappalyzer format."""
+    if path.is_dir():
+        return _read_directory(path)
+    if path.is_file():
+        document = _read_json(path)
+        technologies = document.get("technologies", document.get("apps"))
+        if not isinstance(technologies, dict):
+            raise ConfigurationError(
+                f"fingerprints file {path} has no 'technologies' object (Wappalyzer format)"
+            )
+        return RawDatabase(
+            _definitions(technologies, path), _categories(document.get("categories"), path)
+        )
+    raise ConfigurationError(f"fingerprints path {path} does not exist")
+
+
+def _read_directory(path: Path) -> RawDatabase:
+    root = path
+    if not (root / "technologies").is_dir() and (root / "src" / "technologies").is_dir():
+        root = root / "src"
+    folder = root / "technologies"
+    if not folder.is_dir():
+        raise ConfigurationError(
+            f"fingerprints directory {path} has no technologies/ folder (Wappalyzer format)"
+        )
+    technologies: dict[str, dict[str, Any]] = {}
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise ConfigurationError(f"fingerprints directory {folder} holds no .json file")
+    for file in files:
+        technologies.update(_definitions(_read_json(file), file))
+    categories_file = root / "categories.json"
+    categories = _read_json(categories_file) if categories_file.is_file() else {}
+    return RawDatabase(technologies, _categories(categories, categories_file))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        document = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise ConfigurationError(f"fingerprints file {path} cannot be read: {exc}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise ConfigurationError(f"fingerprints file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"fingerprints file {path} is not a JSON object")
+    return document
+
+
+def _definitions(technologies: dict[str, Any], source: Path) -> dict[str, dict[str, Any]]:
+    bad = [name for name, value in technologies.items() if not isinstance(value, dict)]
+    if bad:
+        raise ConfigurationError(
+            f"fingerprints file {source}: technology {bad[0]!r} is not a JSON object"
+        )
+    return technologies
+
+
+def _categories(categories: Any, source: Path) -> dict[str, str]:
+    if categories is None:
+        return {}
+    if not isinstance(categories, dict):
+        raise ConfigurationError(f"fingerprints categories in {source} are not a JSON object")
+    names: dict[str, str] = {}
+    for key, value in categories.items():
+        name = value.get("name") if isinstance(value, dict) else value
+        if isinstance(name, str) and name:
+            names[str(key)] = name
+    return names

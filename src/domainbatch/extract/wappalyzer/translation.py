@@ -1,0 +1,157 @@
+"""Wappalyzer technology definitions -> the engine's compiled fingerprints.
+
+A pattern is a string (or a list of them): a JavaScript-flavoured regex, matched
+case-insensitively, with optional tags ``\\;version:TEMPLATE`` and ``\\;confidence:N``.
+``headers``, ``meta`` and ``cookies`` map a name to a pattern; ``dom`` is a CSS selector,
+a list of them, or a map selector -> ``{exists, attributes: {name: pattern}, text}``.
+What needs a browser or another request (``js``, ``xhr``, ``css``, ``robots``, ``dns``,
+``certIssuer``, ``probe``, ``text``, DOM ``properties``) is skipped and counted, as is a
+regex Python cannot compile (JavaScript-only syntax) or a selector lexbor cannot parse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+from domainbatch.extract.fingerprint_table import CompiledFingerprint, DomRule
+from domainbatch.extract.needles import choose_gates
+from domainbatch.extract.patterns import Pattern, compile_regex
+
+SKIPPED_FIELDS = ("js", "xhr", "css", "robots", "dns", "certIssuer", "probe", "text")
+# Text sources: Wappalyzer field -> the engine's source.
+_SOURCES = (("scriptSrc", "scripts"), ("html", "html"), ("url", "url"), ("scripts", "inline"))
+_SELECTOR_NAME = re.compile(r"[#.\[]([A-Za-z_][\w-]{2,})")
+_PROBE = LexborHTMLParser("<p></p>")
+OTHER = "Other"
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def parse_tags(text: str) -> tuple[str, str | None, int]:
+    """(regex, version template or None, confidence) of a tagged pattern string."""
+    regex, *tags = text.split("\\;")
+    template: str | None = None
+    confidence = 100
+    for tag in tags:
+        key, _, value = tag.partition(":")
+        if key == "version":
+            template = value
+        elif key == "confidence" and value.strip().isdigit():
+            confidence = int(value.strip())
+    return regex, template, confidence
+
+
+class Translator:
+    """Translates definitions one by one, counting what it skips (by kind)."""
+
+    def __init__(self, categories: dict[str, str]) -> None:
+        self.categories = categories
+        self.skipped: Counter[str] = Counter()
+
+    def pattern(self, text: Any, kind: str) -> Pattern | None:
+        if not isinstance(text, str):
+            self.skipped[f"{kind} (not a string)"] += 1
+            return None
+        regex, template, confidence = parse_tags(text)
+        try:
+            return compile_regex(regex, template, confidence=confidence)
+        except (re.error, RecursionError, OverflowError):
+            self.skipped[f"{kind} (regex Python cannot compile)"] += 1
+            return None
+
+    def patterns(self, value: Any, kind: str) -> tuple[Pattern, ...]:
+        compiled = (self.pattern(text, kind) for text in _listed(value))
+        return tuple(pattern for pattern in compiled if pattern is not None)
+
+    def named(self, value: Any, kind: str) -> tuple[tuple[str, Pattern], ...]:
+        if not isinstance(value, dict):
+            self.skipped[f"{kind} (not a map)"] += len(_listed(value))
+            return ()
+        pairs = []
+        for name, texts in value.items():
+            for pattern in self.patterns(texts, kind):
+                pairs.append((str(name).lower(), pattern))
+        return tuple(pairs)
+
+    def dom(self, value: Any) -> tuple[DomRule, ...]:
+        if isinstance(value, dict):
+            entries = list(value.items())
+        else:
+            entries = [(selector, {"exists": ""}) for selector in _listed(value)]
+        rules = []
+        for selector, checks in entries:
+            if not isinstance(selector, str) or not _selector_parses(selector):
+                self.skipped["dom (selector lexbor cannot parse)"] += 1
+                continue
+            checks = checks if isinstance(checks, dict) else {}
+            if "properties" in checks:
+                self.skipped["dom properties"] += 1
+            attributes = self.named(checks.get("attributes", {}), "dom attributes")
+            text = self.pattern(checks["text"], "dom text") if "text" in checks else None
+            if not attributes and text is None and "exists" not in checks:
+                continue  # only properties (a browser's): nothing we can read
+            exists = parse_tags(checks.get("exists") or "")[2]
+            rules.append(DomRule(selector, _selector_gates(selector), attributes, text, exists))
+        return tuple(rules)
+
+    def fingerprint(self, name: str, definition: dict[str, Any]) -> CompiledFingerprint:
+        for field in SKIPPED_FIELDS:
+            value = definition.get(field)
+            if value:
+                self.skipped[field] += len(value) if isinstance(value, dict | list) else 1
+        category_names = [self.categories.get(str(c)) for c in _listed(definition.get("cats"))]
+        required_categories = (
+            self.categories.get(str(c), str(c)) for c in _listed(definition.get("requiresCategory"))
+        )
+        return CompiledFingerprint(
+            name=name,
+            category=next((c for c in category_names if c), OTHER),
+            headers=self.named(definition.get("headers", {}), "headers"),
+            meta=self.named(definition.get("meta", {}), "meta"),
+            sources=tuple(
+                (source, patterns)
+                for field, source in _SOURCES
+                if (patterns := self.patterns(definition.get(field), field))
+            ),
+            implies=tuple(_implications(definition.get("implies"))),
+            cookies=self.named(definition.get("cookies", {}), "cookies"),
+            dom=self.dom(definition.get("dom")),
+            excludes=tuple(parse_tags(n)[0] for n in _listed(definition.get("excludes"))),
+            requires=tuple(parse_tags(n)[0] for n in _listed(definition.get("requires"))),
+            requires_category=tuple(required_categories),
+            meta_names=True,
+        )
+
+
+def _implications(value: Any) -> list[tuple[str, int]]:
+    implied = []
+    for text in _listed(value):
+        if isinstance(text, str):
+            name, _, confidence = parse_tags(text)
+            implied.append((name, confidence))
+    return implied
+
+
+def _selector_parses(selector: str) -> bool:
+    try:
+        _PROBE.css(selector)
+    except Exception:  # selectolax's SelectolaxError, or anything lexbor raises
+        return False
+    return True
+
+
+def _selector_gates(selector: str) -> tuple[str, ...]:
+    """The rarest id, class or attribute name every match of ``selector`` names, which the
+    page's HTML then holds; () (always tried) for a list, a pseudo-class with an
+    argument (``:not(.x)``) or an escape."""
+    if any(char in selector for char in ",(\\"):
+        return ()
+    return choose_gates(name.lower() for name in _SELECTOR_NAME.findall(selector))
