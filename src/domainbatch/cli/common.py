@@ -22,7 +22,6 @@ from domainbatch.errors import (
     InvalidOptionsError,
     ProcessorNotFoundError,
 )
-from domainbatch.extract.wappalyzer import load_table
 from domainbatch.settings import Settings
 
 T = TypeVar("T")
@@ -60,6 +59,10 @@ def check_fingerprints(settings: Settings) -> None:
     the command before any domain is claimed."""
     if settings.fingerprints is None:
         return
+    # Imported here: the extractor (selectolax, phonenumbers: +6 MB, measured) is loaded only
+    # by a command that was given a database, not by every command of the CLI.
+    from domainbatch.extract.wappalyzer import load_table
+
     try:
         load_table(str(settings.fingerprints), settings.fingerprints_mode)
     except ConfigurationError as exc:
