@@ -20,7 +20,7 @@ from domainbatch.core.status import BatchEvent, BatchStatus, DomainStatus, Progr
 from domainbatch.errors import EmptyBatchError, LimitExceededError, NotFoundError
 from domainbatch.storage.batches import batch_record, domain_record
 from domainbatch.storage.creation import INVALID_SAMPLE
-from domainbatch.storage.pages import decode_cursor, encode_cursor
+from domainbatch.storage.pages import batch_after, batches_page, domain_after, domains_page
 
 
 @dataclass
@@ -191,11 +191,9 @@ class MemoryBatches:
         rows = [b for b in rows if tenant_id is None or b.tenant_id == tenant_id]
         rows = [b for b in rows if not status or b.status == status]
         if cursor:
-            created, last_id = decode_cursor(cursor, ((int, float), str))
-            rows = [b for b in rows if (b.created_at, b.id) < (created, last_id)]
-        more, rows = len(rows) > limit, rows[:limit]
-        next_cursor = encode_cursor([rows[-1].created_at, rows[-1].id]) if more else None
-        return Page([batch_record(b) for b in rows], next_cursor)
+            after = batch_after(cursor)
+            rows = [b for b in rows if (b.created_at, b.id) < after]
+        return batches_page(rows[: limit + 1], limit)
 
     async def domain_page(
         self,
@@ -206,15 +204,13 @@ class MemoryBatches:
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[DomainRecord]:
-        after = decode_cursor(cursor, (int,))[0] if cursor else 0
+        after = domain_after(cursor)
         rows = [
             d
             for d in self._batch(batch_id, tenant_id).domains
             if d.id > after and (not status or d.status == status)
         ]
-        more, rows = len(rows) > limit, rows[:limit]
-        next_cursor = encode_cursor([rows[-1].id]) if more else None
-        return Page([domain_record(d) for d in rows], next_cursor)
+        return domains_page(rows[: limit + 1], limit)
 
     async def domain(self, batch_id: str, domain_id: int, *, tenant_id: str | None) -> DomainRecord:
         for row in self._batch(batch_id, tenant_id).domains:

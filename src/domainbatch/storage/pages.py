@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -61,6 +62,32 @@ def decode_cursor(cursor: str, shape: tuple[type | tuple[type, ...], ...]) -> li
     return key
 
 
+def batch_after(cursor: str) -> tuple[float, str]:
+    """The (created_at, id) a batch page's cursor says the next page starts after."""
+    created, last_id = decode_cursor(cursor, ((int, float), str))
+    return created, last_id
+
+
+def domain_after(cursor: str | None) -> int:
+    """The domain id a domain page's cursor says the next page starts after (0: the first)."""
+    return int(decode_cursor(cursor, (int,))[0]) if cursor else 0
+
+
+def batches_page(rows: Sequence[Any], limit: int) -> Page[BatchRecord]:
+    """A page from up to ``limit + 1`` batch rows, newest first: the extra one only says
+    there is a next page (rows are any objects with the ``batches`` columns)."""
+    more, rows = len(rows) > limit, rows[:limit]
+    next_cursor = encode_cursor([rows[-1].created_at, rows[-1].id]) if more else None
+    return Page([batch_record(r) for r in rows], next_cursor)
+
+
+def domains_page(rows: Sequence[Any], limit: int) -> Page[DomainRecord]:
+    """A page from up to ``limit + 1`` domain rows in id order (as ``batches_page``)."""
+    more, rows = len(rows) > limit, rows[:limit]
+    next_cursor = encode_cursor([rows[-1].id]) if more else None
+    return Page([domain_record(r) for r in rows], next_cursor)
+
+
 async def batch_page(
     db: Database,
     *,
@@ -76,16 +103,12 @@ async def batch_page(
     if status:
         query = query.where(b.c.status == status)
     if cursor:
-        created, last_id = decode_cursor(cursor, ((int, float), str))
+        created, last_id = batch_after(cursor)
         query = query.where(
             or_(b.c.created_at < created, and_(b.c.created_at == created, b.c.id < last_id))
         )
     async with db.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1].created_at, rows[-1].id]) if more else None
-    return Page([batch_record(r) for r in rows], next_cursor)
+        return batches_page((await conn.execute(query)).all(), limit)
 
 
 async def domain_page(
@@ -98,7 +121,7 @@ async def domain_page(
     cursor: str | None = None,
 ) -> Page[DomainRecord]:
     """One page of a batch's domains in id (= input) order, optionally of one status."""
-    after = decode_cursor(cursor, (int,))[0] if cursor else 0
+    after = domain_after(cursor)
     query = (
         select(d).where(d.c.batch_id == batch_id, d.c.id > after).order_by(d.c.id).limit(limit + 1)
     )
@@ -107,10 +130,7 @@ async def domain_page(
     async with db.connect() as conn:
         await get_batch_row(conn, batch_id, tenant_id=tenant_id)
         rows = (await conn.execute(query)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1].id]) if more else None
-    return Page([domain_record(r) for r in rows], next_cursor)
+    return domains_page(rows, limit)
 
 
 async def get_domain(
