@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -15,9 +15,8 @@ import orjson
 from psycopg.rows import dict_row
 from sqlalchemy import text
 
-from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.models import BatchReport
-from domainbatch.core.queue import BatchSpec, Claimed, CreatedBatch, Outcome
+from domainbatch.core.queue import Claimed, CreatedBatch, Outcome
 from domainbatch.core.status import DomainStatus
 from domainbatch.errors import StorageError
 from domainbatch.storage.batches import status_report
@@ -47,25 +46,9 @@ def queries() -> dict[str, str]:
 class PostgresQueue(SqlQueue):
     load_domains = staticmethod(copy_domains)
 
-    async def create(
-        self,
-        entries: Iterable[str],
-        *,
-        spec: BatchSpec,
-        normalizer: DomainNormalizer,
-        max_entries: int,
-        chunk_size: int,
-    ) -> CreatedBatch:
-        created = await super().create(
-            entries,
-            spec=spec,
-            normalizer=normalizer,
-            max_entries=max_entries,
-            chunk_size=chunk_size,
-        )
+    async def after_create(self, created: CreatedBatch) -> None:
         if created.total >= ANALYZE_AFTER:
             await self._analyze()
-        return created
 
     async def _analyze(self) -> None:
         """Refresh the planner's statistics after a big load. Until autovacuum gets to it, a

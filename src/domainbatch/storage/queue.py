@@ -71,7 +71,7 @@ class SqlQueue:
         max_entries: int,
         chunk_size: int,
     ) -> CreatedBatch:
-        return await create_batch(
+        created = await create_batch(
             self.db,
             entries,
             spec=spec,
@@ -80,6 +80,11 @@ class SqlQueue:
             chunk_size=chunk_size,
             load=self.load_domains,
         )
+        await self.after_create(created)
+        return created
+
+    async def after_create(self, created: CreatedBatch) -> None:
+        """What the backend does once a new batch is committed (nothing, by default)."""
 
     # Reads (the service's) ---------------------------------------------------------------------
     async def batch(self, batch_id: str, *, tenant_id: str | None = None) -> BatchRecord:
