@@ -12,9 +12,7 @@ from hypothesis import strategies as st
 from domainbatch.extract.document import Document
 from domainbatch.extract.fingerprint_table import builtin_table
 from domainbatch.extract.needles import (
-    SHORT_TEXT,
     NeedleScanner,
-    assign_anchors,
     choose_gates,
     fold,
     literal_structure,
@@ -77,21 +75,15 @@ def test_scanner_finds_exactly_the_needles_in_the_text(text: str) -> None:
     folded = fold(text)
     expected = {needle for needle in scanner.needles if needle in folded}
     assert scanner.present(folded) == expected
-    padded = folded + " " * (SHORT_TEXT + 1)  # the long-text path (regexes), too
-    assert scanner.present(padded) == expected
 
 
-def test_scanner_reports_overlapping_needles_at_one_anchor() -> None:
+def test_scanner_reports_overlapping_needles() -> None:
     needles = ["__nuxt", "__nuxt_data__", "window.__nuxt__", "nuxt_d", "xt"]
     scanner = NeedleScanner(needles)
-    text = "window.__nuxt__ = 1; var a = '__nuxt_data__'" + " " * SHORT_TEXT
+    text = "window.__nuxt__ = 1; var a = '__nuxt_data__'"
     assert scanner.present(text) == set(needles)
-
-
-def test_anchors_cover_every_needle_with_few_characters() -> None:
-    anchors = assign_anchors(_gates("html"))
-    assert set(anchors) == set(_gates("html"))
-    assert len({needle[index] for needle, index in anchors.items()}) <= 12
+    assert scanner.present("") == set()
+    assert NeedleScanner([]).present(text) == set()
 
 
 def test_gates_prefer_rare_literals_over_words() -> None:
@@ -108,7 +100,15 @@ def test_gates_prefer_rare_literals_over_words() -> None:
         (r"\sng-version=[\"']([\d.]+)", (), (("ng-version=", 1),)),
         (r"class=[\"'][^\"']*elementor-kit-\d", (), (("class=", 0),)),
         (r"^https?://[^/]+\.myshopify\.com", (), (("http", 0),)),
-        (r"a|bcd", (("a", "bcd"),), ()),
+        (r"a|bcd", (), ()),  # "a" is too short to look for
+        (
+            r"StoryblokBridge|api(?:-[a-z]+)?\.storyblok\.com",
+            (("storyblokbridge", ".storyblok.com"),),
+            (),
+        ),
+        # re's parser moves the alternatives' common "<" out of the alternation.
+        (r"(?:<!--Grand |<a[^>]+grand - by )", (("!--grand ", "grand - by "),), ()),
+        (r"(?:^|\s)x-app", (), (("x-app", 1),)),
         (r"(?:core/)?misc/drupal\.js", (), (("misc/drupal.js", 5),)),
     ],
 )
@@ -148,14 +148,12 @@ def test_every_table_pattern_can_start_where_its_leads_say() -> None:
     ).map("".join)
 )
 def test_prefilter_never_changes_results_on_generated_pages(html: str) -> None:
-    for text in (html, html.upper(), html + " " * SHORT_TEXT):
+    for text in (html, html.upper()):
         doc = Document("https://acme.test/", [], text.encode())
         assert detect_technologies(doc) == detect_technologies(doc, prefilter=False)
 
 
-def test_prefilter_never_changes_results_on_padded_fixtures() -> None:
-    # Fixture pages are short; padded, their HTML takes the long-text path of the scanner.
+def test_prefilter_never_changes_results_on_fixtures() -> None:
     for path in sorted(PAGES.glob("*.html")):
-        body = path.read_bytes().replace(b"</body>", b" " * 4096 + b"</body>")
-        doc = Document("https://acme.test/", [], body)
+        doc = Document("https://acme.test/", [], path.read_bytes())
         assert detect_technologies(doc) == detect_technologies(doc, prefilter=False), path.name

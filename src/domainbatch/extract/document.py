@@ -165,9 +165,15 @@ class Document:
         html, cut = limit_nesting(decoded.text)
         self.truncated = decoded.truncated or cut
         self.tree = LexborHTMLParser(html)
+        self._selected: dict[str, tuple[LexborNode, ...]] = {}
 
-    def select(self, selector: str) -> list[LexborNode]:
-        return list(self.tree.css(selector)[:MAX_ELEMENTS])
+    def select(self, selector: str) -> tuple[LexborNode, ...]:
+        """The first ``MAX_ELEMENTS`` matches of ``selector``; asked again (several
+        fingerprints read ``script`` or ``iframe``), the same list without a new search."""
+        found = self._selected.get(selector)
+        if found is None:
+            found = self._selected[selector] = tuple(self.tree.css(selector)[:MAX_ELEMENTS])
+        return found
 
     @cached_property
     def base_url(self) -> str:

@@ -77,6 +77,37 @@ def _grouped(pairs: Iterable[tuple[str, int]]) -> dict[str, frozenset[int]]:
     return {key: frozenset(indexes) for key, indexes in groups.items()}
 
 
+class NamedGates:
+    """The fingerprints reading one header, meta tag or cookie: those that need only the
+    name, and the others by gate, found in the value with one scan."""
+
+    def __init__(self, entries: Iterable[tuple[tuple[str, ...], int]]) -> None:
+        always: set[int] = set()
+        gated: list[tuple[str, int]] = []
+        for gates, index in entries:
+            if gates:
+                gated.extend((gate, index) for gate in gates)
+            else:
+                always.add(index)
+        self.always = frozenset(always)
+        self.by_gate = _grouped(gated)
+        self.scanner = NeedleScanner(self.by_gate)
+
+    def candidates(self, folded: str) -> set[int]:
+        """The fingerprints a value (folded) can match."""
+        found = set(self.always)
+        for gate in self.scanner.present(folded):
+            found.update(self.by_gate[gate])
+        return found
+
+
+def _named(entries: Iterable[tuple[str, Pattern, int]]) -> dict[str, NamedGates]:
+    groups: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    for key, pattern, index in entries:
+        groups.setdefault(key, []).append((pattern.gates, index))
+    return {key: NamedGates(pairs) for key, pairs in groups.items()}
+
+
 class FingerprintTable:
     """Compiled fingerprints, by position and by name, with the prefilter's index:
     which fingerprints can match a page, from what the page has."""
@@ -106,9 +137,12 @@ class FingerprintTable:
             source: NeedleScanner(gate for gate, _ in gated[source]) for source in SOURCES
         }
         self.by_gate = {source: _grouped(pairs) for source, pairs in gated.items()}
-        self.by_meta = _grouped((key, i) for i, f in enumerate(table) for key, _ in f.meta)
-        self.by_header = _grouped((name, i) for i, f in enumerate(table) for name, _ in f.headers)
-        self.by_cookie = _grouped((name, i) for i, f in enumerate(table) for name, _ in f.cookies)
+        # Named evidence: name -> (gates of one pattern, fingerprint index); a fingerprint is
+        # a candidate when the page has the name and, if the pattern has gates, one of them
+        # in its value ("server" alone named 196 fingerprints of a 7,291-technology database).
+        self.by_meta = _named((key, p, i) for i, f in enumerate(table) for key, p in f.meta)
+        self.by_header = _named((key, p, i) for i, f in enumerate(table) for key, p in f.headers)
+        self.by_cookie = _named((key, p, i) for i, f in enumerate(table) for key, p in f.cookies)
         self.ungated = frozenset(ungated)
         # Wappalyzer reads a meta tag by its name also when it has a property too.
         self.meta_names = any(fingerprint.meta_names for fingerprint in table)

