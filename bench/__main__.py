@@ -1,7 +1,7 @@
 """``python -m bench``: the benchmarks against the peers and the limit, side by side.
 
     python -m bench all [--quick] [--soak MINUTES] [--only queue,create,fetch,memory,extract]
-    python -m bench queue|create|fetch|memory [options]   # one part (``--help`` for options)
+    python -m bench queue|create|fetch|memory|fingerprints [options]   # one part (``--help``)
     python -m bench extract [options]                      # extraction alone (bench/extract.py)
 
 ``all`` runs every part, prints one table and writes ``bench/results/latest.json`` (and a
@@ -23,10 +23,10 @@ from typing import Any
 
 import psutil
 
-from bench import create, fetch, memory, queue
+from bench import create, fetch, fingerprints, memory, queue
 from bench.common import RESULTS, Part, render
 
-PARTS = ("queue", "create", "fetch", "memory", "extract")
+PARTS = ("queue", "create", "fetch", "memory", "extract", "fingerprints")
 
 # (full, quick) keyword arguments of each part's ``run``.
 PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -47,6 +47,7 @@ PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"checkpoints": (20_000, 100_000)},
     ),
     "extract": ({"seconds": 10.0}, {"seconds": 3.0}),
+    "fingerprints": ({"rounds": 5}, {"rounds": 1}),
 }
 
 
@@ -95,6 +96,8 @@ def run_part(name: str, quick: bool, soak: float | None, log: Callable[[str], No
         return fetch.run(log=log, **kwargs)
     if name == "memory":
         return memory.run(log=log, soak_minutes=soak, **kwargs)
+    if name == "fingerprints":
+        return fingerprints.run(log=log, **kwargs)
     return run_extract(log=log, **kwargs)
 
 
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         ("create", create),
         ("fetch", fetch),
         ("memory", memory),
+        ("fingerprints", fingerprints),
     ):
         p = sub.add_parser(name, help=(module.__doc__ or "").split("\n")[0])
         p.add_argument("--quick", action="store_true", help="the quick preset's sizes")
@@ -169,7 +173,13 @@ def main(argv: list[str] | None = None) -> None:
         parts.append(run_extract(args.seconds, log))
         print(render(parts[0]))
     else:
-        module = {"queue": queue, "create": create, "fetch": fetch, "memory": memory}[args.command]
+        module = {
+            "queue": queue,
+            "create": create,
+            "fetch": fetch,
+            "memory": memory,
+            "fingerprints": fingerprints,
+        }[args.command]
         if args.quick:
             parts.append(run_part(args.command, True, getattr(args, "soak", None), log))
         else:
