@@ -157,6 +157,8 @@ class Pattern:
 
 def _fill(template: str, match: re.Match[str]) -> str:
     """``template`` with ``\\N`` replaced by group N of ``match`` ("" when absent)."""
+    if template == "\\1":  # the usual template (every versioned pattern of ours): no regex
+        return (match.group(1) or "") if match.re.groups else ""
     groups = match.groups()
 
     def group(number: int) -> str:
