@@ -1,8 +1,9 @@
 """A compiled fingerprint table: what ``extract.technologies`` matches, and its prefilter index.
 
-Two tables exist: ours (``extract.fingerprints``, compiled on first use) and, when the
-setting ``FINGERPRINTS`` names one, a Wappalyzer-format database (``extract.wappalyzer``)
-used alone or merged with ours (:func:`merge_tables`). Both compile to the same form.
+Every table comes from a Wappalyzer-format database, read and translated by
+``extract.wappalyzer``: ours, the JSON files of ``extract/fingerprints/`` (read on first
+use), and, when the setting ``FINGERPRINTS`` names one, the user's, used alone or merged
+with ours (:func:`merge_tables`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
-from domainbatch.extract.fingerprints import FINGERPRINTS, Fingerprint
 from domainbatch.extract.needles import NeedleScanner
-from domainbatch.extract.patterns import Pattern, compile_pattern
+from domainbatch.extract.patterns import Pattern
+
+# Our database: categories.json and technologies/*.json, shipped as package data.
+BUILTIN_DATABASE = Path(__file__).resolve().parent / "fingerprints"
 
 # The text sources a pattern list can read (see ``technologies.Evidence``); "inline" is the
 # text of inline scripts (Wappalyzer's ``scripts``), read only when a table has such patterns.
@@ -45,29 +49,6 @@ class CompiledFingerprint:
     requires: tuple[str, ...] = ()
     requires_category: tuple[str, ...] = ()
     meta_names: bool = False  # meta keys also match a tag's ``name`` beside its property
-
-
-def compile_fingerprint(fingerprint: Fingerprint) -> CompiledFingerprint:
-    return CompiledFingerprint(
-        name=fingerprint.name,
-        category=fingerprint.category,
-        headers=tuple((k.lower(), compile_pattern(v)) for k, v in fingerprint.headers.items()),
-        meta=tuple((k.lower(), compile_pattern(v)) for k, v in fingerprint.meta.items()),
-        sources=tuple(
-            (source, tuple(compile_pattern(p) for p in patterns))
-            for source, patterns in (
-                ("scripts", fingerprint.scripts),
-                ("links", fingerprint.links),
-                ("anchors", fingerprint.anchors),
-                ("html", fingerprint.html),
-                ("comments", fingerprint.comments),
-                ("cookies", fingerprint.cookies),
-                ("url", fingerprint.url),
-            )
-            if patterns
-        ),
-        implies=tuple((name, 100) for name in fingerprint.implies),
-    )
 
 
 def _grouped(pairs: Iterable[tuple[str, int]]) -> dict[str, frozenset[int]]:
@@ -153,8 +134,15 @@ class FingerprintTable:
 
 @cache
 def builtin_table() -> FingerprintTable:
-    """Our own table, compiled on first use."""
-    return FingerprintTable(compile_fingerprint(fingerprint) for fingerprint in FINGERPRINTS)
+    """Our own database (``BUILTIN_DATABASE``), read and compiled on first use; a name
+    defined in two of its files is a ``ConfigurationError``."""
+    # Imported here: the translator builds on this module's types (and loads only when needed).
+    from domainbatch.extract.wappalyzer.loading import read_database
+    from domainbatch.extract.wappalyzer.translation import Translator
+
+    raw = read_database(BUILTIN_DATABASE, unique=True)
+    translator = Translator(raw.categories)
+    return FingerprintTable(translator.fingerprint(n, d) for n, d in raw.technologies.items())
 
 
 def merge_tables(ours: FingerprintTable, theirs: FingerprintTable) -> FingerprintTable:

@@ -1,10 +1,11 @@
 """One fingerprint pattern, compiled: its regex, version template and literal prefilter.
 
-A pattern is a case-insensitive regex, optionally ending in ``\\;version:TEMPLATE``
-(``fingerprints.schema``). Compiling reads the literals every match must contain
-(:func:`required_literals`, plus groups of literal alternatives), so a regex runs only
-on text that holds them; its *gate*, the rarest, is what the page's one scan looks for
-(``extract.needles``).
+A pattern is a case-insensitive regex whose Wappalyzer tags were parsed off
+(``wappalyzer.translation``): a version template (``\\;version:\\1``), a confidence, and
+our ``\\;site:own`` (``extract.fingerprints``). Compiling reads the literals every match
+must contain (:func:`required_literals`, plus groups of literal alternatives), so a regex
+runs only on text that holds them; its *gate*, the rarest, is what the page's one scan
+looks for (``extract.needles``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from domainbatch.extract.fingerprints import OwnSite
 from domainbatch.extract.needles import choose_gates, literal_structure
 from domainbatch.extract.provenance import MAX_SITE_CHECKS, Site
 
 _VERSION = re.compile(r"^[A-Za-z0-9][\w.+-]{0,29}$")
-_TEMPLATE_SEPARATOR = "\\;version:"
 _FLAGS = re.I | re.M
 _GROUP_REFERENCE = re.compile(r"\\(\d)")
 # Wappalyzer's conditional template: "\1?found:missing".
@@ -99,7 +98,7 @@ def _literal_runs(pattern: str) -> list[str]:
 @dataclass(frozen=True)
 class Pattern:
     regex: re.Pattern[str]
-    template: str | None
+    template: str | None  # the version: only from this, as in Wappalyzer (``\\1``: group 1)
     needles: tuple[str, ...]  # lowercased literals every match contains
     gates: tuple[str, ...] = ()  # every match holds one: looked for in the page's one scan
     choices: tuple[tuple[str, ...], ...] = ()  # every match holds one of each group
@@ -140,11 +139,7 @@ class Pattern:
             match = self._owned(text, match, site)
         if match is None:
             return False, None
-        version: str | None = None
-        if self.template is not None:
-            version = _fill(self.template, match)
-        elif match.groups():
-            version = match.group(1)
+        version = _fill(self.template, match) if self.template is not None else None
         if version is not None and not _VERSION.match(version):
             version = None
         return True, version
@@ -162,6 +157,8 @@ class Pattern:
 
 def _fill(template: str, match: re.Match[str]) -> str:
     """``template`` with ``\\N`` replaced by group N of ``match`` ("" when absent)."""
+    if template == "\\1":  # the usual template (every versioned pattern of ours): no regex
+        return (match.group(1) or "") if match.re.groups else ""
     groups = match.groups()
 
     def group(number: int) -> str:
@@ -174,11 +171,6 @@ def _fill(template: str, match: re.Match[str]) -> str:
     if "\\" not in template:
         return template
     return _GROUP_REFERENCE.sub(lambda ref: group(int(ref.group(1))), template)
-
-
-def compile_pattern(text: str) -> Pattern:
-    regex, separator, template = text.partition(_TEMPLATE_SEPARATOR)
-    return compile_regex(regex, template if separator else None, own_site=isinstance(text, OwnSite))
 
 
 def compile_regex(

@@ -1,13 +1,14 @@
-"""Technology detection: our fingerprint table matched against one page.
+"""Technology detection: a fingerprint table matched against one page.
 
-The table (``extract.fingerprints``) is data; this module compiles it once, on first use,
-and matches it against the headers, cookies, meta tags, script, link, anchor and form
-URLs, a bounded prefix of the HTML (comments blanked: commented-out code is no evidence),
-the HTML comments and the page URL; an ``OwnSite`` pattern counts only inside a URL of
-the page's own site (``extract.provenance``). Implied technologies (WooCommerce ->
-WordPress -> PHP) are added without a version. The first version found wins, in the order
-meta, headers, scripts, links, anchors, HTML, comments, cookies, URL (then, for a
-Wappalyzer-format table, inline scripts, cookie values and DOM selectors).
+The table is a Wappalyzer-format database, ours (``extract.fingerprints``, read and compiled
+once, on first use) or the user's (``extract.wappalyzer``). It is matched against the
+headers, cookies, meta tags, script URLs, a bounded prefix of the HTML (comments blanked:
+commented-out code is no evidence) and the page URL, and, through our extensions, link,
+anchor and form URLs, the HTML comments and cookie names; a pattern tagged ``\\;site:own``
+counts only inside a URL of the page's own site (``extract.provenance``). Implied
+technologies (WooCommerce -> WordPress -> PHP) are added without a version. The first
+version found wins, in the order meta, headers, scripts, links, anchors, HTML, comments,
+cookie names, URL, then inline scripts, cookie values and DOM selectors.
 
 Confidence (Wappalyzer's ``\\;confidence:``; ours are all 100): the matches of a
 technology add up, capped at 100, and it is reported at ``MIN_CONFIDENCE`` (50) or more.

