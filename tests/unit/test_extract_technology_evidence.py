@@ -95,6 +95,13 @@ def test_paths_on_the_own_site_are_evidence(html: str, expected: dict[str, Any])
         ("https://nexus.ensighten.com/acme/prod/Bootstrap.js", {"Ensighten": None}),
         ("/js/preact.min.js", {"Preact": None}),
         ("/js/react.production.min.js", {"React": None}),
+        # A copy of a CDN's file on the site itself is not the CDN.
+        ("/vendor/cdn.jsdelivr.net/npm/lodash@4.17.5/lodash.min.js", {"Lodash": "4.17.5"}),
+        (
+            "https://cdn.jsdelivr.net/npm/lodash@4.17.5/lodash.min.js",
+            {"Lodash": "4.17.5", "jsDelivr": None},
+        ),
+        ("//unpkg.com/htmx.org@1.9.10", {"htmx": "1.9.10", "unpkg": None}),
     ],
 )
 def test_hashed_and_bundled_script_names(src: str, expected: dict[str, Any]) -> None:
