@@ -110,7 +110,12 @@ def test_every_tag_is_one_the_translator_reads() -> None:
         patterns = [
             p for field in (*PATTERN_LISTS, "url") for p in _listed(definition.get(field, []))
         ]
-        patterns += [p for field in PATTERN_MAPS for p in definition.get(field, {}).values()]
+        patterns += [
+            p
+            for field in PATTERN_MAPS
+            for value in definition.get(field, {}).values()
+            for p in _listed(value)
+        ]
         for pattern in patterns:
             tags = {tag.partition(":")[0] for tag in pattern.split("\\;")[1:]}
             assert tags <= TAGS, (name, pattern)

@@ -140,6 +140,7 @@ def test_versions_from_urls_and_generators() -> None:
         "WordPress": "6.5",
         "PHP": None,
         "jQuery": "3.7.1",
+        "jQuery CDN": None,
         "Vue.js": "3.4.15",
         "jsDelivr": None,
         "Font Awesome": "6.5.1",

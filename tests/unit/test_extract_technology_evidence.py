@@ -79,7 +79,7 @@ def test_paths_on_the_own_site_are_evidence(html: str, expected: dict[str, Any])
     [
         ("/static/js/jquery.min.41de23c0710f.js", {"jQuery": None}),
         ("/static/js/jquery.41de23c0710f.js", {"jQuery": None}),
-        ("https://code.jquery.com/jquery-3.6.0.min.js", {"jQuery": "3.6.0"}),
+        ("https://code.jquery.com/jquery-3.6.0.min.js", {"jQuery": "3.6.0", "jQuery CDN": None}),
         ("jquery-3.6.0.min.js", {"jQuery": "3.6.0"}),
         ("/bundles/jquery?v=AbC123xYz", {"jQuery": None}),
         ("/static/js/bootstrap.min.c5b5b2fa19bd.js", {"Bootstrap": None}),
@@ -87,10 +87,21 @@ def test_paths_on_the_own_site_are_evidence(html: str, expected: dict[str, Any])
         ("/js/bootstrap-4.6.2.bundle.min.js", {"Bootstrap": "4.6.2"}),
         ("bootstrap.min.js", {"Bootstrap": None}),
         ("/bundles/bootstrap?v=AbC123xYz", {"Bootstrap": None}),
-        # Plugins named after the library are not the library.
-        ("/js/jquery.validate.min.js", {}),
+        # A plugin named after the library is the plugin, never the library's version.
+        ("/js/jquery.validate.min.js", {"jQuery Validation": None, "jQuery": None}),
         ("/js/bootstrap-datepicker.min.js", {}),
         ("/bundles/jqueryval?v=AbC123xYz", {}),
+        # Look-alike file names of other software.
+        ("https://nexus.ensighten.com/acme/prod/Bootstrap.js", {"Ensighten": None}),
+        ("/js/preact.min.js", {"Preact": None}),
+        ("/js/react.production.min.js", {"React": None}),
+        # A copy of a CDN's file on the site itself is not the CDN.
+        ("/vendor/cdn.jsdelivr.net/npm/lodash@4.17.5/lodash.min.js", {"Lodash": "4.17.5"}),
+        (
+            "https://cdn.jsdelivr.net/npm/lodash@4.17.5/lodash.min.js",
+            {"Lodash": "4.17.5", "jsDelivr": None},
+        ),
+        ("//unpkg.com/htmx.org@1.9.10", {"htmx": "1.9.10", "unpkg": None}),
     ],
 )
 def test_hashed_and_bundled_script_names(src: str, expected: dict[str, Any]) -> None:
