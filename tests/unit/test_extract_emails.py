@@ -52,6 +52,11 @@ def test_mailto_with_query_several_addresses_and_encoding() -> None:
     assert emails(html) == ["a@acme.com", "b@acme.com"]
 
 
+def test_a_mailto_link_tag_names_the_author() -> None:
+    html = '<head><link rev="made" href="mailto:webmaster@acme.com"></head><p>Hi</p>'
+    assert extract("https://acme.com/", [], html.encode())["emails"] == ["webmaster@acme.com"]
+
+
 def test_addresses_in_scripts_styles_and_attributes_are_ignored() -> None:
     html = (
         "<script>var e='dev@acme.com'</script><style>.x{}/* css@acme.com */</style>"

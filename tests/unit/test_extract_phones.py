@@ -196,6 +196,11 @@ def test_windows_with_characters_above_latin1(text: str) -> None:
         ("firmware 7.01.8818.471", "US"),
         ("ver 22.04.5678", "NO"),
         ("v1.0.0-2125550123", "DE"),
+        # Seen on real pages (tests/fixtures/real): a release name, a domain name, licences.
+        ("CryptoCurrency-Catalog-20180308.1.0 released", "US"),
+        ("Welcome to 0368119500.jp", "JP"),
+        ("苏ICP备2022026944号-1", "CN"),
+        ("京公网安备 11010502030143号", "CN"),
     ],
 )
 def test_dates_times_figures_and_versions_are_not_phones(text: str, region: str) -> None:
@@ -210,6 +215,8 @@ def test_dates_times_figures_and_versions_are_not_phones(text: str, region: str)
         ("Numero verde 800 123 456", "IT", ["+39800123456"]),
         ("Tel. 030 / 12345678", "DE", ["+493012345678"]),
         ("Open 27.06.2018; call 030 12345678", "DE", ["+493012345678"]),
+        ("Tel 0368119500. Fax 0368119501", "JP", ["+81368119500", "+81368119501"]),
+        ("客服 0514-87367111", "CN", ["+8651487367111"]),
     ],
 )
 def test_phones_near_the_lookalike_shapes_are_kept(

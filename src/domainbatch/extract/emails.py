@@ -1,4 +1,5 @@
-"""Email addresses: mailto: links, visible text (plain and obfuscated), Cloudflare-protected.
+"""Email addresses: mailto: links (anchors and <link> tags), visible text (plain and
+obfuscated), Cloudflare-protected.
 
 Addresses are lowercased and deduplicated in order of appearance. Recognized obfuscations:
 ``name [at] domain [dot] com`` (any of ``[] () {} <>`` around ``at``/``dot``, or ``@``/``.``
@@ -134,7 +135,9 @@ def _text_candidates(text: str) -> Iterable[str]:
 
 def find_emails(doc: Document, extra: Iterable[str | None] = ()) -> list[str]:
     candidates: list[str] = []
-    for href in doc.anchor_hrefs:
+    # <link rel="author" href="mailto:..."> and <link rev="made" ...> name the page's author.
+    links = [link.href for link in doc.link_tags if link.href[:7].lower() == "mailto:"]
+    for href in [*doc.anchor_hrefs, *links]:
         lowered = href[:7].lower()
         if lowered == "mailto:":
             candidates.extend(_mailto_addresses(href))

@@ -10,7 +10,9 @@ part of:
 - a dotted identifier: an OID (``1.3.101.110``), an IPv4 address, a version (``2.4.57.1``),
   or the tail of one (``v1.0.0-2125550123``);
 - a number right after an identifier label (VAT / P.IVA / USt-IdNr / Steuernummer / SIRET
-  / KvK / ABN / IBAN / ISBN / order / invoice / SKU / account / routing / version...).
+  / KvK / ABN / IBAN / ISBN / order / invoice / SKU / account / routing / version...), or
+  a Chinese site licence (``苏ICP备2022026944号``, ``京公网安备 11010502030143号``);
+- the head of a dotted number (``20180308.1.0``) or a host name (``0368119500.jp``).
 """
 
 from __future__ import annotations
@@ -49,8 +51,22 @@ _IDENTIFIER_LABEL = re.compile(
     r"|ref(?:erence)?|v(?:er(?:sion)?)?|rev(?:ision)?|build|firmware)\b[\s.:#-]*(?:n[or]\.?|number)?[\s.:#-]*$",
     re.I,
 )
+# Chinese sites must show their ICP licence and public-security registration numbers, which
+# "\b" cannot delimit (CJK characters are word characters).
+_LICENCE_LABEL = re.compile(r"(?:ICP|公网安)[备证]?\s*[:：]?\s*$", re.I)
+# What follows a match that is the head of a dotted number or a host name: ".1", ".jp".
+_DOTTED_HEAD = re.compile(r"\.(?:\d|[a-z]{2,}\b)")  # a lowercase TLD; ".Fax" is prose
 # A match that starts right after "<digit>." continues a dotted number (1.0.0-2125550123).
 _DOTTED_TAILS = frozenset(f"{digit}." for digit in "0123456789")
+
+
+def _is_dotted_version(shape: str) -> bool:
+    """Three or more dotted groups of digits, one after the first a single digit: a
+    version such as ``20180308.1.0`` (``1.800.555.1234`` and ``06.12.34.56.78`` are phones)."""
+    parts = shape.split(".")
+    return (
+        len(parts) >= 3 and all(p.isdigit() for p in parts) and any(len(p) == 1 for p in parts[1:])
+    )
 
 
 def _inside_date(text: str, start: int, end: int) -> bool:
@@ -68,9 +84,12 @@ def is_lookalike(raw: str, text: str, start: int) -> bool:
     return bool(
         _DATE.match(raw)
         or _DOTTED_IDENTIFIER.match(shape)
+        or _is_dotted_version(shape)
         or _THOUSANDS.match(shape)
         or shape.count("/") >= 2
         or text[max(0, start - 2) : start] in _DOTTED_TAILS
         or _IDENTIFIER_LABEL.search(text[max(0, start - LABEL_WINDOW) : start])
+        or _LICENCE_LABEL.search(text[max(0, start - LABEL_WINDOW) : start])
+        or _DOTTED_HEAD.match(text, start + len(raw))
         or _inside_date(text, start, start + len(raw))
     )
