@@ -1,7 +1,7 @@
 """``python -m bench``: the benchmarks against the peers and the limit, side by side.
 
     python -m bench all [--quick] [--soak MINUTES] [--only queue,create,fetch,memory,extract]
-    python -m bench queue|create|fetch|memory|fingerprints [options]   # one part (``--help``)
+    python -m bench queue|create|fetch|memory|fingerprints|coverage [options]   # one part
     python -m bench extract [options]                      # extraction alone (bench/extract.py)
 
 ``all`` runs every part, prints one table and writes ``bench/results/latest.json`` (and a
@@ -23,10 +23,10 @@ from typing import Any
 
 import psutil
 
-from bench import create, fetch, fingerprints, memory, queue
+from bench import coverage, create, fetch, fingerprints, memory, queue
 from bench.common import RESULTS, Part, render
 
-PARTS = ("queue", "create", "fetch", "memory", "extract", "fingerprints")
+PARTS = ("queue", "create", "fetch", "memory", "extract", "fingerprints", "coverage")
 
 # (full, quick) keyword arguments of each part's ``run``.
 PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -48,6 +48,7 @@ PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     "extract": ({"seconds": 10.0}, {"seconds": 3.0}),
     "fingerprints": ({"rounds": 5}, {"rounds": 1}),
+    "coverage": ({}, {}),
 }
 
 
@@ -98,6 +99,8 @@ def run_part(name: str, quick: bool, soak: float | None, log: Callable[[str], No
         return memory.run(log=log, soak_minutes=soak, **kwargs)
     if name == "fingerprints":
         return fingerprints.run(log=log, **kwargs)
+    if name == "coverage":
+        return coverage.run(log=log, **kwargs)
     return run_extract(log=log, **kwargs)
 
 
@@ -148,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         ("fetch", fetch),
         ("memory", memory),
         ("fingerprints", fingerprints),
+        ("coverage", coverage),
     ):
         p = sub.add_parser(name, help=(module.__doc__ or "").split("\n")[0])
         p.add_argument("--quick", action="store_true", help="the quick preset's sizes")
@@ -179,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             "fetch": fetch,
             "memory": memory,
             "fingerprints": fingerprints,
+            "coverage": coverage,
         }[args.command]
         if args.quick:
             parts.append(run_part(args.command, True, getattr(args, "soak", None), log))
