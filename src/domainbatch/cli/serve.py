@@ -10,7 +10,9 @@ import typer
 
 from domainbatch.cli.common import (
     DatabaseUrl,
+    Fingerprints,
     JsonFlag,
+    check_fingerprints,
     configure_logging,
     err,
     execute,
@@ -50,6 +52,7 @@ def serve(
         int | None, typer.Option("--concurrency", "-c", min=1, help="Embedded worker's slots.")
     ] = None,
     database_url: DatabaseUrl = None,
+    fingerprints: Fingerprints = None,
     verbose: Annotated[bool, typer.Option("--verbose/--quiet", "-v/-q")] = True,
 ) -> None:
     """Serve the HTTP API and dashboard (with an embedded worker unless --no-worker)."""
@@ -60,7 +63,11 @@ def serve(
     if no_auth and not is_loopback(host):
         fail(f"--no-auth is refused on {host}: bind a loopback address (127.0.0.1)", code=2)
     configure_logging(verbose)
-    settings = load_settings(database_url=database_url, concurrency=concurrency)
+    settings = load_settings(
+        database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
+    )
+    if not no_worker:
+        check_fingerprints(settings)  # a bad database stops the server before it listens
     if no_auth:
         err.print(
             "[bold red]WARNING: --no-auth: API keys are NOT checked; anyone who can reach "

@@ -15,7 +15,7 @@ from typing import Literal
 from domainbatch.errors import ConfigurationError
 from domainbatch.extract.fingerprint_table import FingerprintTable, builtin_table, merge_tables
 from domainbatch.extract.wappalyzer.loading import read_database
-from domainbatch.extract.wappalyzer.translation import Translator
+from domainbatch.extract.wappalyzer.translation import Translator, modernize
 
 log = logging.getLogger("domainbatch.extract")
 
@@ -27,7 +27,10 @@ def translate_database(path: Path) -> FingerprintTable:
     """The user's database alone, compiled; logs what was skipped."""
     raw = read_database(path)
     translator = Translator(raw.categories)
-    fingerprints = [translator.fingerprint(n, d) for n, d in raw.technologies.items()]
+    technologies, legacy = modernize(raw.technologies)
+    if legacy:
+        log.info("fingerprints %s: older format, its script patterns read as script URLs", path)
+    fingerprints = [translator.fingerprint(n, d) for n, d in technologies.items()]
     skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(translator.skipped.items()))
     log.info(
         "fingerprints %s: %d technologies, %d patterns skipped%s",

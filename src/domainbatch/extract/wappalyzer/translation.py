@@ -177,6 +177,25 @@ class Translator:
         )
 
 
+def modernize(technologies: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], bool]:
+    """The database in today's format, and whether it was in the older one: before
+    ``scriptSrc`` (2021), ``scripts`` (python-Wappalyzer) or ``script`` (apps.json) held
+    script URLs, not inline code. A database without any ``scriptSrc`` that has those is
+    read so."""
+    if any("scriptSrc" in definition for definition in technologies.values()):
+        return technologies, False
+    if not any("scripts" in d or "script" in d for d in technologies.values()):
+        return technologies, False
+    modern: dict[str, dict[str, Any]] = {}
+    for name, definition in technologies.items():
+        definition = dict(definition)
+        urls = [*_listed(definition.pop("script", [])), *_listed(definition.pop("scripts", []))]
+        if urls:
+            definition["scriptSrc"] = urls
+        modern[name] = definition
+    return modern, True
+
+
 def _implications(value: Any) -> list[tuple[str, int]]:
     implied = []
     for text in _listed(value):
