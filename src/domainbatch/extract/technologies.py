@@ -17,11 +17,14 @@ detected; implied ones get the lower of the two confidences; ``excludes`` remove
 
 Speed (see ``extract.needles``): a regex runs only when the page holds the literals every
 match contains (``extract.patterns``). Each pattern has a *gate*, its rarest literal; the
-gates of all patterns of a source are found in a few passes
+gates of all patterns of a source are found in one Aho-Corasick pass
 (:class:`~domainbatch.extract.needles.NeedleScanner`) instead of one scan per pattern, and
-the other literals are checked only for patterns whose gate is there. A regex that runs
-starts its search where its leading literal first occurs, since ``re`` scans slowly for a
-case-insensitive pattern. None of this changes a result.
+the other literals are checked only for patterns whose gate is there. So is a CSS selector
+(its id, class, custom element or attribute-value word, ``extract.wappalyzer.translation``)
+and a header, meta tag or cookie pattern (the name, then a gate in its value): with a
+7,291-technology database, 35 fingerprints per page are tried on the bench corpus (at most
+123), not 7,291. A regex that runs starts its search where its leading literal first occurs, since
+``re`` scans slowly for a case-insensitive pattern. None of this changes a result.
 """
 
 from __future__ import annotations
