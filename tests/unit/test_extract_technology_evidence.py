@@ -254,3 +254,62 @@ def test_legacy_urchin() -> None:
 def test_onetrust_from_any_host(src: str) -> None:
     html = f'<script src="{src}" data-domain-script="0a1b"></script>'
     assert techs(html) == {"OneTrust": None}
+
+
+# Signals the hand-labelled real pages showed (tests/fixtures/real): their near misses.
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # A plain link to a shop, a payment site or a map is no integration.
+        '<a href="https://www.amazon.com/dp/0692681310">Buy the book</a>',
+        '<a href="https://www.amazon.com/s?k=batch+files&tag=not-an-affiliate">x</a>',
+        '<a href="https://www.paypal.com/">We accept PayPal</a>',
+        '<a href="https://www.google.com/maps?q=Venice+Blvd">Directions</a>',
+        '<a href="https://www.google.com/search?q=cse">Search</a>',
+        # Class names that only start like a library's.
+        '<div class="flexslider-nav"></div><div class="flexslider_views_slideshow_main"></div>',
+        '<div class="pure-gallery"></div><div class="my-layui-box"></div>',
+        '<a class="github-button-like" href="https://github.com/acme">GitHub</a>',
+        # Another library's hash-prefixed files.
+        '<script src="/js/7b7d3868.bootstrap-image-gallery.js"></script>',
+        '<script src="/js/e9dad1b6.jquery.singlePageNav.js"></script>',
+        # A generator name that only starts like WML's.
+        '<meta name="generator" content="WMLScript editor">',
+        # Jetpack's directory in another site's URL.
+        '<link rel="stylesheet" href="https://other.org/wp-content/plugins/jetpack/css/a.css">',
+        # Dreamweaver's behaviours only mentioned, not defined or called.
+        "<p>Old pages call MM_preloadImages from the body's onload.</p>",
+    ],
+)
+def test_near_misses_of_real_page_signals(html: str) -> None:
+    assert techs(html) == {}
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (
+            '<link rel="stylesheet" href="/wp-content/plugins/jetpack/css/jetpack.css?ver=12.8">',
+            {"Jetpack": None, "WordPress": None, "PHP": None},
+        ),
+        (
+            '<script src="https://c0.wp.com/p/jetpack/12.8/_inc/build/photon/photon.min.js">'
+            "</script>",
+            {"Jetpack": "12.8", "WordPress": None, "PHP": None},
+        ),
+        (
+            '<a href="https://www.amazon.de/dp/B01?tag=acme-21&amp;linkCode=ll1">Buch</a>',
+            {"Amazon Associates": None},
+        ),
+        ('<form action="https://www.paypal.com/donate/?hosted_button_id=AB12">', {"PayPal": None}),
+        (
+            '<form action="https://acme.us4.list-manage.com/subscribe/post?u=1&amp;id=2"></form>',
+            {"Mailchimp": None},
+        ),
+        ('<meta name="generator" content="WordPress 6.4">', {"WordPress": "6.4", "PHP": None}),
+    ],
+)
+def test_real_page_signals(html: str, expected: dict[str, Any]) -> None:
+    assert techs(html) == expected
