@@ -313,3 +313,26 @@ def test_near_misses_of_real_page_signals(html: str) -> None:
 )
 def test_real_page_signals(html: str, expected: dict[str, Any]) -> None:
     assert techs(html) == expected
+
+
+# Seen on the real pages (tests/fixtures/real): a dotted jQuery UI file name, React Helmet's
+# attribute on server-rendered React, concrete5's page wrapper.
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (
+            '<script src="/web/script/jquery.ui-1.10.3.js"></script>',
+            {"jQuery UI": "1.10.3", "jQuery": None},
+        ),
+        ('<title data-react-helmet="true">The Gathering</title>', {"React": None}),
+        (
+            "<div class='ccm-page page-type-home'><p>Hi</p></div>",
+            {"Concrete CMS": None, "PHP": None},
+        ),
+        ("<p>Our ccm-page guide</p>", {}),
+    ],
+)
+def test_real_page_evidence(html: str, expected: dict[str, Any]) -> None:
+    assert techs(html) == expected

@@ -2,7 +2,8 @@
 
 Each ``tests/fixtures/real/<name>.html`` is a page as a public copy stored it (origins in
 its ``.json`` and in the ``MANIFEST-*.md`` files); its ``.json`` holds the labels, written
-from reading the page before the extractor ever ran on it (see the README there):
+from reading the page before the extractor ever ran on it, and what was re-read after
+(``tests/fixtures/real/README.md``):
 
 * ``expect``: title, description, language, emails and phones, compared exactly (emails
   and phones as sets: the extractor keeps page order, the labels are sorted);
