@@ -46,6 +46,10 @@ ALIASES = {
     "concrete5": "concretecms",
     "googleplus1button": "google1button",
     "microsoftaspnet": "aspnet",
+    "purecss": "pure",
+    "frontpage": "microsoftfrontpage",
+    "typo3cms": "typo3",
+    "googlecustomsearch": "googleprogrammablesearchengine",
 }
 # What Wappalyzer reports as technologies and we do not: page features, not software.
 FEATURES = frozenset({"rss", "opengraph", "pwa"})

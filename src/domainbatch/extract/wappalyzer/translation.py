@@ -48,7 +48,7 @@ _ATTRIBUTE_NAME = re.compile(r"\[\s*([A-Za-z_][\w-]{2,})")
 _ATTRIBUTE_VALUE = re.compile(r"""[~|^$*]?=\s*(?:("[^"]*"|'[^']*')|([^\]\s'"]+))""")
 # A word of a decoded value or text: letters, digits, "_" and "-" are not written as
 # character references (other characters are: "&#x2F;", "&#32;", "&apos;").
-_VALUE_RUN = re.compile(r"[\w-]{3,}")
+_VALUE_RUN = re.compile(r"[\w-]{2,}")
 # A type selector with a hyphen, at the start or after a combinator: a custom element.
 _CUSTOM_ELEMENT = re.compile(r"(?:^|[\s>+~])([a-z][a-z0-9]*-[\w-]*)", re.I)
 _ESCAPE = re.compile(r"\\([^0-9A-Fa-f\s])")
@@ -235,7 +235,8 @@ def _selector_gates(selector: str) -> tuple[str, ...]:
             names.extend(_VALUE_RUN.findall((quoted[1:-1] if quoted else bare).lower()))
         # An attribute's name ("href", "aria-label") is on many pages: a last resort.
         names = names or [name.lower() for name in _ATTRIBUTE_NAME.findall(alternative)]
-        chosen = choose_gates(name for name in names if len(name) >= 3)
+        # Two-letter words ("a8" of ".a8.net") only where nothing longer is rarer.
+        chosen = choose_gates(name for name in names if len(name) >= 2)
         if not chosen:
             return ()
         gates.extend(chosen)
