@@ -134,6 +134,22 @@ def test_every_entry_has_one_known_category_and_a_website() -> None:
         assert re.match(r"^https?://[\w.-]+\.[a-z]{2,}(/|$)", definition.get("website", "")), name
 
 
+# A self-hosted CMS's or plugin's directory proves it only on the page's own site: pages
+# load scripts from, and link to, other sites built with the same software.
+_OWN_DIRECTORY = re.compile(
+    r"^(?:\(\?:\^\|/\))?/?(?:wp-content|wp-includes|plugins|themes|components/com_|sites/|"
+    r"modules/|skin/frontend|typo3)"
+)
+
+
+def test_directory_patterns_count_only_on_the_own_site() -> None:
+    for name, (_, definition) in _definitions().items():
+        for field in ("scriptSrc", "links", "anchors", "html"):
+            for pattern in _listed(definition.get(field, [])):
+                if _OWN_DIRECTORY.match(pattern):
+                    assert parse_tags(pattern).own_site, (name, field, pattern)
+
+
 def test_implied_technologies_are_in_the_database() -> None:
     definitions = _definitions()
     for name, (_, definition) in definitions.items():
