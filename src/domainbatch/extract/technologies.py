@@ -23,8 +23,9 @@ the other literals are checked only for patterns whose gate is there. So is a CS
 (its id, class, custom element or attribute-value word, ``extract.wappalyzer.translation``)
 and a header, meta tag or cookie pattern (the name, then a gate in its value): with a
 7,291-technology database, 35 fingerprints per page are tried on the bench corpus (at most
-123), not 7,291. A regex that runs starts its search where its leading literal first occurs, since
-``re`` scans slowly for a case-insensitive pattern. None of this changes a result.
+123), not 7,291. A regex that runs starts its search where its leading literal first
+occurs, since ``re`` scans slowly for a case-insensitive pattern. None of this changes a
+result.
 """
 
 from __future__ import annotations
