@@ -40,20 +40,17 @@ class HeaderBag:
         """Every (lowercased name, value) pair."""
         return [(name, value) for name, values in self._values.items() for value in values]
 
+    def by_name(self) -> Mapping[str, list[str]]:
+        """Every value of each lowercased name, in arrival order (not to be changed)."""
+        return self._values
+
     def cookie_names(self) -> list[str]:
         """Names of the cookies set by ``Set-Cookie`` headers."""
-        names: list[str] = []
-        for value in self.get_all("set-cookie"):
-            # A folded header may carry several cookies separated by commas; only the part
-            # before the first "=" of each is a name, and attributes follow a ";".
-            first = value.split(";", 1)[0]
-            name = first.split("=", 1)[0].strip()
-            if name:
-                names.append(name)
-        return names
+        return [name for name, _ in self.cookies()]
 
     def cookies(self) -> list[tuple[str, str]]:
-        """(name, value) of the cookies set by ``Set-Cookie`` headers."""
+        """(name, value) of the cookies set by ``Set-Cookie`` headers: the part before the
+        first ";" of each (attributes follow it), split at its first "="."""
         pairs: list[tuple[str, str]] = []
         for value in self.get_all("set-cookie"):
             name, _, rest = value.split(";", 1)[0].partition("=")

@@ -30,7 +30,7 @@ result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from domainbatch.extract.document import Document
@@ -110,10 +110,7 @@ class Evidence:
             for gate in gates:
                 found.update(by_gate.get(gate, ()))
         _add_named(found, table.by_meta, self.meta)
-        headers: dict[str, list[str]] = {}
-        for name, value in self.headers.items():
-            headers.setdefault(name, []).append(value)
-        _add_named(found, table.by_header, headers)
+        _add_named(found, table.by_header, self.headers.by_name())
         _add_named(found, table.by_cookie, self.cookies)
         return sorted(found)
 
@@ -183,7 +180,9 @@ class Evidence:
         return confidence, version
 
 
-def _add_named(found: set[int], named: dict[str, NamedGates], values: dict[str, list[str]]) -> None:
+def _add_named(
+    found: set[int], named: dict[str, NamedGates], values: Mapping[str, list[str]]
+) -> None:
     """Adds the fingerprints whose named evidence the page has, with a gate in its value."""
     for key, texts in values.items():
         gates = named.get(key)
