@@ -1,4 +1,5 @@
-"""Times as people read them, for the CLI's tables and the dashboard's pages."""
+"""Times as people read them (the CLI's tables, the dashboard's pages) and as programs read
+them (RFC 3339 in UTC, for JSON, exports and the API)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,12 @@ def seconds(value: float | None) -> str:
     minutes, secs = divmod(value, 60)
     hours, minutes = divmod(int(minutes), 60)
     return f"{hours}h{minutes:02d}m{secs:04.1f}s" if hours else f"{minutes}m{secs:04.1f}s"
+
+
+def rfc3339(epoch: float | None) -> str | None:
+    """``2026-11-30T14:58:22.123Z``: RFC 3339 in UTC, to the millisecond (what JSON APIs and
+    spreadsheets parse; the stored epoch keeps more precision than a reader needs)."""
+    if epoch is None:
+        return None
+    stamp = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+    return stamp.removesuffix("+00:00") + "Z"
