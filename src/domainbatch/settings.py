@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domainbatch.core.identity import default_user_agent
+
 PoolerMode = Literal["auto", "direct", "session", "transaction"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./domainbatch.db"
@@ -76,9 +78,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1)
     max_header_bytes: int = Field(64 * 1024, ge=1024)
     max_redirects: int = Field(10, ge=0)
-    user_agent: str = "domainbatch/0.1 (+https://github.com/domainbatch/domainbatch)"
+    # None: domainbatch/<version> (+<homepage>; <contact>), see http_user_agent().
+    user_agent: str | None = Field(None, min_length=1, max_length=512, pattern=r"^[^\x00-\x1f]*$")
+    contact: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f()]*$")
     default_region: str = "US"
     http_connection_limit: int = Field(100, ge=1)
+    # Per (host name, port, scheme), as aiohttp keys its pool; 0: no per-host limit.
+    http_limit_per_host: int = Field(4, ge=0)
     # Extraction processes per worker: unset = one per core; 0 = a thread in the worker.
     extract_processes: int | None = Field(None, ge=0)
     # A Wappalyzer-format fingerprint database (directory or JSON file) brought by the user,
@@ -96,6 +102,11 @@ class Settings(BaseSettings):
     def _normalize_suffixes(cls, value: list[str]) -> list[str]:
         return [s.strip(".").lower() for s in value if s.strip(".")]
 
+    @field_validator("user_agent", "contact", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("resolve_overrides", mode="before")
     @classmethod
     def _parse_overrides(cls, value: Any) -> Any:
@@ -109,6 +120,10 @@ class Settings(BaseSettings):
             pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
             return {k.strip(): v.strip() for k, v in pairs}
         return value
+
+    def http_user_agent(self) -> str:
+        """The User-Agent sent: ``USER_AGENT`` as set, else built with ``CONTACT``."""
+        return self.user_agent or default_user_agent(self.contact)
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with CLI flags applied; ``None`` means "flag not given"."""

@@ -33,6 +33,7 @@ from domainbatch.api.schemas import (
 from domainbatch.core.inputs import iter_entries
 from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
 from domainbatch.core.status import BatchStatus, DomainStatus
+from domainbatch.errors import InputError
 from domainbatch.service import Batches
 from domainbatch.service.exports import MEDIA_TYPES
 
@@ -73,6 +74,14 @@ async def create_batch(
     processor: Annotated[str | None, Query(max_length=200)] = None,
     options: Annotated[str | None, Query(description="JSON object (text/CSV bodies)")] = None,
     webhook_url: Annotated[str | None, Query(max_length=2000)] = None,
+    column: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="CSV bodies: the column holding the domains, a header name (case,"
+            " spaces and punctuation ignored) or a 1-based number; default: detected",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Create a batch from a JSON object, a text list or a CSV (streamed)."""
     settings = svc.runtime.settings
@@ -81,6 +90,8 @@ async def create_batch(
     spool = await spool_body(request, settings.max_request_bytes)
     with spool:
         if fmt is None:
+            if column:
+                raise InputError("column applies to CSV bodies; a JSON body lists its domains")
             body = parse_json(spool)
             entries: Any = body.domains
             processor, opts = body.processor, body.options
@@ -89,7 +100,7 @@ async def create_batch(
         else:
             opts = parse_options(options)
             hook_url, hook_secret = webhook_url, request.headers.get("x-webhook-secret")
-            entries = iter_entries(spool, fmt=fmt)
+            entries = iter_entries(spool, fmt=fmt, column=column or None)
         created = await batches.create(
             entries,
             processor=processor,

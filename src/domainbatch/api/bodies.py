@@ -34,8 +34,9 @@ JSON_TYPES = ("application/json",)
 
 REQUEST_BODY: dict[str, Any] = {
     "required": True,
-    "description": "A JSON object, or a text file (one domain per line) or a CSV with a "
-    "domain/url/website column. Text and CSV are streamed: use them for big batches.",
+    "description": "A JSON object, or a text file (one domain per line) or a CSV whose domain "
+    "column is detected from its header (domain, website, URL, ...) or named by the `column` "
+    "query parameter. Text and CSV are streamed: use them for big batches.",
     "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/CreateBatchRequest"}},
         "text/plain": {"schema": {"type": "string"}},

@@ -62,6 +62,15 @@ Concurrency = Annotated[
 InputFormat = Annotated[
     str, typer.Option("--format", "-f", help="Input format: auto, text, csv or json.")
 ]
+Column = Annotated[
+    str | None,
+    typer.Option(
+        "--column",
+        metavar="NAME",
+        help="CSV column holding the domains: a header name (case, spaces and punctuation"
+        " ignored) or a 1-based number. Default: detected from the header.",
+    ),
+]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what the worker does.")]
 
 
@@ -105,6 +114,7 @@ def run(
     ] = None,
     concurrency: Concurrency = None,
     fmt: InputFormat = "auto",
+    column: Column = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
     as_json: JsonFlag = False,
@@ -124,7 +134,7 @@ def run(
         async with open_runtime(settings) as rt:
             batches = rt.batches()
             created = await batches.create_from_file(
-                file, processor=processor, options=options, fmt=fmt
+                file, processor=processor, options=options, fmt=fmt, column=column
             )
             report_created(created)
             worker = rt.worker(only_batches=[created.id], burst=True)
@@ -189,6 +199,7 @@ def submit(
     processor: ProcessorName = None,
     option: Options = None,
     fmt: InputFormat = "auto",
+    column: Column = None,
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -199,7 +210,7 @@ def submit(
     async def main() -> CreatedBatch:
         async with open_runtime(settings) as rt:
             return await rt.batches().create_from_file(
-                file, processor=processor, options=options, fmt=fmt
+                file, processor=processor, options=options, fmt=fmt, column=column
             )
 
     created = execute(main)

@@ -141,7 +141,7 @@ class WebhookSender:
                     resolver=resolver, socket_factory=resolver.socket_factory, limit=CLAIM_SIZE
                 ),
                 timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout),
-                headers={"User-Agent": self.settings.user_agent},
+                headers={"User-Agent": self.settings.http_user_agent()},
             )
         return self._session
 

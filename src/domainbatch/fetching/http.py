@@ -62,7 +62,7 @@ class FetchLimits:
             total_timeout=settings.total_timeout,
             max_body_bytes=settings.max_body_bytes,
             max_redirects=settings.max_redirects,
-            user_agent=settings.user_agent,
+            user_agent=settings.http_user_agent(),
         )
 
 
@@ -105,6 +105,10 @@ class Fetcher:
         settings = self.settings
         connector = aiohttp.TCPConnector(
             limit=settings.http_connection_limit,
+            # Keyed by (host name, port, scheme), not by address: it spares one site that many
+            # domains redirect to (a parking or hosting provider's www host), not one server
+            # behind many names. Time spent waiting for a slot counts against total_timeout.
+            limit_per_host=settings.http_limit_per_host,
             resolver=self._aiohttp_resolver,
             # Our resolver caches; aiohttp's cache would hide DNS timings and override changes.
             use_dns_cache=False,

@@ -109,14 +109,21 @@ class Batches:
         processor: str | None = None,
         options: Mapping[str, Any] | None = None,
         fmt: str = "auto",
+        column: str | None = None,
     ) -> CreatedBatch:
-        """``fmt``: auto, text, csv or json (anything else is ``invalid_input``)."""
+        """``fmt``: auto, text, csv or json (anything else is ``invalid_input``); ``column``:
+        the CSV column to read, by header name or 1-based number (default: detected)."""
         try:
             handle: IO[bytes] = path.open("rb")
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
         with handle:
-            entries = iter_entries(handle, fmt=fmt, filename=path.name)  # type: ignore[arg-type]
+            entries = iter_entries(
+                handle,
+                fmt=fmt,  # type: ignore[arg-type]
+                filename=path.name,
+                column=column,
+            )
             return await self.create(entries, processor=processor, options=options)
 
     async def cancel(self, batch_id: str) -> int:
