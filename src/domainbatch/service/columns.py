@@ -98,11 +98,13 @@ def technologies(value: Any) -> list[str] | None:
     return names
 
 
-def extra_result(source: Source) -> str | None:
+def extra_result(source: Source) -> dict[str, Any] | None:
+    """The whole result when it has a field no column shows (CSV and Parquet write it as
+    JSON); None for the homepage and dns processors' results."""
     result = source.item.result
     if not result or set(result) <= HOMEPAGE_KEYS:
         return None
-    return orjson.dumps(result).decode()
+    return result
 
 
 def _field(name: str) -> Callable[[Source], Any]:
