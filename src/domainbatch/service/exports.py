@@ -20,7 +20,7 @@ import orjson
 
 from domainbatch.core.humanize import rfc3339
 from domainbatch.core.models import DomainRecord
-from domainbatch.service.columns import COLUMNS, Column, read_row
+from domainbatch.service.columns import COLUMNS, Column, read_row, source_of
 
 FORMATS = ("jsonl", "csv", "parquet")
 SUFFIXES = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -47,8 +47,11 @@ def safe_cell(value: Any) -> str:
     """
     if value is None:
         return ""
-    text = value if isinstance(value, str) else str(value)
-    if text[:1] in FORMULA_TRIGGERS or text.lstrip()[:1] in FORMULA_TRIGGERS:
+    text = value if type(value) is str else str(value)
+    if not text:
+        return text
+    first = text[0]  # lstrip only when it matters: this runs for every cell of an export
+    if first in FORMULA_TRIGGERS or (first.isspace() and text.lstrip()[:1] in FORMULA_TRIGGERS):
         return "'" + text
     return text
 
@@ -56,8 +59,8 @@ def safe_cell(value: Any) -> str:
 def cell_text(column: Column, value: Any) -> Any:
     """A raw value as the text a sheet shows: lists joined by ``"; "``, times RFC 3339,
     booleans ``true``/``false``; anything unexpected as JSON."""
-    if value is None:
-        return None
+    if value is None or type(value) is str:  # most cells: checked first (export speed)
+        return value
     if column.kind == "time" and isinstance(value, int | float):
         return rfc3339(value)
     if isinstance(value, bool):
@@ -69,9 +72,9 @@ def cell_text(column: Column, value: Any) -> Any:
     return value
 
 
-def csv_row(item: DomainRecord, columns: Sequence[Column] = COLUMNS) -> dict[str, str]:
-    raw = read_row(item, columns)
-    return {c.name: safe_cell(cell_text(c, raw[c.name])) for c in columns}
+def csv_row(item: DomainRecord, columns: Sequence[Column] = COLUMNS) -> list[str]:
+    source = source_of(item)
+    return [safe_cell(cell_text(c, c.read(source))) for c in columns]
 
 
 def json_row(item: DomainRecord, columns: Sequence[Column]) -> dict[str, Any]:
@@ -115,8 +118,8 @@ class Export:
         if self.fmt == "csv":
             if self.excel:
                 buffer.write(BOM)
-            writer = csv.DictWriter(buffer, fieldnames=[c.name for c in columns])
-            writer.writeheader()
+            writer = csv.writer(buffer)
+            writer.writerow([c.name for c in columns])
         async for item in self.items:
             if writer is not None:
                 writer.writerow(csv_row(item, columns))

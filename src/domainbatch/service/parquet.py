@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 # One row group: large enough for columnar compression and fast scans, small enough that the
-# rows of a group (a few KB each as Python objects) stay a few tens of MB.
+# rows of a group stay a few tens of MB as Python objects. Measured (noop batches on SQLite):
+# `results --output x.parquet` peaks at 152 MB RSS for 20,000 and for 200,000 domains alike
+# (the CSV export: 93 MB; importing pyarrow alone takes ~54 MB).
 ROWS_PER_GROUP = 5_000
 INT64 = range(-(2**63), 2**63)
 
