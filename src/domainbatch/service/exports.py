@@ -61,10 +61,10 @@ def cell_text(column: Column, value: Any) -> Any:
     booleans ``true``/``false``; anything unexpected as JSON."""
     if value is None or type(value) is str:  # most cells: checked first (export speed)
         return value
-    if column.kind == "time" and isinstance(value, int | float):
-        return rfc3339(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if column.kind == "time" and isinstance(value, int | float):
+        return rfc3339(value)
     if isinstance(value, list):
         return SEPARATOR.join(str(item) for item in value)
     if isinstance(value, dict):
