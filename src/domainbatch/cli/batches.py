@@ -102,10 +102,15 @@ def results(
     output: Annotated[Path | None, typer.Option("--output", help="File instead of stdout.")] = None,
     fields: Annotated[
         str | None,
-        typer.Option("--fields", metavar="A,B,C", help="Only these columns, in this order."),
+        typer.Option(
+            "--fields",
+            metavar="A,B,C",
+            help="Only these columns, in order (a wrong name lists them).",
+        ),
     ] = None,
     excel: Annotated[
-        bool, typer.Option("--excel", help="CSV for Excel: UTF-8 with a byte-order mark.")
+        bool,
+        typer.Option("--excel", help="CSV for Excel: UTF-8 with a byte-order mark (implies csv)."),
     ] = False,
     status_filter: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
     database_url: DatabaseUrl = None,
