@@ -52,6 +52,12 @@ class InvalidCursorError(InputError):
     code = "validation_error"
 
 
+class InvalidFieldsError(InputError):
+    """An export asked for a column it does not have (``--fields``, ``?fields=``)."""
+
+    code = "invalid_fields"
+
+
 class NotFoundError(DomainbatchError):
     code = "not_found"
 

@@ -33,11 +33,16 @@ def test_run_fetches_and_extracts_with_the_default_processor(cli: Cli, tmp_path:
     assert status["counts"]["succeeded"] == 2 and status["counts"]["invalid"] == 1
     assert status["errors"] == {"http_status": 1, "too_large": 1, "not_html": 1, "dns_nxdomain": 1}
     rows = {r["domain"]: r for r in csv.DictReader((tmp_path / "out.csv").open())}
-    wordpress = json.loads(rows["wordpress.test"]["result"])
+    records = {
+        r["domain"]: r for r in map(json.loads, cli("results", status["id"]).stdout.splitlines())
+    }
+    wordpress = records["wordpress.test"]["result"]
     assert rows["wordpress.test"]["status_code"] == "200"
     assert "WordPress" in {t["name"] for t in wordpress["extracted"]["technologies"]}
+    assert "WordPress 6.4.2" in rows["wordpress.test"]["technologies"].split("; ")
     assert rows["wordpress.test"]["title"] == wordpress["extracted"]["title"] != ""
-    shop = json.loads(rows["shop.test"]["result"])
+    shop = records["shop.test"]["result"]
+    assert shop["final_url"] == rows["shop.test"]["final_url"]
     assert shop["final_url"].startswith("https://www.shop.test")
     assert shop["redirects"][0]["status"] == 301
     assert rows["notfound.test"]["error_code"] == "http_status"

@@ -14,12 +14,14 @@ from domainbatch.settings import Settings
 
 TITLE = "=1+1"
 ERROR = '=HYPERLINK("http://x","error")'
+EMAIL = "info@good.test"
 
 
 async def _hostile(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
     if domain.startswith("fail-"):
         raise DomainProcessingError("http_status", ERROR, transient=False)
-    return {"final_url": f"http://{domain}/", "status_code": 200, "extracted": {"title": TITLE}}
+    extracted = {"title": TITLE, "emails": [TITLE, EMAIL]}
+    return {"final_url": f"http://{domain}/", "status_code": 200, "extracted": extracted}
 
 
 @asynccontextmanager

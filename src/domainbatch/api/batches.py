@@ -188,11 +188,18 @@ async def export_results(
     batches: Mine,
     fmt: Annotated[str | None, Query(alias="format", pattern="^(jsonl|csv)$")] = None,
     status: DomainStatus | None = None,
+    fields: Annotated[
+        str | None, Query(max_length=2000, description="Only these columns, in order: a,b,c")
+    ] = None,
+    excel: Annotated[
+        bool, Query(description="CSV with a UTF-8 byte-order mark, for Excel")
+    ] = False,
 ) -> StreamingResponse:
-    """Stream every domain and its result as JSONL (default) or CSV (``?format=csv`` or
-    ``Accept: text/csv``)."""
+    """Stream every domain and its result as JSONL (default: the full record) or a flat CSV
+    (``?format=csv`` or ``Accept: text/csv``)."""
     fmt = fmt or ("csv" if "text/csv" in request.headers.get("accept", "") else "jsonl")
-    export = await batches.export(str(batch_id), fmt, status=status)  # 404 before streaming
+    # 422 for unknown fields and 404 before streaming, not halfway through.
+    export = await batches.export(str(batch_id), fmt, status=status, fields=fields, excel=excel)
     name = f"batch-{batch_id}.{fmt}"
     return StreamingResponse(
         export.chunks(),

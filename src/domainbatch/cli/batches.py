@@ -23,8 +23,11 @@ from domainbatch.cli.common import (
 from domainbatch.cli.render import batches_table, status_table
 from domainbatch.core.models import BatchRecord, BatchReport
 from domainbatch.core.status import ACTIVE_BATCH
+from domainbatch.errors import DomainbatchError, InvalidFieldsError
 from domainbatch.runtime import open_runtime
-from domainbatch.service.exports import write_results
+from domainbatch.service.columns import parse_fields
+from domainbatch.service.exports import FORMATS, format_for, write_file, write_results
+from domainbatch.service.parquet import require_pyarrow
 
 BatchId = Annotated[str, typer.Argument(help="The batch id.")]
 
@@ -90,27 +93,63 @@ def list_(
 
 def results(
     batch_id: BatchId,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="jsonl, csv or parquet (default: --output's suffix, else jsonl)."
+        ),
+    ] = None,
     output: Annotated[Path | None, typer.Option("--output", help="File instead of stdout.")] = None,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            "--fields",
+            metavar="A,B,C",
+            help="Only these columns, in order (a wrong name lists them).",
+        ),
+    ] = None,
+    excel: Annotated[
+        bool,
+        typer.Option("--excel", help="CSV for Excel: UTF-8 with a byte-order mark (implies csv)."),
+    ] = False,
     status_filter: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Export every domain of a batch with its status and result (streamed)."""
-    if fmt not in {"jsonl", "csv"}:
-        fail("--format must be jsonl or csv", code=2)
+    fmt = fmt or (output and format_for(output)) or ("csv" if excel else "jsonl")
+    check_export(fmt, output, fields, excel)
     settings = load_settings(database_url=database_url)
 
     async def main() -> int:
         async with open_runtime(settings) as rt:
-            export = await rt.batches().export(batch_id, fmt, status=status_filter)
+            export = await rt.batches().export(
+                batch_id, fmt, status=status_filter, fields=fields, excel=excel
+            )
             if output is None:
                 return await write_results(export, sys.stdout.write)
-            with output.open("w", encoding="utf-8", newline="") as handle:
-                return await write_results(export, handle.write)
+            return await write_file(export, output)
 
     count = execute(main)
     if output is not None:
         err.print(f"wrote {count:,} results to {output}")
+
+
+def check_export(fmt: str, output: Path | None, fields: str | None, excel: bool) -> None:
+    """Usage errors (exit 2) before any work; a missing pyarrow exits 1."""
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}", code=2)
+    if fmt == "parquet" and output is None:
+        fail("Parquet is written to a file: give --output FILE.parquet", code=2)
+    if excel and fmt != "csv":
+        fail("--excel applies to CSV only", code=2)
+    try:
+        parse_fields(fields)
+        if fmt == "parquet":
+            require_pyarrow()
+    except InvalidFieldsError as exc:
+        fail(f"{exc.message} [{exc.code}]", code=2)
+    except DomainbatchError as exc:
+        fail(f"{exc.message} [{exc.code}]")
 
 
 def cancel(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from domainbatch.cli import batches as batch_commands
 from domainbatch.cli import db as db_commands
 from domainbatch.cli import serve as serve_commands
+from domainbatch.cli.batches import check_export
 from domainbatch.cli.common import (
     DatabaseUrl,
     Fingerprints,
@@ -33,7 +34,7 @@ from domainbatch.core.models import BatchReport
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus
 from domainbatch.runtime import open_runtime
 from domainbatch.service import Batches, CreatedBatch
-from domainbatch.service.exports import write_results
+from domainbatch.service.exports import format_for, write_file
 
 if TYPE_CHECKING:
     from domainbatch.engine.worker import Worker
@@ -110,7 +111,8 @@ def run(
     processor: ProcessorName = None,
     option: Options = None,
     output: Annotated[
-        Path | None, typer.Option("--output", help="Write results to a .jsonl or .csv file.")
+        Path | None,
+        typer.Option("--output", help="Write results to a .jsonl, .csv or .parquet file."),
     ] = None,
     concurrency: Concurrency = None,
     fmt: InputFormat = "auto",
@@ -127,8 +129,11 @@ def run(
     )
     check_fingerprints(settings)
     options = parse_options(option)
-    if output is not None and output.suffix.lower() not in {".jsonl", ".csv"}:
-        fail("--output must end in .jsonl or .csv", code=2)
+    fmt_out = None if output is None else format_for(output)
+    if output is not None and fmt_out is None:
+        fail("--output must end in .jsonl, .csv or .parquet", code=2)
+    if fmt_out is not None:
+        check_export(fmt_out, output, None, excel=False)
 
     async def main() -> int:
         async with open_runtime(settings) as rt:
@@ -140,11 +145,9 @@ def run(
             worker = rt.worker(only_batches=[created.id], burst=True)
             install_signal_handlers(worker)
             status = await follow(batches, created, worker)
-            if output is not None:
-                fmt_out = "csv" if output.suffix.lower() == ".csv" else "jsonl"
+            if output is not None and fmt_out is not None:
                 export = await batches.export(created.id, fmt_out)
-                with output.open("w", encoding="utf-8", newline="") as handle:
-                    n = await write_results(export, handle.write)
+                n = await write_file(export, output)
                 err.print(f"wrote {n:,} results to {output}")
         if as_json:
             print_json(status.as_dict())

@@ -25,6 +25,7 @@ from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.errors import InputError
 from domainbatch.fetching.guard import check_url
 from domainbatch.processors.registry import check_options, load_processor
+from domainbatch.service.columns import parse_fields
 from domainbatch.service.exports import Export
 from domainbatch.settings import Settings
 
@@ -176,11 +177,21 @@ class Batches:
         (``NotFoundError`` on the first step if the batch is not the caller's)."""
         return self.store.domains(batch_id, status=status, tenant_id=self._tenant)
 
-    async def export(self, batch_id: str, fmt: str, *, status: str | None = None) -> Export:
-        """Every domain with its result as JSONL or CSV chunks; ``NotFoundError`` now (before a
+    async def export(
+        self,
+        batch_id: str,
+        fmt: str,
+        *,
+        status: str | None = None,
+        fields: str | None = None,
+        excel: bool = False,
+    ) -> Export:
+        """Every domain with its result, to export as JSONL, CSV or Parquet (``fields``: the
+        columns ``a,b,c``); ``InvalidFieldsError`` and ``NotFoundError`` now (before a
         response starts streaming), not halfway through."""
+        columns = None if fields is None else parse_fields(fields)
         await self.store.batch(batch_id, tenant_id=self._tenant)
-        return Export(self.items(batch_id, status=status), fmt)
+        return Export(self.items(batch_id, status=status), fmt, columns=columns, excel=excel)
 
     async def follow(
         self, first: list[BatchReport], interval: float
