@@ -1,5 +1,10 @@
 """What every command shares: settings from env + flags, the options several commands take,
-one-line errors, Rich consoles."""
+one-line errors, Rich consoles.
+
+Light on purpose: ``domainbatch --help`` imports the CLI's modules and nothing else, so they
+load typer and rich only; a command imports settings (pydantic), the runtime (SQLAlchemy,
+Alembic, psycopg) and the service inside its function, when it runs.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,23 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
-import orjson
 import typer
-from pydantic import ValidationError
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 
 from domainbatch.errors import (
+    AmbiguousIdError,
     ConfigurationError,
     DomainbatchError,
     InvalidOptionsError,
     ProcessorNotFoundError,
 )
-from domainbatch.settings import Settings
+
+if TYPE_CHECKING:
+    from domainbatch.settings import Settings
 
 T = TypeVar("T")
 
@@ -45,7 +52,21 @@ Fingerprints = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+# Typer prints every option's type, a flag's too (`--json <bool>`), though a flag takes no
+# value: a flag shows none.
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
 def load_settings(**overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from domainbatch.settings import Settings
+
     try:
         return Settings().with_overrides(**overrides)
     except ValidationError as exc:
@@ -76,7 +97,7 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
 
 
 # Errors in what the command line asked for (a flag's value) exit 2, like a usage error.
-USAGE_ERRORS = (InvalidOptionsError, ProcessorNotFoundError)
+USAGE_ERRORS = (InvalidOptionsError, ProcessorNotFoundError, AmbiguousIdError)
 
 
 def execute(main: Callable[[], Awaitable[T]]) -> T:
@@ -91,6 +112,8 @@ def execute(main: Callable[[], Awaitable[T]]) -> T:
 
 
 def print_json(data: Any) -> None:
+    import orjson
+
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from domainbatch.cli import batches as batch_commands
 from domainbatch.cli import db as db_commands
@@ -28,22 +27,18 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
-from domainbatch.cli.render import status_table
-from domainbatch.core.models import BatchReport
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus
-from domainbatch.runtime import open_runtime
-from domainbatch.service import Batches, CreatedBatch
-from domainbatch.service.exports import write_results
 
 if TYPE_CHECKING:
+    from domainbatch.core.models import BatchReport
     from domainbatch.engine.worker import Worker
+    from domainbatch.service import Batches, CreatedBatch
 
 app = typer.Typer(
     name="domainbatch",
     help="Batch processor for domains: validate, resolve, fetch and extract, then report.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
 app.add_typer(db_commands.app, name="db")
 batch_commands.register(app)
@@ -59,13 +54,52 @@ Options = Annotated[
 Concurrency = Annotated[
     int | None, typer.Option("--concurrency", "-c", min=1, help="Domains in flight per worker.")
 ]
-InputFormat = Annotated[
-    str, typer.Option("--format", "-f", help="Input format: auto, text, csv or json.")
+
+
+class InputFormat(StrEnum):
+    AUTO = "auto"
+    TEXT = "text"
+    CSV = "csv"
+    JSON = "json"
+
+
+InputFormatOption = Annotated[
+    InputFormat,
+    typer.Option("--format", "-f", help="Input format (auto: from the file's name and content)."),
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what the worker does.")]
+WorkerVerbose = Annotated[
+    bool, typer.Option("--verbose/--quiet", "-v/-q", help="Log what the worker does, or not.")
+]
+
+
+def show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("domainbatch")
+        except PackageNotFoundError:  # a source tree that was never installed
+            from domainbatch import __version__ as number
+        out.print(f"domainbatch {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    import orjson
+
     options: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
@@ -101,16 +135,23 @@ def run(
     processor: ProcessorName = None,
     option: Options = None,
     output: Annotated[
-        Path | None, typer.Option("--output", help="Write results to a .jsonl or .csv file.")
+        Path | None,
+        typer.Option(
+            "--output", help="Write results to a .jsonl or .csv file.", show_default=False
+        ),
     ] = None,
     concurrency: Concurrency = None,
-    fmt: InputFormat = "auto",
+    fmt: InputFormatOption = InputFormat.AUTO,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
     as_json: JsonFlag = False,
     verbose: Verbose = False,
 ) -> None:
     """Create a batch from FILE and process it here, with a live progress bar."""
+    from domainbatch.cli.render import status_table
+    from domainbatch.runtime import open_runtime
+    from domainbatch.service.exports import write_results
+
     configure_logging(verbose)
     settings = load_settings(
         database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
@@ -124,7 +165,7 @@ def run(
         async with open_runtime(settings) as rt:
             batches = rt.batches()
             created = await batches.create_from_file(
-                file, processor=processor, options=options, fmt=fmt
+                file, processor=processor, options=options, fmt=fmt.value
             )
             report_created(created)
             worker = rt.worker(only_batches=[created.id], burst=True)
@@ -147,6 +188,14 @@ def run(
 
 async def follow(batches: Batches, created: CreatedBatch, worker: Worker) -> BatchReport:
     """Run the in-process worker while drawing progress; returns the final status."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     task = asyncio.create_task(worker.run())
     progress = Progress(
         TextColumn("[bold]{task.fields[state]}"),
@@ -188,18 +237,20 @@ def submit(
     file: Annotated[Path, typer.Argument(help="Domains: text (one per line), CSV or JSON.")],
     processor: ProcessorName = None,
     option: Options = None,
-    fmt: InputFormat = "auto",
+    fmt: InputFormatOption = InputFormat.AUTO,
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a batch from FILE for workers to process; prints its id."""
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
     options = parse_options(option)
 
     async def main() -> CreatedBatch:
         async with open_runtime(settings) as rt:
             return await rt.batches().create_from_file(
-                file, processor=processor, options=options, fmt=fmt
+                file, processor=processor, options=options, fmt=fmt.value
             )
 
     created = execute(main)
@@ -219,14 +270,18 @@ def worker(
         typer.Option(
             "--batch",
             "-b",
-            help="Only process this batch (repeatable); by default every active batch.",
+            help="Only process this batch, by id or unique prefix (repeatable); by default "
+            "every active batch.",
+            show_default=False,
         ),
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
-    verbose: Annotated[bool, typer.Option("--verbose/--quiet", "-v/-q")] = True,
+    verbose: WorkerVerbose = True,
 ) -> None:
     """Process domains from every active batch until stopped (SIGTERM/SIGINT: graceful)."""
+    from domainbatch.runtime import open_runtime
+
     configure_logging(verbose)
     settings = load_settings(
         database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
@@ -235,7 +290,9 @@ def worker(
 
     async def main() -> None:
         async with open_runtime(settings) as rt:
-            w = rt.worker(burst=burst, only_batches=batch or None)
+            batches = rt.batches()
+            only = [await batches.resolve(ref) for ref in batch or []]
+            w = rt.worker(burst=burst, only_batches=only or None)
             install_signal_handlers(w)
             stats = await w.run()
         err.print(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,10 +21,10 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
-from domainbatch.cli.render import when
-from domainbatch.core.models import KeyRecord
-from domainbatch.runtime import open_runtime
-from domainbatch.service import IssuedKey
+
+if TYPE_CHECKING:
+    from domainbatch.core.models import KeyRecord
+    from domainbatch.service import IssuedKey
 
 keys_app = typer.Typer(help="API keys: each belongs to a tenant.", no_args_is_help=True)
 
@@ -53,7 +53,9 @@ def serve(
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
-    verbose: Annotated[bool, typer.Option("--verbose/--quiet", "-v/-q")] = True,
+    verbose: Annotated[
+        bool, typer.Option("--verbose/--quiet", "-v/-q", help="Log requests and the worker.")
+    ] = True,
 ) -> None:
     """Serve the HTTP API and dashboard (with an embedded worker unless --no-worker)."""
     import uvicorn  # here, not at import time: other commands never need a web server
@@ -93,6 +95,8 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create an API key for a tenant; the key is printed once and never stored."""
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
 
     async def main() -> IssuedKey:
@@ -114,10 +118,13 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List API keys (their prefixes, never the keys)."""
+    from domainbatch.cli.render import when
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
 
     async def main() -> list[KeyRecord]:
-        async with open_runtime(settings) as rt:
+        async with open_runtime(settings, create=False) as rt:
             return await rt.system().list_keys(tenant)
 
     keys = execute(main)
@@ -131,14 +138,23 @@ def list_(
 
 @keys_app.command("revoke")
 def revoke(
-    key_id: Annotated[str, typer.Argument(help="The key's id (or its listed prefix).")],
+    key_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="KEY",
+            help="The key's id, a unique prefix of it (4+ characters), or the key prefix "
+            "`keys list` shows.",
+        ),
+    ],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke an API key: requests with it are refused from now on."""
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
 
     async def main() -> str:
-        async with open_runtime(settings) as rt:
+        async with open_runtime(settings, create=False) as rt:
             return await rt.system().revoke_key(key_id)
 
     out.print(f"revoked API key {execute(main)}")
