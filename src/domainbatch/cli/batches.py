@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -45,6 +44,8 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a batch: status, counts, progress, errors by code, rate and ETA."""
+    import asyncio
+
     from rich.live import Live
 
     from domainbatch.cli.render import status_table

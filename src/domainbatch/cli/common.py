@@ -8,7 +8,6 @@ Alembic, psycopg) and the service inside its function, when it runs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -102,6 +101,8 @@ USAGE_ERRORS = (InvalidOptionsError, ProcessorNotFoundError, AmbiguousIdError)
 
 def execute(main: Callable[[], Awaitable[T]]) -> T:
     """Run a command's coroutine; our errors become one line and a non-zero exit."""
+    import asyncio
+
     try:
         return asyncio.run(main())  # type: ignore[arg-type]
     except DomainbatchError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from dataclasses import asdict
 from enum import StrEnum
@@ -124,6 +123,8 @@ def report_created(created: CreatedBatch) -> None:
 
 
 def install_signal_handlers(worker: Worker) -> None:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, worker.stop)
@@ -188,6 +189,8 @@ def run(
 
 async def follow(batches: Batches, created: CreatedBatch, worker: Worker) -> BatchReport:
     """Run the in-process worker while drawing progress; returns the final status."""
+    import asyncio
+
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
