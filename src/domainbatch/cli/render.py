@@ -54,8 +54,8 @@ def status_table(status: BatchReport) -> Table:
 def batches_table(rows: list[BatchRecord]) -> Table:
     # Ids are never cut (they are what `status`, `results` and `cancel` take): the other
     # columns wrap at spaces instead (see ``print_wide``).
-    table = Table("status", "processor", "total", "invalid", "created", "duration")
-    table.columns.insert(0, Column("id", no_wrap=True))
+    names = ("status", "processor", "total", "invalid", "created", "duration")
+    table = Table(Column("id", no_wrap=True), *(Column(n, overflow="fold") for n in names))
     for row in rows:
         end, start = row.finished_at, row.started_at
         table.add_row(
