@@ -52,13 +52,16 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 
 def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
-    return None if self.is_flag else _option_type(self, ctx)
+    return None if self.is_flag or _option_type is None else _option_type(self, ctx)
 
 
-# Typer prints every option's type, a flag's too (`--json <bool>`), though a flag takes no
-# value: a flag shows none.
-_option_type = typer.core.TyperOption.display_type_rich
-typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+# Typer (0.29) prints every option's type, a flag's too (`--json <bool>`), though a flag takes
+# no value: a flag shows none.
+_option_type: Callable[[Any, Any], str | None] | None = getattr(
+    typer.core.TyperOption, "display_type_rich", None
+)
+if _option_type is not None:
+    typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 
 def load_settings(**overrides: Any) -> Settings:
