@@ -33,10 +33,15 @@ def test_every_option_and_argument_has_help_and_no_flag_shows_a_type() -> None:
         for name in path:
             command = command.commands[name]
         for param in command.params:
-            assert getattr(param, "help", None), f"{' '.join(path)}: {param.name} has no help"
+            where = f"{' '.join(path)} {param.name}"
+            assert getattr(param, "help", None), f"{where} has no help"
+            # A value is named for what it is (URL, FILE, N), not by its Python type.
+            takes_value = param.param_type_name == "option" and not param.is_flag
+            if takes_value and not param.type_descriptor.is_choice:
+                assert param.metavar, f"{where} has no metavar"
         shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
         assert shown.exit_code == 0, shown.output
-        assert "<bool>" not in shown.output, path
+        assert "<bool>" not in shown.output, shown.output
 
 
 def test_version_and_completion() -> None:

@@ -38,7 +38,8 @@ def status(
     ref: BatchId,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until it ends.")] = False,
     interval: Annotated[
-        float, typer.Option(min=0.05, help="Seconds between refreshes (with --watch).")
+        float,
+        typer.Option(min=0.05, metavar="SECONDS", help="Seconds between refreshes (with --watch)."),
     ] = 1.0,
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
@@ -84,7 +85,9 @@ def status(
 
 
 def list_(
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many batches.")] = 20,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, metavar="N", help="How many batches.")
+    ] = 20,
     status_filter: Annotated[
         BatchStatus | None,
         typer.Option("--status", help="Only batches in this status.", show_default=False),
@@ -115,7 +118,10 @@ def results(
         ResultFormat.JSONL
     ),
     output: Annotated[
-        Path | None, typer.Option("--output", help="File instead of stdout.", show_default=False)
+        Path | None,
+        typer.Option(
+            "--output", metavar="FILE", help="File instead of stdout.", show_default=False
+        ),
     ] = None,
     status_filter: Annotated[
         DomainStatus | None,

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-import typer.core
 from rich.console import Console
 from rich.markup import escape
 
@@ -37,31 +36,24 @@ err = Console(stderr=True, highlight=False)
 
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
+    typer.Option(
+        "--database-url",
+        metavar="URL",
+        help="Overrides DOMAINBATCH_DATABASE_URL.",
+        show_default=False,
+    ),
 ]
 Fingerprints = Annotated[
     Path | None,
     typer.Option(
         "--fingerprints",
+        metavar="PATH",
         help="A Wappalyzer-format fingerprint database (directory or JSON file); "
         "overrides DOMAINBATCH_FINGERPRINTS (FINGERPRINTS_MODE: extend or replace).",
         show_default=False,
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
-    return None if self.is_flag or _option_type is None else _option_type(self, ctx)
-
-
-# Typer (0.29) prints every option's type, a flag's too (`--json <bool>`), though a flag takes
-# no value: a flag shows none.
-_option_type: Callable[[Any, Any], str | None] | None = getattr(
-    typer.core.TyperOption, "display_type_rich", None
-)
-if _option_type is not None:
-    typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 
 def load_settings(**overrides: Any) -> Settings:

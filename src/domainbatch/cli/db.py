@@ -19,7 +19,9 @@ from domainbatch.cli.common import (
 if TYPE_CHECKING:
     from domainbatch.core.models import DatabaseCheck
 
-app = typer.Typer(help="Database schema and connectivity.", no_args_is_help=True)
+app = typer.Typer(
+    help="Database schema and connectivity.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @app.command()

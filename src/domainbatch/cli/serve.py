@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from domainbatch.core.models import KeyRecord
     from domainbatch.service import IssuedKey
 
-keys_app = typer.Typer(help="API keys: each belongs to a tenant.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys: each belongs to a tenant.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -39,8 +41,10 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, metavar="PORT", help="Port to listen on.")
+    ] = 8000,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only: separate `domainbatch worker`s work.")
     ] = False,
@@ -49,7 +53,8 @@ def serve(
         typer.Option("--no-auth", help="No API keys: anyone can do anything (loopback only)."),
     ] = False,
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", "-c", min=1, help="Embedded worker's slots.")
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, metavar="N", help="Embedded worker's slots."),
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
@@ -90,7 +95,9 @@ def serve(
 
 @keys_app.command("create")
 def create(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant name (created if new).")],
+    tenant: Annotated[
+        str, typer.Option("--tenant", metavar="NAME", help="Tenant name (created if new).")
+    ],
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -113,7 +120,9 @@ def create(
 
 @keys_app.command("list")
 def list_(
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", metavar="NAME", help="Only this tenant.")
+    ] = None,
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
