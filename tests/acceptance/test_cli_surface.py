@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from domainbatch.runtime import Runtime
 from domainbatch.storage import migrate
 from tests.acceptance.conftest import Cli, cli_env
 from tests.conftest import PG_URL, PGBOUNCER_URL, run_database
+from tests.integration.test_batch_ids import IDS, seed
 from tests.support import databases
 from tests.support.processes import child_env, run_domainbatch
 
@@ -50,6 +52,15 @@ def test_list_shows_whole_ids_that_every_command_takes_by_prefix(cli: Cli, tmp_p
         done = cli("status", ref)
         assert done.returncode == 1 and expected in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+async def test_an_ambiguous_prefix_lists_the_batches_it_starts(cli: Cli, runtime: Runtime) -> None:
+    await seed(runtime)
+    done = cli("status", "abcd")
+    assert done.returncode == 2, done.stderr
+    assert f"abcd starts several batch ids: {IDS[0]}, {IDS[1]}" in done.stderr
+    assert "[ambiguous_id]" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert cli("cancel", "abce").returncode == 0
 
 
 def test_enum_options_refuse_unknown_values(cli: Cli, tmp_path: Path) -> None:
@@ -123,3 +134,17 @@ def test_unmigrated_postgres_says_to_upgrade(tmp_path: Path, postgres_schema: No
                 assert report["pooler_mode"] == "transaction"
     finally:
         databases.drop_database(direct)
+
+
+def test_keys_revoke_takes_an_id_prefix_or_the_listed_key_prefix(cli: Cli) -> None:
+    first = json.loads(cli("keys", "create", "--tenant", "acme", "--json").stdout)
+    second = json.loads(cli("keys", "create", "--tenant", "acme", "--json").stdout)
+    too_short = cli("keys", "revoke", first["id"][:3])
+    assert too_short.returncode == 1 and "at least 4 characters" in too_short.stderr
+    revoked = cli("keys", "revoke", first["id"][:6])
+    assert revoked.returncode == 0 and f"revoked API key {first['id']}" in revoked.stdout
+    by_key_prefix = cli("keys", "revoke", second["key"][:12])
+    assert by_key_prefix.returncode == 0, by_key_prefix.stderr
+    assert f"revoked API key {second['id']}" in by_key_prefix.stdout
+    again = cli("keys", "revoke", first["id"])
+    assert again.returncode == 1 and "already revoked" in again.stderr
