@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -40,6 +41,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 RUN = os.environ.setdefault("DOMAINBATCH_TEST_RUN", f"{os.getpid()}_{secrets.token_hex(3)}")
 _OWN_LOG = loopback_guard.LOG_VARIABLE not in os.environ  # else scripts/testenv.sh owns it
+# The default database lives in the user data folder: a test (or a child it starts) that sets
+# no DOMAINBATCH_DATABASE_URL writes into this run's folder, never the real home directory.
+DATA_HOME = Path(tempfile.gettempdir()) / f"domainbatch-data-{RUN}"
+os.environ["XDG_DATA_HOME"] = str(DATA_HOME)
 os.environ.setdefault(
     loopback_guard.LOG_VARIABLE,
     str(Path(tempfile.gettempdir()) / f"domainbatch-loopback-{RUN}.log"),
@@ -81,6 +86,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if _OWN_LOG and os.path.exists(log):
         os.unlink(log)
+    shutil.rmtree(DATA_HOME, ignore_errors=True)
 
 
 def backend_settings(backend: str, tmp_path: Path, **extra: object) -> Settings:

@@ -224,13 +224,13 @@ class Cleanup:
 
     def note_sqlite_file(self) -> None:
         """If the SQLite file does not exist yet, this script creates it: remove it at the end
-        (and its WAL and lock files, which only this script can be using then)."""
+        (and its WAL files, which only this script can be using then)."""
         sqlite_file = database_facts(self.settings)["sqlite_file"]
         if sqlite_file is None:
             return
         path = Path(sqlite_file).resolve()
         if not path.exists():
-            suffixes = ("", "-wal", "-shm", "-journal", ".migrate-lock")
+            suffixes = ("", "-wal", "-shm", "-journal")
             self.sqlite_files = [Path(f"{path}{s}") for s in suffixes]
 
     async def run(self) -> list[str]:

@@ -125,7 +125,7 @@ async def body(script: Script) -> None:
             check(report.ok, "the database check passes", str(report.as_dict()))
             check_equal(db.checked_out(), 0, "connections checked out after the check")
             if postgres and db.pooler_mode != "direct":
-                fact("pooler_version", await asyncio.to_thread(pooler_version, db))
+                fact("pooler_version", report.pooler or "unknown (no PgBouncer admin console)")
 
         with step("get_session() commits on success and rolls back on error"):
             kept, dropped = str(uuid.uuid4()), str(uuid.uuid4())
@@ -294,34 +294,6 @@ async def after_dispose(settings: Settings, app_name: str, pooler_mode: str) -> 
     log.info("pooler's server connections last used by this run: %s", states or "none")
     busy = {s: n for s, n in states.items() if s != "idle"}
     check(not busy, "no server connection of this run is busy or in a transaction", str(busy))
-
-
-def pooler_version(db: Database) -> str:
-    """PgBouncer's version from its admin console on the same host and port (it speaks only
-    the simple query protocol); other poolers have no such console."""
-    import psycopg
-
-    url = db.url
-    try:
-        with (
-            psycopg.connect(
-                host=url.host,
-                port=url.port or 5432,
-                user=url.username,
-                password=url.password,
-                dbname="pgbouncer",
-                autocommit=True,
-                connect_timeout=3,
-                cursor_factory=psycopg.ClientCursor,
-            ) as conn,
-            conn.cursor() as cursor,
-        ):
-            cursor.execute("SHOW VERSION")
-            row = cursor.fetchone()
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"unknown (no PgBouncer admin console: {first})"
-    return str(row[0]) if row else "unknown"
 
 
 if __name__ == "__main__":

@@ -46,6 +46,12 @@ class InvalidOptionsError(InputError):
     code = "invalid_options"
 
 
+class AmbiguousIdError(InputError):
+    """An id prefix that starts several ids (the message lists them)."""
+
+    code = "ambiguous_id"
+
+
 class InvalidCursorError(InputError):
     """A pagination cursor that this service did not issue (forged, truncated or out of range)."""
 
@@ -82,6 +88,18 @@ class ConflictError(DomainbatchError):
 
 class StorageError(DomainbatchError):
     code = "storage"
+
+
+class NoDatabaseError(StorageError):
+    """A command that only reads found no database where it looked (it creates none)."""
+
+    code = "no_database"
+
+
+class SchemaError(StorageError):
+    """The database lacks domainbatch's tables, or has an older schema."""
+
+    code = "schema_outdated"
 
 
 class ProcessorNotFoundError(DomainbatchError):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.queue import BatchStore
+from domainbatch.errors import NoDatabaseError
 from domainbatch.service import OPERATOR, Batches, Caller, System
 from domainbatch.settings import Settings
 from domainbatch.storage import counters, migrate
@@ -35,10 +36,19 @@ class Runtime:
             extra_suffixes=settings.extra_suffixes, strip_www=settings.strip_www
         )
 
-    async def prepare(self) -> None:
-        """The embedded SQLite default migrates itself; Postgres needs ``db upgrade``."""
-        if self.db.is_sqlite:
-            await migrate.upgrade(self.db)
+    async def prepare(self, *, create: bool = True) -> None:
+        """The embedded SQLite default migrates itself; Postgres needs ``db upgrade``.
+        ``create`` False: a missing SQLite file is ``NoDatabaseError`` (a reading command
+        leaves no empty database behind)."""
+        if not self.db.is_sqlite:
+            return
+        path = self.db.missing_file()
+        if not create and path is not None:
+            raise NoDatabaseError(
+                f"no database at {path}; point at one with --database-url or "
+                "DOMAINBATCH_DATABASE_URL"
+            )
+        await migrate.upgrade(self.db)
 
     async def close(self) -> None:
         await self.db.dispose()
@@ -69,10 +79,12 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, *, create: bool = True) -> AsyncIterator[Runtime]:
+    """A prepared runtime; ``create`` False for commands that only read or change existing
+    batches: they never create a database."""
     runtime = Runtime(settings)
     try:
-        await runtime.prepare()
+        await runtime.prepare(create=create)
         yield runtime
     finally:
         await runtime.close()

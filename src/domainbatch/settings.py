@@ -13,7 +13,18 @@ from domainbatch.core.identity import default_user_agent
 
 PoolerMode = Literal["auto", "direct", "session", "transaction"]
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./domainbatch.db"
+
+def default_sqlite_path() -> Path:
+    """The embedded database's default file: the platform's user data folder
+    (``$XDG_DATA_HOME/domainbatch/domainbatch.db``, by default under ``~/.local/share`` on
+    Linux), never the current directory."""
+    from platformdirs import user_data_path
+
+    return user_data_path("domainbatch", appauthor=False) / "domainbatch.db"
+
+
+def default_database_url() -> SecretStr:
+    return SecretStr(f"sqlite+aiosqlite:///{default_sqlite_path()}")
 
 
 def _split_csv(value: Any) -> Any:
@@ -26,7 +37,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOMAINBATCH_", extra="ignore")
 
     # Storage. A secret (it may hold a password): repr, logs and errors show it masked.
-    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    database_url: SecretStr = Field(default_factory=default_database_url)
     pooler_mode: PoolerMode = "auto"
     db_pool_size: int = Field(5, ge=1)
     db_max_overflow: int = Field(5, ge=0)

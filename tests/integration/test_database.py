@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from domainbatch.errors import StorageError
+from domainbatch.errors import SchemaError, StorageError
 from domainbatch.service import System
 from domainbatch.settings import Settings
 from domainbatch.storage import migrate
@@ -42,6 +42,9 @@ async def test_get_session_commits_rolls_back_and_closes(settings: Settings) -> 
                 raise RuntimeError("the caller fails mid-transaction")
         with pytest.raises(StorageError, match="database error"):
             async with get_session(settings) as session:
+                await session.execute(text("SELEC 1"))
+        with pytest.raises(SchemaError, match="run `domainbatch db upgrade`"):
+            async with get_session(settings) as session:
                 await session.execute(text("SELECT * FROM no_such_table"))
         async with get_session(settings) as session:
             ids = (await session.scalars(select(batches.c.id))).all()
@@ -76,7 +79,14 @@ async def test_unreachable_database_is_a_storage_error(backend: str) -> None:
         url = "postgresql://postgres@127.0.0.1:1/nothing"
     db = Database(Settings(database_url=url))
     try:
-        with pytest.raises(StorageError):
-            await System(db).check()
+        if backend == "sqlite":  # a missing file is reported where it was looked for, not made
+            report = await System(db).check()
+            assert not report.ok and report.problem == "no database at /nonexistent-dir/x.db"
+            assert report.location == "/nonexistent-dir/x.db"
+            with pytest.raises(StorageError, match="folder /nonexistent-dir does not exist"):
+                await System(db).upgrade()
+        else:
+            with pytest.raises(StorageError):
+                await System(db).check()
     finally:
         await db.dispose()

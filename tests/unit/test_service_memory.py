@@ -12,6 +12,7 @@ import pytest
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.engine.worker import Worker
 from domainbatch.errors import (
+    AmbiguousIdError,
     ConflictError,
     InvalidOptionsError,
     NotFoundError,
@@ -148,3 +149,19 @@ async def test_a_batch_from_creation_to_its_export() -> None:
 
 async def run_worker(store: MemoryQueue) -> None:
     await asyncio.wait_for(Worker(store, SETTINGS, burst=True).run(), 10)
+
+
+async def test_ids_resolve_by_unique_prefix_within_the_callers_batches() -> None:
+    store = MemoryQueue()
+    shared = ["abcd0000-0000-4000-8000-000000000001", "abcd0000-0000-4000-8000-000000000002"]
+    for new_id, tenant in zip(shared, ("t1", None), strict=True):
+        batch = store.batches.pop(store.add_batch(["a.test"], tenant_id=tenant))
+        batch.id = new_id
+        store.batches[new_id] = batch
+    operator, tenant = service(store), service(store, Caller(tenant_id="t1", operator=False))
+    assert await operator.resolve("ABCD0000-0000-4000-8000-000000000002") == shared[1]
+    with pytest.raises(AmbiguousIdError, match="abcd starts several batch ids"):
+        await operator.resolve("abcd")
+    assert await tenant.resolve("abcd") == shared[0]  # the other is not the tenant's
+    with pytest.raises(NotFoundError, match="at least 4 characters"):
+        await operator.resolve("abc")

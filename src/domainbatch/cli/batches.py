@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.live import Live
 
 from domainbatch.cli.common import (
     DatabaseUrl,
@@ -20,31 +19,47 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
-from domainbatch.cli.render import batches_table, status_table
-from domainbatch.core.models import BatchRecord, BatchReport
-from domainbatch.core.status import ACTIVE_BATCH
-from domainbatch.errors import DomainbatchError, InvalidFieldsError
-from domainbatch.runtime import open_runtime
-from domainbatch.service.columns import parse_fields
-from domainbatch.service.exports import FORMATS, format_for, write_file, write_results
-from domainbatch.service.parquet import require_pyarrow
+from domainbatch.core.status import ACTIVE_BATCH, BatchStatus, DomainStatus
 
-BatchId = Annotated[str, typer.Argument(help="The batch id.")]
+if TYPE_CHECKING:
+    from domainbatch.core.models import BatchRecord, BatchReport
+
+BatchId = Annotated[
+    str,
+    typer.Argument(metavar="BATCH", help="The batch id, or a unique prefix of it (4+ characters)."),
+]
+
+
+class ResultFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+    PARQUET = "parquet"
 
 
 def status(
-    batch_id: BatchId,
+    ref: BatchId,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until it ends.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+    interval: Annotated[
+        float,
+        typer.Option(min=0.05, metavar="SECONDS", help="Seconds between refreshes (with --watch)."),
+    ] = 1.0,
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Show a batch: status, counts, progress, errors by code, rate and ETA."""
+    import asyncio
+
+    from rich.live import Live
+
+    from domainbatch.cli.render import status_table
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
 
     async def main() -> BatchReport:
-        async with open_runtime(settings) as rt:
+        async with open_runtime(settings, create=False) as rt:
             batches = rt.batches()
+            batch_id = await batches.resolve(ref)
             current = await batches.status(batch_id)
             if not watch:
                 return current
@@ -72,34 +87,49 @@ def status(
 
 
 def list_(
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
-    status_filter: Annotated[str | None, typer.Option("--status")] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, metavar="N", help="How many batches.")
+    ] = 20,
+    status_filter: Annotated[
+        BatchStatus | None,
+        typer.Option("--status", help="Only batches in this status.", show_default=False),
+    ] = None,
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the newest batches."""
+    """List the newest batches, with their full ids."""
+    from domainbatch.cli.render import batches_table, print_wide
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
 
     async def main() -> list[BatchRecord]:
-        async with open_runtime(settings) as rt:
+        async with open_runtime(settings, create=False) as rt:
             return await rt.batches().recent(limit=limit, status=status_filter)
 
     rows = execute(main)
     if as_json:
         print_json([row.as_dict() for row in rows])
         return
-    out.print(batches_table(rows))
+    print_wide(out, batches_table(rows))
 
 
 def results(
-    batch_id: BatchId,
+    ref: BatchId,
     fmt: Annotated[
-        str | None,
+        ResultFormat | None,
         typer.Option(
-            "--format", help="jsonl, csv or parquet (default: --output's suffix, else jsonl)."
+            "--format",
+            help="Output format (default: --output's suffix, else jsonl).",
+            show_default=False,
         ),
     ] = None,
-    output: Annotated[Path | None, typer.Option("--output", help="File instead of stdout.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", metavar="FILE", help="File instead of stdout.", show_default=False
+        ),
+    ] = None,
     fields: Annotated[
         str | None,
         typer.Option(
@@ -112,18 +142,26 @@ def results(
         bool,
         typer.Option("--excel", help="CSV for Excel: UTF-8 with a byte-order mark (implies csv)."),
     ] = False,
-    status_filter: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    status_filter: Annotated[
+        DomainStatus | None,
+        typer.Option("--status", help="Only domains in this status.", show_default=False),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Export every domain of a batch with its status and result (streamed)."""
-    fmt = fmt or (output and format_for(output)) or ("csv" if excel else "jsonl")
-    check_export(fmt, output, fields, excel)
+    from domainbatch.runtime import open_runtime
+    from domainbatch.service.exports import format_for, write_file, write_results
+
+    chosen = fmt.value if fmt else (output and format_for(output)) or ("csv" if excel else "jsonl")
+    check_export(chosen, output, fields, excel)
     settings = load_settings(database_url=database_url)
 
     async def main() -> int:
-        async with open_runtime(settings) as rt:
-            export = await rt.batches().export(
-                batch_id, fmt, status=status_filter, fields=fields, excel=excel
+        async with open_runtime(settings, create=False) as rt:
+            batches = rt.batches()
+            batch_id = await batches.resolve(ref)
+            export = await batches.export(
+                batch_id, chosen, status=status_filter, fields=fields, excel=excel
             )
             if output is None:
                 return await write_results(export, sys.stdout.write)
@@ -136,8 +174,10 @@ def results(
 
 def check_export(fmt: str, output: Path | None, fields: str | None, excel: bool) -> None:
     """Usage errors (exit 2) before any work; a missing pyarrow exits 1."""
-    if fmt not in FORMATS:
-        fail(f"--format must be one of {', '.join(FORMATS)}", code=2)
+    from domainbatch.errors import DomainbatchError, InvalidFieldsError
+    from domainbatch.service.columns import parse_fields
+    from domainbatch.service.parquet import require_pyarrow
+
     if fmt == "parquet" and output is None:
         fail("Parquet is written to a file: give --output FILE.parquet", code=2)
     if excel and fmt != "csv":
@@ -152,27 +192,35 @@ def check_export(fmt: str, output: Path | None, fields: str | None, excel: bool)
         fail(f"{exc.message} [{exc.code}]")
 
 
-def cancel(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
+def cancel(ref: BatchId, database_url: DatabaseUrl = None) -> None:
     """Cancel a batch: its pending domains are cancelled; in-flight ones finish."""
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
 
-    async def main() -> int:
-        async with open_runtime(settings) as rt:
-            return await rt.batches().cancel(batch_id)
+    async def main() -> tuple[str, int]:
+        async with open_runtime(settings, create=False) as rt:
+            batches = rt.batches()
+            batch_id = await batches.resolve(ref)
+            return batch_id, await batches.cancel(batch_id)
 
-    count = execute(main)
+    batch_id, count = execute(main)
     out.print(f"cancelled batch {batch_id} ({count:,} pending domains cancelled)")
 
 
-def retry(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
+def retry(ref: BatchId, database_url: DatabaseUrl = None) -> None:
     """Re-queue the failed domains of a batch."""
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
 
-    async def main() -> int:
-        async with open_runtime(settings) as rt:
-            return await rt.batches().retry(batch_id)
+    async def main() -> tuple[str, int]:
+        async with open_runtime(settings, create=False) as rt:
+            batches = rt.batches()
+            batch_id = await batches.resolve(ref)
+            return batch_id, await batches.retry(batch_id)
 
-    count = execute(main)
+    batch_id, count = execute(main)
     out.print(f"re-queued {count:,} failed domains of batch {batch_id}")
 
 

@@ -1,28 +1,33 @@
 """What every command shares: settings from env + flags, the options several commands take,
-one-line errors, Rich consoles."""
+one-line errors, Rich consoles.
+
+Light on purpose: ``domainbatch --help`` imports the CLI's modules and nothing else, so they
+load typer and rich only; a command imports settings (pydantic), the runtime (SQLAlchemy,
+Alembic, psycopg) and the service inside its function, when it runs.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
-import orjson
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from domainbatch.errors import (
+    AmbiguousIdError,
     ConfigurationError,
     DomainbatchError,
     InvalidOptionsError,
     ProcessorNotFoundError,
 )
-from domainbatch.settings import Settings
+
+if TYPE_CHECKING:
+    from domainbatch.settings import Settings
 
 T = TypeVar("T")
 
@@ -31,12 +36,18 @@ err = Console(stderr=True, highlight=False)
 
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", help="Overrides DOMAINBATCH_DATABASE_URL.", show_default=False),
+    typer.Option(
+        "--database-url",
+        metavar="URL",
+        help="Overrides DOMAINBATCH_DATABASE_URL.",
+        show_default=False,
+    ),
 ]
 Fingerprints = Annotated[
     Path | None,
     typer.Option(
         "--fingerprints",
+        metavar="PATH",
         help="A Wappalyzer-format fingerprint database (directory or JSON file); "
         "overrides DOMAINBATCH_FINGERPRINTS (FINGERPRINTS_MODE: extend or replace).",
         show_default=False,
@@ -46,6 +57,10 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 
 def load_settings(**overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from domainbatch.settings import Settings
+
     try:
         return Settings().with_overrides(**overrides)
     except ValidationError as exc:
@@ -76,11 +91,13 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
 
 
 # Errors in what the command line asked for (a flag's value) exit 2, like a usage error.
-USAGE_ERRORS = (InvalidOptionsError, ProcessorNotFoundError)
+USAGE_ERRORS = (InvalidOptionsError, ProcessorNotFoundError, AmbiguousIdError)
 
 
 def execute(main: Callable[[], Awaitable[T]]) -> T:
     """Run a command's coroutine; our errors become one line and a non-zero exit."""
+    import asyncio
+
     try:
         return asyncio.run(main())  # type: ignore[arg-type]
     except DomainbatchError as exc:
@@ -91,6 +108,8 @@ def execute(main: Callable[[], Awaitable[T]]) -> T:
 
 
 def print_json(data: Any) -> None:
+    import orjson
+
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
-from domainbatch.cli.common import DatabaseUrl, execute, fail, load_settings, out, print_json
-from domainbatch.core.models import DatabaseCheck
-from domainbatch.runtime import Runtime
+from domainbatch.cli.common import (
+    DatabaseUrl,
+    JsonFlag,
+    execute,
+    fail,
+    load_settings,
+    out,
+    print_json,
+)
 
-app = typer.Typer(help="Database schema and connectivity.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from domainbatch.core.models import DatabaseCheck
+
+app = typer.Typer(
+    help="Database schema and connectivity.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @app.command()
 def upgrade(database_url: DatabaseUrl = None) -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration (creating the SQLite file if there is none)."""
+    from domainbatch.runtime import Runtime
+
     settings = load_settings(database_url=database_url)
 
     async def main() -> str | None:
@@ -30,15 +43,15 @@ def upgrade(database_url: DatabaseUrl = None) -> None:
 
 
 @app.command()
-def check(
-    database_url: DatabaseUrl = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Connect, run a query, and report server version, pooler mode and leftover connections."""
+def check(database_url: DatabaseUrl = None, as_json: JsonFlag = False) -> None:
+    """Report where the database is, its server, pooler and mode, schema revision and leftover
+    connections; exit 1 unless this domainbatch can use it as it is."""
+    from domainbatch.runtime import Runtime
+
     settings = load_settings(database_url=database_url)
 
     async def main() -> DatabaseCheck:
-        rt = Runtime(settings)  # not open_runtime: a check must not migrate anything
+        rt = Runtime(settings)  # not open_runtime: a check creates and migrates nothing
         try:
             return await rt.system().check()
         finally:
@@ -49,8 +62,6 @@ def check(
         print_json(report.as_dict())
     else:
         for key, value in report.as_dict().items():
-            out.print(f"{key:>24}: {value}")
+            out.print(f"{key:>24}: {value}", soft_wrap=True)
     if not report.ok:
-        fail("database check failed")
-    if report.schema_revision != report.schema_head:
-        fail("schema is not up to date: run `domainbatch db upgrade`")
+        fail(f"database check failed: {report.problem}")

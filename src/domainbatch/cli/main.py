@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from domainbatch.cli import batches as batch_commands
 from domainbatch.cli import db as db_commands
@@ -29,39 +27,56 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
-from domainbatch.cli.render import status_table
-from domainbatch.core.models import BatchReport
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus
-from domainbatch.runtime import open_runtime
-from domainbatch.service import Batches, CreatedBatch
-from domainbatch.service.exports import format_for, write_file
 
 if TYPE_CHECKING:
+    from domainbatch.core.models import BatchReport
     from domainbatch.engine.worker import Worker
+    from domainbatch.service import Batches, CreatedBatch
 
 app = typer.Typer(
     name="domainbatch",
     help="Batch processor for domains: validate, resolve, fetch and extract, then report.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # Plain help: typer's Rich help renderer imports rich.markdown, rich.traceback, attrs and
+    # markdown-it, which made `--help` cost 2.5x `import typer, rich` even with nothing else
+    # loaded (measured); plain help costs about what importing typer does.
+    rich_markup_mode=None,
 )
 app.add_typer(db_commands.app, name="db")
 batch_commands.register(app)
 serve_commands.register(app)
 
 ProcessorName = Annotated[
-    str | None, typer.Option("--processor", "-p", help="Processor name or module:factory.")
+    str | None,
+    typer.Option("--processor", "-p", metavar="NAME", help="Processor name or module:factory."),
 ]
 Options = Annotated[
     list[str] | None,
-    typer.Option("--option", "-o", help="Processor option KEY=VALUE (VALUE may be JSON)."),
+    typer.Option(
+        "--option",
+        "-o",
+        metavar="KEY=VALUE",
+        help="Processor option KEY=VALUE (VALUE may be JSON).",
+    ),
 ]
 Concurrency = Annotated[
-    int | None, typer.Option("--concurrency", "-c", min=1, help="Domains in flight per worker.")
+    int | None,
+    typer.Option("--concurrency", "-c", min=1, metavar="N", help="Domains in flight per worker."),
 ]
-InputFormat = Annotated[
-    str, typer.Option("--format", "-f", help="Input format: auto, text, csv or json.")
+
+
+class InputFormat(StrEnum):
+    AUTO = "auto"
+    TEXT = "text"
+    CSV = "csv"
+    JSON = "json"
+
+
+InputFormatOption = Annotated[
+    InputFormat,
+    typer.Option("--format", "-f", help="Input format (auto: from the file's name and content)."),
 ]
 Column = Annotated[
     str | None,
@@ -73,9 +88,38 @@ Column = Annotated[
     ),
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what the worker does.")]
+WorkerVerbose = Annotated[
+    bool, typer.Option("--verbose/--quiet", "-v/-q", help="Log what the worker does, or not.")
+]
+
+
+def show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("domainbatch")
+        except PackageNotFoundError:  # a source tree that was never installed
+            from domainbatch import __version__ as number
+        out.print(f"domainbatch {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    import orjson
+
     options: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
@@ -100,6 +144,8 @@ def report_created(created: CreatedBatch) -> None:
 
 
 def install_signal_handlers(worker: Worker) -> None:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, worker.stop)
@@ -107,15 +153,22 @@ def install_signal_handlers(worker: Worker) -> None:
 
 @app.command()
 def run(
-    file: Annotated[Path, typer.Argument(help="Domains: text (one per line), CSV or JSON.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="Domains: text (one per line), CSV or JSON.")
+    ],
     processor: ProcessorName = None,
     option: Options = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", help="Write results to a .jsonl, .csv or .parquet file."),
+        typer.Option(
+            "--output",
+            metavar="FILE",
+            help="Write results to a .jsonl, .csv or .parquet file.",
+            show_default=False,
+        ),
     ] = None,
     concurrency: Concurrency = None,
-    fmt: InputFormat = "auto",
+    fmt: InputFormatOption = InputFormat.AUTO,
     column: Column = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
@@ -123,6 +176,10 @@ def run(
     verbose: Verbose = False,
 ) -> None:
     """Create a batch from FILE and process it here, with a live progress bar."""
+    from domainbatch.cli.render import status_table
+    from domainbatch.runtime import open_runtime
+    from domainbatch.service.exports import format_for, write_file
+
     configure_logging(verbose)
     settings = load_settings(
         database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
@@ -139,7 +196,7 @@ def run(
         async with open_runtime(settings) as rt:
             batches = rt.batches()
             created = await batches.create_from_file(
-                file, processor=processor, options=options, fmt=fmt, column=column
+                file, processor=processor, options=options, fmt=fmt.value, column=column
             )
             report_created(created)
             worker = rt.worker(only_batches=[created.id], burst=True)
@@ -160,6 +217,16 @@ def run(
 
 async def follow(batches: Batches, created: CreatedBatch, worker: Worker) -> BatchReport:
     """Run the in-process worker while drawing progress; returns the final status."""
+    import asyncio
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     task = asyncio.create_task(worker.run())
     progress = Progress(
         TextColumn("[bold]{task.fields[state]}"),
@@ -198,22 +265,26 @@ async def follow(batches: Batches, created: CreatedBatch, worker: Worker) -> Bat
 
 @app.command()
 def submit(
-    file: Annotated[Path, typer.Argument(help="Domains: text (one per line), CSV or JSON.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="Domains: text (one per line), CSV or JSON.")
+    ],
     processor: ProcessorName = None,
     option: Options = None,
-    fmt: InputFormat = "auto",
+    fmt: InputFormatOption = InputFormat.AUTO,
     column: Column = None,
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a batch from FILE for workers to process; prints its id."""
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
     options = parse_options(option)
 
     async def main() -> CreatedBatch:
         async with open_runtime(settings) as rt:
             return await rt.batches().create_from_file(
-                file, processor=processor, options=options, fmt=fmt, column=column
+                file, processor=processor, options=options, fmt=fmt.value, column=column
             )
 
     created = execute(main)
@@ -233,14 +304,19 @@ def worker(
         typer.Option(
             "--batch",
             "-b",
-            help="Only process this batch (repeatable); by default every active batch.",
+            metavar="BATCH",
+            help="Only process this batch, by id or unique prefix (repeatable); by default "
+            "every active batch.",
+            show_default=False,
         ),
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
-    verbose: Annotated[bool, typer.Option("--verbose/--quiet", "-v/-q")] = True,
+    verbose: WorkerVerbose = True,
 ) -> None:
     """Process domains from every active batch until stopped (SIGTERM/SIGINT: graceful)."""
+    from domainbatch.runtime import open_runtime
+
     configure_logging(verbose)
     settings = load_settings(
         database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
@@ -249,7 +325,9 @@ def worker(
 
     async def main() -> None:
         async with open_runtime(settings) as rt:
-            w = rt.worker(burst=burst, only_batches=batch or None)
+            batches = rt.batches()
+            only = [await batches.resolve(ref) for ref in batch or []]
+            w = rt.worker(burst=burst, only_batches=only or None)
             install_signal_handlers(w)
             stats = await w.run()
         err.print(

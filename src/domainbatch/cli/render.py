@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from rich.table import Table
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Column, Table
 
 from domainbatch.core.humanize import seconds, when
 from domainbatch.core.models import BatchRecord, BatchReport
 
-__all__ = ["batches_table", "seconds", "status_table", "when"]
+__all__ = ["batches_table", "print_wide", "seconds", "status_table", "when"]
+
+
+def print_wide(console: Console, table: Table) -> None:
+    """Print ``table`` at the console's width, or wider when that would cut a word or an id
+    (a narrow terminal wraps the lines; a pipe gets them whole)."""
+    unbounded = console.options.update_width(10_000)  # a measure is clamped to its width
+    minimum = Measurement.get(console, unbounded, table).minimum
+    width = console.width
+    console.width = max(width, minimum)  # print(width=) would be capped at the console's
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def status_table(status: BatchReport) -> Table:
@@ -37,7 +52,10 @@ def status_table(status: BatchReport) -> Table:
 
 
 def batches_table(rows: list[BatchRecord]) -> Table:
-    table = Table("id", "status", "processor", "total", "invalid", "created", "duration")
+    # Ids are never cut (they are what `status`, `results` and `cancel` take): the other
+    # columns wrap at spaces instead (see ``print_wide``).
+    names = ("status", "processor", "total", "invalid", "created", "duration")
+    table = Table(Column("id", no_wrap=True), *(Column(n, overflow="fold") for n in names))
     for row in rows:
         end, start = row.finished_at, row.started_at
         table.add_row(

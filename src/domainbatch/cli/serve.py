@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,12 +21,14 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
-from domainbatch.cli.render import when
-from domainbatch.core.models import KeyRecord
-from domainbatch.runtime import open_runtime
-from domainbatch.service import IssuedKey
 
-keys_app = typer.Typer(help="API keys: each belongs to a tenant.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from domainbatch.core.models import KeyRecord
+    from domainbatch.service import IssuedKey
+
+keys_app = typer.Typer(
+    help="API keys: each belongs to a tenant.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -39,8 +41,10 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, metavar="PORT", help="Port to listen on.")
+    ] = 8000,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only: separate `domainbatch worker`s work.")
     ] = False,
@@ -49,11 +53,14 @@ def serve(
         typer.Option("--no-auth", help="No API keys: anyone can do anything (loopback only)."),
     ] = False,
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", "-c", min=1, help="Embedded worker's slots.")
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, metavar="N", help="Embedded worker's slots."),
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
-    verbose: Annotated[bool, typer.Option("--verbose/--quiet", "-v/-q")] = True,
+    verbose: Annotated[
+        bool, typer.Option("--verbose/--quiet", "-v/-q", help="Log requests and the worker.")
+    ] = True,
 ) -> None:
     """Serve the HTTP API and dashboard (with an embedded worker unless --no-worker)."""
     import uvicorn  # here, not at import time: other commands never need a web server
@@ -88,11 +95,15 @@ def serve(
 
 @keys_app.command("create")
 def create(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant name (created if new).")],
+    tenant: Annotated[
+        str, typer.Option("--tenant", metavar="NAME", help="Tenant name (created if new).")
+    ],
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create an API key for a tenant; the key is printed once and never stored."""
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
 
     async def main() -> IssuedKey:
@@ -109,15 +120,20 @@ def create(
 
 @keys_app.command("list")
 def list_(
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", metavar="NAME", help="Only this tenant.")
+    ] = None,
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List API keys (their prefixes, never the keys)."""
+    from domainbatch.cli.render import when
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
 
     async def main() -> list[KeyRecord]:
-        async with open_runtime(settings) as rt:
+        async with open_runtime(settings, create=False) as rt:
             return await rt.system().list_keys(tenant)
 
     keys = execute(main)
@@ -131,14 +147,23 @@ def list_(
 
 @keys_app.command("revoke")
 def revoke(
-    key_id: Annotated[str, typer.Argument(help="The key's id (or its listed prefix).")],
+    key_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="KEY",
+            help="The key's id, a unique prefix of it (4+ characters), or the key prefix "
+            "`keys list` shows.",
+        ),
+    ],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke an API key: requests with it are refused from now on."""
+    from domainbatch.runtime import open_runtime
+
     settings = load_settings(database_url=database_url)
 
     async def main() -> str:
-        async with open_runtime(settings) as rt:
+        async with open_runtime(settings, create=False) as rt:
             return await rt.system().revoke_key(key_id)
 
     out.print(f"revoked API key {execute(main)}")

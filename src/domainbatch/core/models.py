@@ -139,13 +139,18 @@ class DatabaseCheck(Model):
     """``domainbatch db check``: a query answered (and no connection left checked out), the
     server, the pooler mode, and the schema's revision against the one this code needs."""
 
-    ok: bool
-    database: str
-    server_version: str
+    ok: bool = field(metadata={"description": "Usable by this domainbatch as it is"})
+    database: str = field(metadata={"description": "The URL, password hidden"})
+    server_version: str | None
     pooler_mode: str
     schema_revision: str | None
     schema_head: str | None
     checked_out_connections: int
+    location: str | None = field(
+        default=None, metadata={"description": "The SQLite file, or host:port/database"}
+    )
+    pooler: str | None = field(default=None, metadata={"description": "e.g. PgBouncer 1.18.0"})
+    problem: str | None = field(default=None, metadata={"description": "Why ok is false"})
 
 
 M = TypeVar("M", bound=Model)

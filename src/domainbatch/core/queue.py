@@ -153,6 +153,12 @@ class BatchStore(QueueStore, Protocol):
         """The batch as stored (``NotFoundError`` if there is none)."""
         ...
 
+    async def batch_ids(
+        self, prefix: str, *, tenant_id: str | None = None, limit: int = 10
+    ) -> list[str]:
+        """Up to ``limit`` ids of batches whose id starts with ``prefix``."""
+        ...
+
     async def batch_page(
         self,
         *,

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import orjson
 
+from domainbatch.core import ids
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.inputs import iter_entries
 from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
@@ -140,6 +141,15 @@ class Batches:
         return await self.store.delete(batch_id, tenant_id=self._tenant)
 
     # Reading ----------------------------------------------------------------------------------
+    async def resolve(self, ref: str) -> str:
+        """The id of the caller's batch that ``ref`` names: its id, or a unique prefix of at
+        least 4 characters (``AmbiguousIdError`` lists the batches a shared prefix starts)."""
+        ref = ref.strip().lower()  # ids are lowercase UUIDs
+        found = await self.store.batch_ids(
+            ref, tenant_id=self._tenant, limit=ids.SHOWN_CANDIDATES + 1
+        )
+        return ids.pick(ref, found, "batch")
+
     async def status(self, batch_id: str) -> BatchReport:
         """Counts by domain status, progress, errors by code, timing, rate and ETA."""
         return await self.store.status(batch_id, tenant_id=self._tenant)

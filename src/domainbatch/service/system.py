@@ -3,11 +3,13 @@ fleet-wide figures behind ``/readyz`` and ``/metrics``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import text
 
 from domainbatch.core.models import DatabaseCheck, KeyRecord
 from domainbatch.settings import Settings
-from domainbatch.storage import audit, fleet, migrate, tenants
+from domainbatch.storage import audit, fleet, migrate, pooler, tenants
 from domainbatch.storage.database import Database, detect_pooler_mode, normalize_url
 from domainbatch.storage.fleet import FleetGauges
 from domainbatch.storage.tenants import IssuedKey, Tenant
@@ -55,9 +57,25 @@ class System:
         return await migrate.upgrade(self.db)
 
     async def check(self) -> DatabaseCheck:
-        """Connect, run a query, report the server, pooler mode, schema and leftover
-        connections."""
+        """Connect, run a query, report the server, the pooler and its mode, the schema and
+        leftover connections; ``ok`` means usable by this domainbatch as it is (``problem``
+        says why not). A missing SQLite file is reported, not created."""
         db = self.db
+        url = db.url
+        location = db.sqlite_path or f"{url.host}:{url.port or 5432}/{url.database}"
+        head = migrate.head_revision()
+        report = DatabaseCheck(
+            ok=False,
+            database=url.render_as_string(hide_password=True),
+            server_version=None,
+            pooler_mode=db.pooler_mode,
+            schema_revision=None,
+            schema_head=head,
+            checked_out_connections=0,
+            location=location,
+        )
+        if db.missing_file() is not None:
+            return replace(report, problem=f"no database at {location}")
         async with db.session() as session:
             one = await session.scalar(text("SELECT 1"))
             if db.is_sqlite:
@@ -65,14 +83,29 @@ class System:
             else:
                 version = await session.scalar(text("SELECT version()"))
         revision = await migrate.current_revision(db)
-        return DatabaseCheck(
-            ok=one == 1 and db.checked_out() == 0,
-            database=db.url.render_as_string(hide_password=True),
+        found = await pooler.detect(db)
+        mode = db.pooler_mode
+        if found is not None and db.settings.pooler_mode == "auto":
+            mode = found.mode or "transaction"  # unknown: the strictest is the safe guess
+        problem = None
+        if one != 1:
+            problem = "SELECT 1 did not answer 1"
+        elif db.checked_out():
+            problem = f"{db.checked_out()} connections left checked out"
+        elif revision != head:
+            problem = (
+                f"schema at revision {revision or 'none'}, this domainbatch needs {head}: "
+                "run `domainbatch db upgrade`"
+            )
+        return replace(
+            report,
+            ok=problem is None,
             server_version=version,
-            pooler_mode=db.pooler_mode,
+            pooler_mode=mode,
             schema_revision=revision,
-            schema_head=migrate.head_revision(),
             checked_out_connections=db.checked_out(),
+            pooler=found.name if found else None,
+            problem=problem,
         )
 
     async def schema(self) -> tuple[str | None, str | None]:

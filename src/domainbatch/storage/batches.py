@@ -38,6 +38,16 @@ async def get_batch_row(
     return row
 
 
+async def batch_ids(
+    conn: AsyncConnection, prefix: str, *, tenant_id: str | None = None, limit: int = 10
+) -> list[str]:
+    """Up to ``limit`` ids starting with ``prefix`` (``%`` and ``_`` in it match themselves)."""
+    query = select(batches.c.id).where(batches.c.id.startswith(prefix, autoescape=True))
+    if tenant_id is not None:
+        query = query.where(batches.c.tenant_id == tenant_id)
+    return list((await conn.scalars(query.order_by(batches.c.id).limit(limit))).all())
+
+
 async def delete_batch(db: Database, batch_id: str, *, tenant_id: str | None = None) -> int:
     """Remove a batch and everything recorded for it (domains, counters, webhook outbox) in
     one transaction; returns how many domain rows went. ``NotFoundError`` if there is none.

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from domainbatch.errors import ConfigurationError, StorageError
-from domainbatch.settings import Settings
+from domainbatch.errors import ConfigurationError, SchemaError, StorageError
+from domainbatch.settings import Settings, default_sqlite_path
 
 SUPABASE_POOLER_SUFFIX = ".pooler.supabase.com"
 SUPABASE_TRANSACTION_PORT = 6543
@@ -113,7 +113,20 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyError, psycopg.Error, OSError) as exc:  # psycopg's: the raw hot paths
+        if is_missing_table(exc):
+            raise SchemaError(
+                "the database has no domainbatch tables (or an older schema): "
+                "run `domainbatch db upgrade`"
+            ) from exc
         raise StorageError(f"database error: {first_line(exc)}") from exc
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """Postgres' undefined_table (42P01), or SQLite's "no such table"."""
+    detail = getattr(exc, "orig", None) or exc
+    if getattr(detail, "sqlstate", None) == "42P01":
+        return True
+    return str(detail).startswith("no such table")
 
 
 def first_line(exc: BaseException) -> str:
@@ -157,15 +170,30 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._folder_checked = not self.is_sqlite
 
+    @property
+    def sqlite_path(self) -> str | None:
+        """The SQLite file (None in memory, for a URI, or on Postgres)."""
+        path = self.url.database
+        if not self.is_sqlite or not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        return os.path.abspath(path)
+
+    def missing_file(self) -> str | None:
+        """The SQLite file when it does not exist (yet), else None."""
+        path = self.sqlite_path
+        return path if path is not None and not os.path.exists(path) else None
+
     def check_sqlite_folder(self) -> None:
         """A missing folder is the usual reason a SQLite file cannot be opened: say so plainly,
         before aiosqlite's connect thread fails (that failure races the event loop's shutdown
         and can print a thread traceback after the command has ended)."""
         if self._folder_checked:
             return
-        path = self.url.database
-        if path and path != ":memory:" and not path.startswith("file:"):
+        path = self.sqlite_path
+        if path is not None:
             folder = os.path.dirname(os.path.abspath(path))
+            if folder == str(default_sqlite_path().parent):
+                os.makedirs(folder, exist_ok=True)  # the default's folder is ours to make
             if not os.path.isdir(folder):
                 raise StorageError(
                     f"cannot open the SQLite database {path}: the folder {folder} does not exist"

@@ -179,6 +179,16 @@ class MemoryBatches:
         )
         return BatchReport.of(batch_record(batch), progress)
 
+    async def batch_ids(
+        self, prefix: str, *, tenant_id: str | None = None, limit: int = 10
+    ) -> list[str]:
+        ids = (
+            b.id
+            for b in self.batches.values()
+            if b.id.startswith(prefix) and (tenant_id is None or b.tenant_id == tenant_id)
+        )
+        return sorted(ids)[:limit]
+
     async def batch_page(
         self,
         *,

@@ -51,11 +51,14 @@ def _current(db: Database) -> str | None:
 @contextlib.contextmanager
 def _sqlite_lock(db: Database) -> Iterator[None]:
     # Several processes may start on a fresh file at once; only one may create the schema.
-    path = db.url.database
-    if not path or path == ":memory:":
+    # The lock is an flock on the database file itself (created empty here, which SQLite
+    # takes as a new database): no lock file is left beside it. SQLite's own locks are POSIX
+    # record locks, which Linux keeps apart from flock, so the two never meet.
+    path = db.sqlite_path
+    if path is None:
         yield
         return
-    with open(f"{path}.migrate-lock", "w") as handle:
+    with open(path, "ab") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 

@@ -29,7 +29,13 @@ from domainbatch.core.status import (
 )
 from domainbatch.errors import ConflictError
 from domainbatch.storage import counters, pages
-from domainbatch.storage.batches import batch_record, delete_batch, get_batch_row, iter_domains
+from domainbatch.storage.batches import (
+    batch_ids,
+    batch_record,
+    delete_batch,
+    get_batch_row,
+    iter_domains,
+)
 from domainbatch.storage.counters import Tally
 from domainbatch.storage.creation import Load, create_batch
 from domainbatch.storage.database import Database
@@ -90,6 +96,12 @@ class SqlQueue:
     async def batch(self, batch_id: str, *, tenant_id: str | None = None) -> BatchRecord:
         async with self.db.connect() as conn:
             return batch_record(await get_batch_row(conn, batch_id, tenant_id=tenant_id))
+
+    async def batch_ids(
+        self, prefix: str, *, tenant_id: str | None = None, limit: int = 10
+    ) -> list[str]:
+        async with self.db.connect() as conn:
+            return await batch_ids(conn, prefix, tenant_id=tenant_id, limit=limit)
 
     async def batch_page(
         self,

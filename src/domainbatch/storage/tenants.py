@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
+from domainbatch.core import ids
 from domainbatch.core.models import KeyRecord
-from domainbatch.errors import AuthenticationError, ConflictError, InputError, NotFoundError
+from domainbatch.errors import AuthenticationError, ConflictError, InputError
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import api_keys, epoch_now, tenants
 
@@ -83,26 +84,31 @@ async def list_keys(db: Database, tenant_name: str | None = None) -> list[KeyRec
         return [KeyRecord(r.id, r.tenant, r.prefix, r.created_at, r.revoked_at) for r in rows]
 
 
-async def revoke_key(db: Database, key_id_or_prefix: str) -> str:
-    """Revoke one key, named by id or by the prefix `keys list` shows. Returns its id."""
+async def revoke_key(db: Database, ref: str) -> str:
+    """Revoke one key, named by its id, a unique prefix of the id, or the key prefix that
+    `keys list` shows. Returns its id."""
+    ref = ref.strip()
     async with db.transaction() as conn:
         rows = (
             await conn.execute(
-                select(api_keys.c.id, api_keys.c.revoked_at).where(
-                    (api_keys.c.id == key_id_or_prefix) | (api_keys.c.prefix == key_id_or_prefix)
+                select(api_keys.c.id, api_keys.c.revoked_at)
+                .where(
+                    api_keys.c.id.startswith(ref.lower(), autoescape=True)
+                    | (api_keys.c.prefix == ref)
                 )
+                .order_by(api_keys.c.id)
+                .limit(ids.SHOWN_CANDIDATES + 1)
             )
         ).all()
-        if not rows:
-            raise NotFoundError(f"no API key {key_id_or_prefix}")
-        if len(rows) > 1:
-            raise ConflictError(f"{key_id_or_prefix} names several keys; use the key id")
-        if rows[0].revoked_at is not None:
-            raise ConflictError(f"API key {rows[0].id} is already revoked")
+        # A key prefix (12 characters) is never a prefix of an id: one rule serves both.
+        key_id = ids.pick(ref, [str(r.id) for r in rows], "API key")
+        revoked = next(r.revoked_at for r in rows if str(r.id) == key_id)
+        if revoked is not None:
+            raise ConflictError(f"API key {key_id} is already revoked")
         await conn.execute(
-            update(api_keys).where(api_keys.c.id == rows[0].id).values(revoked_at=epoch_now())
+            update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=epoch_now())
         )
-    return str(rows[0].id)
+    return key_id
 
 
 async def authenticate(db: Database, key: str) -> Tenant:
