@@ -55,13 +55,9 @@ def test_rate_and_eta() -> None:
 
 def test_eta_is_unknown_while_nothing_is_in_flight_and_absent_once_ended() -> None:
     # 99 of 100 done in 10 s; the last one waits on a retry's backoff: not "0 s left".
-    waiting = Progress(
-        total=100, counts={"succeeded": 99, "pending": 1}, started_at=0.0, now=10.0
-    )
+    waiting = Progress(total=100, counts={"succeeded": 99, "pending": 1}, started_at=0.0, now=10.0)
     assert waiting.rate == 9.9 and waiting.eta_seconds is None
-    working = Progress(
-        total=100, counts={"succeeded": 98, "processing": 1, "pending": 1}, now=10.0
-    )
+    working = Progress(total=100, counts={"succeeded": 98, "processing": 1, "pending": 1}, now=10.0)
     assert working.eta_seconds is None  # not started: no rate yet
     started = Progress(**{**vars(working), "started_at": 0.0})
     assert started.eta_seconds == 0.2

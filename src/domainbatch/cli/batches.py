@@ -21,6 +21,7 @@ from domainbatch.cli.common import (
     print_json,
 )
 from domainbatch.cli.render import batches_table, status_table
+from domainbatch.core.humanize import plural
 from domainbatch.core.models import BatchRecord, BatchReport
 from domainbatch.core.status import ACTIVE_BATCH
 from domainbatch.runtime import open_runtime
@@ -110,7 +111,7 @@ def results(
 
     count = execute(main)
     if output is not None:
-        err.print(f"wrote {count:,} results to {output}")
+        err.print(f"wrote {plural(count, 'result')} to {output}")
 
 
 def cancel(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
@@ -122,7 +123,7 @@ def cancel(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
             return await rt.batches().cancel(batch_id)
 
     count = execute(main)
-    out.print(f"cancelled batch {batch_id} ({count:,} pending domains cancelled)")
+    out.print(f"cancelled batch {batch_id} ({plural(count, 'pending domain')} cancelled)")
 
 
 def retry(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
@@ -134,7 +135,7 @@ def retry(batch_id: BatchId, database_url: DatabaseUrl = None) -> None:
             return await rt.batches().retry(batch_id)
 
     count = execute(main)
-    out.print(f"re-queued {count:,} failed domains of batch {batch_id}")
+    out.print(f"re-queued {plural(count, 'failed domain')} of batch {batch_id}")
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,6 @@ from domainbatch.cli.common import (
     Fingerprints,
     JsonFlag,
     check_fingerprints,
-    configure_logging,
     err,
     execute,
     fail,
@@ -28,7 +27,10 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
+from domainbatch.cli.logs import Level, LogFormatFlag, LogLevelFlag, setup_logging
+from domainbatch.cli.reading import ReadProgress
 from domainbatch.cli.render import status_table
+from domainbatch.core.humanize import plural
 from domainbatch.core.models import BatchReport
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus
 from domainbatch.runtime import open_runtime
@@ -62,7 +64,9 @@ Concurrency = Annotated[
 InputFormat = Annotated[
     str, typer.Option("--format", "-f", help="Input format: auto, text, csv or json.")
 ]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what the worker does.")]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Log what the worker does (--log-level info).")
+]
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -80,19 +84,40 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 
 def report_created(created: CreatedBatch) -> None:
     err.print(
-        f"batch [bold]{created.id}[/]: {created.total:,} domains "
-        f"({created.invalid:,} invalid, {created.duplicates:,} duplicates merged)"
+        f"batch [bold]{created.id}[/]: {plural(created.total, 'domain')} "
+        f"({created.invalid:,} invalid, {plural(created.duplicates, 'duplicate')} merged)"
     )
     for entry in created.invalid_entries[:5]:
         err.print(f"  [yellow]invalid[/] {entry['input']!r}: {entry['reason']}")
     if created.invalid > 5:
-        err.print(f"  ... and {created.invalid - 5:,} more invalid entries")
+        more = plural(created.invalid - 5, "more invalid entry", "more invalid entries")
+        err.print(f"  ... and {more}")
 
 
-def install_signal_handlers(worker: Worker) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, worker.stop)
+class Interrupt:
+    """SIGINT/SIGTERM stop the worker gracefully; the command then exits 128 + the signal's
+    number (130 for Ctrl-C, 143 for SIGTERM), as shells do for a process a signal ended."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.signal: int | None = None
+        self._worker = worker
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._received, sig)
+
+    def _received(self, sig: int) -> None:
+        self.signal = self.signal or sig
+        self._worker.stop()
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.signal is None else 128 + self.signal
+
+
+async def read_file(batches: Batches, file: Path, **kwargs: Any) -> CreatedBatch:
+    """Create a batch from ``file``, with a progress bar on a terminal when it is big."""
+    async with ReadProgress(err, file) as reading:
+        return await batches.create_from_file(file, on_open=reading.attach, **kwargs)
 
 
 @app.command()
@@ -109,12 +134,19 @@ def run(
     fingerprints: Fingerprints = None,
     as_json: JsonFlag = False,
     verbose: Verbose = False,
+    log_level: LogLevelFlag = None,
+    log_format: LogFormatFlag = None,
 ) -> None:
-    """Create a batch from FILE and process it here, with a live progress bar."""
-    configure_logging(verbose)
+    """Create a batch from FILE and process it here, with a live progress bar.
+    Interrupted (Ctrl-C), it exits 130 and the batch can be continued by a worker."""
     settings = load_settings(
-        database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
+        database_url=database_url,
+        concurrency=concurrency,
+        fingerprints=fingerprints,
+        log_level=log_level and log_level.value,
+        log_format=log_format and log_format.value,
     )
+    setup_logging(settings, Level.INFO if verbose else Level.WARNING)
     check_fingerprints(settings)
     options = parse_options(option)
     if output is not None and output.suffix.lower() not in {".jsonl", ".csv"}:
@@ -123,23 +155,23 @@ def run(
     async def main() -> int:
         async with open_runtime(settings) as rt:
             batches = rt.batches()
-            created = await batches.create_from_file(
-                file, processor=processor, options=options, fmt=fmt
-            )
+            created = await read_file(batches, file, processor=processor, options=options, fmt=fmt)
             report_created(created)
             worker = rt.worker(only_batches=[created.id], burst=True)
-            install_signal_handlers(worker)
+            interrupt = Interrupt(worker)
             status = await follow(batches, created, worker)
             if output is not None:
                 fmt_out = "csv" if output.suffix.lower() == ".csv" else "jsonl"
                 export = await batches.export(created.id, fmt_out)
                 with output.open("w", encoding="utf-8", newline="") as handle:
                     n = await write_results(export, handle.write)
-                err.print(f"wrote {n:,} results to {output}")
+                err.print(f"wrote {plural(n, 'result')} to {output}")
         if as_json:
             print_json(status.as_dict())
         else:
             out.print(status_table(status))
+        if interrupt.exit_code is not None:
+            return interrupt.exit_code
         return 0 if status.status == BatchStatus.COMPLETED else 1
 
     raise typer.Exit(execute(main))
@@ -198,8 +230,8 @@ def submit(
 
     async def main() -> CreatedBatch:
         async with open_runtime(settings) as rt:
-            return await rt.batches().create_from_file(
-                file, processor=processor, options=options, fmt=fmt
+            return await read_file(
+                rt.batches(), file, processor=processor, options=options, fmt=fmt
             )
 
     created = execute(main)
@@ -224,23 +256,31 @@ def worker(
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
-    verbose: Annotated[bool, typer.Option("--verbose/--quiet", "-v/-q")] = True,
+    verbose: Annotated[
+        bool, typer.Option("--verbose/--quiet", "-v/-q", help="--quiet: --log-level warning.")
+    ] = True,
+    log_level: LogLevelFlag = None,
+    log_format: LogFormatFlag = None,
 ) -> None:
-    """Process domains from every active batch until stopped (SIGTERM/SIGINT: graceful)."""
-    configure_logging(verbose)
+    """Process domains from every active batch until stopped (graceful: in-flight work
+    finishes or is released; SIGTERM exits 0, Ctrl-C 130)."""
     settings = load_settings(
-        database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
+        database_url=database_url,
+        concurrency=concurrency,
+        fingerprints=fingerprints,
+        log_level=log_level and log_level.value,
+        log_format=log_format and log_format.value,
     )
+    setup_logging(settings, Level.INFO if verbose else Level.WARNING)
     check_fingerprints(settings)
 
-    async def main() -> None:
+    async def main() -> int:
         async with open_runtime(settings) as rt:
             w = rt.worker(burst=burst, only_batches=batch or None)
-            install_signal_handlers(w)
+            interrupt = Interrupt(w)
             stats = await w.run()
-        err.print(
-            f"worker done: {stats.claimed:,} claimed, {stats.succeeded:,} succeeded, "
-            f"{stats.failed:,} failed, {stats.retried:,} retried, {stats.released:,} released"
-        )
+        err.print(f"worker done: {stats}")
+        # SIGTERM is how a supervisor stops a worker: its normal end.
+        return 130 if interrupt.signal == signal.SIGINT else 0
 
-    execute(main)
+    raise typer.Exit(execute(main))

@@ -51,6 +51,48 @@ class WorkerStats:
         elif outcome.error_code is not None:
             self.failed += 1
 
+    def __str__(self) -> str:
+        seconds = time.monotonic() - self.started_at
+        return (
+            f"{self.claimed:,} claimed, {self.succeeded:,} succeeded, {self.failed:,} failed, "
+            f"{self.retried:,} retried, {self.released:,} released in {seconds:.1f}s; "
+            f"latency {self.latency}"
+        )
+
+
+@dataclass
+class Throughput:
+    """What a worker did since its last throughput line."""
+
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    at: float = field(default_factory=time.monotonic)
+
+    def since(self, stats: WorkerStats, inflight: int) -> tuple[str, dict[str, float]]:
+        """The line (and its figures, for JSON logs) from ``self`` to ``stats`` now."""
+        now = time.monotonic()
+        seconds = max(now - self.at, 1e-9)
+        figures: dict[str, float] = {
+            "claimed": stats.claimed - self.claimed,
+            "succeeded": stats.succeeded - self.succeeded,
+            "failed": stats.failed - self.failed,
+            "interval_seconds": round(seconds, 1),
+            "inflight": inflight,
+        }
+        figures["per_second"] = round((figures["succeeded"] + figures["failed"]) / seconds, 2)
+        self.claimed, self.succeeded, self.failed, self.at = (
+            stats.claimed,
+            stats.succeeded,
+            stats.failed,
+            now,
+        )
+        line = (
+            "throughput: {claimed:,} claimed, {succeeded:,} succeeded, {failed:,} failed "
+            "in {interval_seconds:g}s ({per_second:,.1f} domains/s), {inflight:,} in flight"
+        ).format(**figures)
+        return line, figures
+
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -123,6 +165,8 @@ class Worker:
         ]
         if self.webhooks is not None:
             background.append(asyncio.create_task(self.webhooks.run()))
+        if self.settings.log_interval_seconds > 0:
+            background.append(asyncio.create_task(self._report_throughput()))
         try:
             async with self.runner:
                 try:
@@ -270,6 +314,14 @@ class Worker:
                 await action()
             except Exception as exc:
                 self.outage.failed(getattr(action, "__name__", "task").strip("_"), exc)
+
+    async def _report_throughput(self) -> None:
+        """Every ``log_interval_seconds``, one INFO line of what this worker did meanwhile."""
+        last = Throughput()
+        while True:
+            await asyncio.sleep(self.settings.log_interval_seconds)
+            line, figures = last.since(self.stats, len(self._inflight))
+            log.info(line, extra=figures)
 
     async def _drain(self) -> None:
         if not self._inflight:

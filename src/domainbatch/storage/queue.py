@@ -300,7 +300,8 @@ class SqlQueue:
                         status=BatchStatus.PROCESSING,
                         finished_at=None,
                         error=None,
-                        started_at=b.c.started_at + func.coalesce(epoch_now() - b.c.finished_at, 0.0),
+                        started_at=b.c.started_at
+                        + func.coalesce(epoch_now() - b.c.finished_at, 0.0),
                     )
                 )
         return count
