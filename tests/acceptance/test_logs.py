@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.conftest import Cli, cli_env, server_env
-from tests.support.apiserver import SCRIPTED
+from tests.support.apiserver import SCRIPTED, ApiServer
 from tests.support.processes import Process, domainbatch_argv, run_domainbatch
 
 
@@ -56,7 +56,9 @@ def test_worker_logs_json_with_a_throughput_line_and_no_alembic_lines(
     assert "Histogram object" not in done.stderr
 
 
-def test_default_level_has_no_alembic_lines_and_levels_are_checked(cli: Cli, tmp_path: Path) -> None:
+def test_default_level_has_no_alembic_lines_and_levels_are_checked(
+    cli: Cli, tmp_path: Path
+) -> None:
     quiet = cli("worker", "--burst")
     assert quiet.returncode == 0 and "alembic" not in quiet.stderr
     assert "INFO domainbatch.worker: worker " in quiet.stderr
@@ -135,3 +137,24 @@ def test_serve_on_a_busy_port_fails_at_once_and_touches_no_database(tmp_path: Pa
     assert time.monotonic() - began < 10
     if database.exists():  # created empty by nothing we know of: at least no schema
         assert sqlite3.connect(database).execute("select name from sqlite_master").fetchall() == []
+
+
+def test_serve_logs_uvicorn_in_the_same_json_and_ctrl_c_exits_130(tmp_path: Path) -> None:
+    env = server_env("sqlite", tmp_path)
+    server = ApiServer(env, tmp_path, "--no-auth", "--log-format", "json").start()
+    try:
+        assert server.get("/healthz").status_code == 200
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGINT)
+        code = server.proc.wait(timeout=30)
+    finally:
+        server.stop()
+    assert code == 130, server.output()
+    entries = json_lines(server.output())
+    loggers = {str(e["logger"]) for e in entries}
+    assert {"uvicorn.error", "uvicorn.access", "domainbatch.worker"} <= loggers
+    assert f"listening on http://127.0.0.1:{server.port}" in str(entries[0]["message"])
+    assert not [e for e in entries if str(e["logger"]).startswith("alembic")]
+    # Every line but the --no-auth warning is one JSON object.
+    others = [line for line in server.output().splitlines() if not line.startswith("{")]
+    assert len(others) == 1 and others[0].startswith("WARNING: --no-auth"), others

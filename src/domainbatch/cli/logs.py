@@ -98,7 +98,7 @@ def setup_logging(settings: Settings, default: Level = Level.INFO) -> None:
     """Configure logging once for this process; the settings' level, else ``default``."""
     level = getattr(logging, (settings.log_level or default).upper())
     handler = logging.StreamHandler(sys.stderr)
-    json = settings.log_format == Format.JSON
+    json = settings.log_format == Format.JSON.value
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     root = logging.getLogger()
     for old in root.handlers[:]:
