@@ -3,7 +3,10 @@ plurals, Ctrl-C on ``run`` (exit 130, the batch resumable) and ``serve`` on a bu
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
 import re
 import signal
 import socket
@@ -158,3 +161,34 @@ def test_serve_logs_uvicorn_in_the_same_json_and_ctrl_c_exits_130(tmp_path: Path
     # Every line but the --no-auth warning is one JSON object.
     others = [line for line in server.output().splitlines() if not line.startswith("{")]
     assert len(others) == 1 and others[0].startswith("WARNING: --no-auth"), others
+
+
+def test_submit_of_a_big_file_shows_progress_on_a_terminal_only(
+    backend: str, tmp_path: Path
+) -> None:
+    big = write(tmp_path, "big.txt", [f"domain-{i}.test" for i in range(60_000)])
+    assert big.stat().st_size > 1024 * 1024
+    env = cli_env(backend, tmp_path)
+    piped = run_domainbatch("submit", str(big), "-p", SCRIPTED, env=env, cwd=tmp_path)
+    assert piped.returncode == 0 and "reading" not in piped.stderr
+    assert piped.stderr.startswith("batch ") and len(piped.stderr.splitlines()) == 1
+    # stderr on a terminal: a progress bar while the file is read; stdout stays the id.
+    leader, follower = pty.openpty()
+    submit = subprocess.Popen(
+        domainbatch_argv("submit", str(big), "-p", SCRIPTED),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO once the child closed the terminal
+        while chunk := os.read(leader, 65536):
+            shown += chunk
+    os.close(leader)
+    stdout, _ = submit.communicate(timeout=120)
+    assert submit.returncode == 0
+    assert b"reading" in shown and b"MB" in shown, shown[-500:]
+    assert len(stdout.split()) == 1  # the id alone
