@@ -89,8 +89,9 @@ def test_plurals_and_long_lines_when_piped(cli: Cli, tmp_path: Path) -> None:
 def test_run_interrupted_exits_128_plus_the_signal_and_the_batch_resumes(
     backend: str, tmp_path: Path, sig: signal.Signals
 ) -> None:
+    # A long grace period: the second signal releases the slow domains without waiting for it.
     env = cli_env(
-        backend, tmp_path, DOMAINBATCH_SHUTDOWN_GRACE_SECONDS="0", DOMAINBATCH_CONCURRENCY="2"
+        backend, tmp_path, DOMAINBATCH_SHUTDOWN_GRACE_SECONDS="60", DOMAINBATCH_CONCURRENCY="2"
     )
     domains = write(tmp_path, "d.txt", ["slow-1.test", "slow-2.test", "ok.test"])
     argv = domainbatch_argv("run", str(domains), "-p", SCRIPTED, "-o", "slow=3", "-v")
@@ -101,7 +102,10 @@ def test_run_interrupted_exits_128_plus_the_signal_and_the_batch_resumes(
         time.sleep(1.0)  # the slow domains are in flight
         assert run.proc is not None
         run.proc.send_signal(sig)
-        code = run.proc.wait(timeout=30)
+        time.sleep(0.5)
+        assert run.running()  # the first signal waits for the in-flight domains
+        run.proc.send_signal(sig)
+        code = run.proc.wait(timeout=20)
     assert code == 128 + sig, run.output()
     assert "`domainbatch worker` continues it" in run.output()
     batch_id = re.search(r"batch (\S+): 3 domains", run.output())[1]  # type: ignore[index]

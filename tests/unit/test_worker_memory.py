@@ -166,6 +166,21 @@ async def test_stopping_releases_unfinished_work_without_spending_an_attempt() -
     assert {(d.status, d.attempts) for d in store.batches[batch_id].domains} == {("pending", 0)}
 
 
+async def test_a_second_stop_releases_at_once_without_the_grace_period() -> None:
+    store = MemoryQueue()
+    batch_id = store.add_batch(["slow-1.test", "slow-2.test"], processor=SCRIPTED)
+    worker = Worker(store, settings(shutdown_grace_seconds=60.0), on_event=None)
+    running = asyncio.create_task(worker.run())
+    while store.counts(batch_id).get("processing", 0) < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    worker.stop()
+    await asyncio.sleep(0.05)
+    assert not running.done()  # waiting for the slow domains, within the grace period
+    worker.stop(now=True)
+    stats = await asyncio.wait_for(running, 5)
+    assert stats.released == 2 and store.counts(batch_id) == {"pending": 2}
+
+
 async def test_batches_share_the_workers_slots_fairly() -> None:
     store = MemoryQueue()
     big = store.add_batch([f"big{i}.test" for i in range(40)], processor=SCRIPTED)

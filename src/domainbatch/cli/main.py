@@ -106,8 +106,9 @@ class Interrupt:
             loop.add_signal_handler(sig, self._received, sig)
 
     def _received(self, sig: int) -> None:
+        # A second signal does not wait for the grace period: in-flight work is released now.
+        self._worker.stop(now=self.signal is not None)
         self.signal = self.signal or sig
-        self._worker.stop()
 
     @property
     def exit_code(self) -> int | None:

@@ -121,6 +121,7 @@ class Worker:
         self.stats = WorkerStats()
         self._on_event = on_event
         self._stopping = asyncio.Event()
+        self._hurry = asyncio.Event()
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._inflight: dict[asyncio.Task[None], Claimed] = {}
@@ -138,8 +139,11 @@ class Worker:
         self.webhooks = webhooks(self.id, self.outage) if webhooks is not None else None
 
     # Control -------------------------------------------------------------------------------
-    def stop(self) -> None:
-        """Stop claiming; what is in hand finishes (within the grace period) or is released."""
+    def stop(self, *, now: bool = False) -> None:
+        """Stop claiming; what is in hand finishes (within the grace period) or is released;
+        ``now``: released without waiting (a second Ctrl-C)."""
+        if now:
+            self._hurry.set()
         self._stopping.set()
         self._wake.set()
         self._slot_free.set()
@@ -327,7 +331,16 @@ class Worker:
         if not self._inflight:
             return
         tasks = list(self._inflight)
-        _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
+        finished = asyncio.ensure_future(asyncio.wait(tasks))
+        hurried = asyncio.ensure_future(self._hurry.wait())
+        await asyncio.wait(
+            {finished, hurried},
+            timeout=self.settings.shutdown_grace_seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        for waiter in (finished, hurried):
+            waiter.cancel()
+        pending = {task for task in tasks if not task.done()}
         if not pending:
             return
         claims = [self._inflight[t] for t in pending if t in self._inflight]
