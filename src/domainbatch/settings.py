@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from domainbatch.core.identity import default_user_agent
 
 PoolerMode = Literal["auto", "direct", "session", "transaction"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["text", "json"]
 
 
 def default_sqlite_path() -> Path:
@@ -71,6 +73,12 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(5.0, ge=0)
     webhook_retry_max_seconds: float = Field(3600.0, ge=0)
     webhook_lease_seconds: float = Field(60.0, gt=0)
+
+    # Logs. No level: the command's own default (info for worker and serve, warning for run).
+    log_level: LogLevel | None = None
+    log_format: LogFormat = "text"
+    # Seconds between a worker's throughput lines; 0: none.
+    log_interval_seconds: float = Field(60.0, ge=0)
 
     # API
     events_interval_seconds: float = Field(1.0, gt=0)

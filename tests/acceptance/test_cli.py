@@ -72,7 +72,7 @@ def test_submit_status_results_cancel_retry(cli: Cli, tmp_path: Path) -> None:
     retried = cli("retry", batch_id)
     assert retried.returncode == 0 and "re-queued 1" in retried.stdout
     cancelled = cli("cancel", batch_id)
-    assert cancelled.returncode == 0 and "1 pending domains cancelled" in cancelled.stdout
+    assert cancelled.returncode == 0 and "1 pending domain cancelled" in cancelled.stdout
     again = cli("cancel", batch_id)
     assert again.returncode == 1 and "already cancelled" in again.stderr
     watch = cli("status", batch_id, "--watch", "--json")

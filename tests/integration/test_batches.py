@@ -238,6 +238,21 @@ async def test_retry_requeues_failed_domains(runtime: Runtime, tmp_path: Path) -
     assert rows["fail-1.test"].status == "failed" and rows["fail-1.test"].attempts == 1
 
 
+async def test_duration_after_a_retry_leaves_out_the_idle_time(runtime: Runtime) -> None:
+    created = await runtime.batches().create(["ok.test", "fail-1.test"], processor=SCRIPTED)
+    await process(runtime, created.id)
+    first = await runtime.batches().status(created.id)
+    assert first.duration_seconds is not None and first.eta_seconds is None  # ended: no ETA
+    await asyncio.sleep(1.5)  # the batch sits ended
+    await runtime.batches().retry(created.id)
+    await process(runtime, created.id)
+    again = await runtime.batches().status(created.id)
+    assert again.duration_seconds is not None and again.rate_per_second is not None
+    # Worked on for the first run plus the retry (each well under a second), not the idle 1.5 s.
+    assert first.duration_seconds <= again.duration_seconds < first.duration_seconds + 1.0
+    assert again.rate_per_second > 3 / (first.duration_seconds + 1.0)
+
+
 async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) -> None:
     rt = Runtime(runtime.settings.with_overrides(lease_seconds=0.5))
     try:

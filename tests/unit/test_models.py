@@ -47,7 +47,7 @@ RECORD = BatchRecord(
 )
 PROGRESS = Progress(
     total=110,
-    counts={"succeeded": 40, "failed": 10, "invalid": 10, "pending": 50},
+    counts={"succeeded": 40, "failed": 10, "invalid": 10, "pending": 45, "processing": 5},
     errors={"timeout": 4, "dns_nxdomain": 6},
     started_at=1000.0,
     now=1010.0,
@@ -83,8 +83,8 @@ STATUS_DICT = {
     "done": 60,
     "progress": 54.54,
     "counts": {
-        "pending": 50,
-        "processing": 0,
+        "pending": 45,
+        "processing": 5,
         "succeeded": 40,
         "failed": 10,
         "invalid": 10,
@@ -133,11 +133,11 @@ def test_models_round_trip_through_their_dicts() -> None:
     }
 
 
-def test_a_finished_report_has_no_eta_left_and_a_fixed_duration() -> None:
+def test_a_finished_report_has_no_eta_and_a_fixed_duration() -> None:
     ended = dataclasses.replace(RECORD, status=BatchStatus.COMPLETED, finished_at=1002.5)
     done = Progress(total=1, counts={"succeeded": 1}, started_at=1000.0, finished_at=1002.5)
     report = BatchReport.of(ended, done)
-    assert (report.done, report.progress, report.eta_seconds) == (1, 100.0, 0.0)
+    assert (report.done, report.progress, report.eta_seconds) == (1, 100.0, None)
     assert report.duration_seconds == 2.5 and report.rate_per_second == 0.4
 
 

@@ -33,7 +33,7 @@ def test_progress_is_100_only_when_everything_is_terminal(done: int, extra: int)
 def test_rate_and_eta() -> None:
     progress = Progress(
         total=110,
-        counts={"succeeded": 40, "failed": 10, "invalid": 10, "pending": 50},
+        counts={"succeeded": 40, "failed": 10, "invalid": 10, "pending": 45, "processing": 5},
         started_at=1000.0,
         now=1010.0,
     )
@@ -41,16 +41,31 @@ def test_rate_and_eta() -> None:
     assert progress.rate == 5.0 and progress.eta_seconds == 10.0
     assert progress.percent == 54.54
     assert progress.by_status == {
-        "pending": 50,
-        "processing": 0,
+        "pending": 45,
+        "processing": 5,
         "succeeded": 40,
         "failed": 10,
         "invalid": 10,
         "cancelled": 0,
     }
     finished = Progress(total=1, counts={"succeeded": 1}, started_at=5.0, finished_at=7.5, now=99)
-    assert finished.elapsed == 2.5 and finished.eta_seconds == 0.0
+    assert finished.elapsed == 2.5
     assert Progress(total=3, counts={}).rate is None
+
+
+def test_eta_is_unknown_while_nothing_is_in_flight_and_absent_once_ended() -> None:
+    # 99 of 100 done in 10 s; the last one waits on a retry's backoff: not "0 s left".
+    waiting = Progress(total=100, counts={"succeeded": 99, "pending": 1}, started_at=0.0, now=10.0)
+    assert waiting.rate == 9.9 and waiting.eta_seconds is None
+    working = Progress(total=100, counts={"succeeded": 98, "processing": 1, "pending": 1}, now=10.0)
+    assert working.eta_seconds is None  # not started: no rate yet
+    started = Progress(**{**vars(working), "started_at": 0.0})
+    assert started.eta_seconds == 0.2
+    drained = Progress(total=2, counts={"succeeded": 2}, started_at=0.0, now=4.0)
+    assert drained.eta_seconds == 0.0  # done, not ended yet
+    for counts in ({"succeeded": 1}, {"failed": 1, "cancelled": 1}):
+        ended = Progress(total=2, counts=counts, started_at=0.0, finished_at=3.0, now=9.0)
+        assert ended.eta_seconds is None
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:

@@ -131,6 +131,28 @@ async def test_retry_reopens_a_batch_that_ends_again_with_a_new_event() -> None:
     assert [e for e, b in store.events].count(BatchEvent.COMPLETED) == 2
 
 
+async def test_a_retry_restarts_the_clock_for_the_reopened_part() -> None:
+    now = [100.0]
+    store = MemoryQueue(clock=lambda: now[0])
+    batch_id = store.add_batch(["ok.test", "fail-1.test"], processor=SCRIPTED)
+    claims, _ = await store.claim(batch_id, "w", 2)
+    now[0] = 110.0
+    await store.ack([Outcome(claims[0]), Outcome(claims[1], error_code="http_error")], "w")
+    await store.finalize(batch_id)
+    assert (await store.status(batch_id)).duration_seconds == 10.0
+    now[0] = 1000.0  # ended, idle
+    await store.retry_failed(batch_id)
+    claims, _ = await store.claim(batch_id, "w", 1)
+    now[0] = 1005.0
+    report = await store.status(batch_id)
+    assert report.duration_seconds == 15.0 and report.rate_per_second == round(1 / 15, 2)
+    assert report.eta_seconds is not None  # one in flight
+    await store.ack([Outcome(claims[0])], "w")
+    await store.finalize(batch_id)
+    report = await store.status(batch_id)
+    assert report.duration_seconds == 15.0 and report.eta_seconds is None
+
+
 async def test_stopping_releases_unfinished_work_without_spending_an_attempt() -> None:
     store = MemoryQueue()
     batch_id = store.add_batch(["slow-1.test", "slow-2.test"], processor=SCRIPTED)
@@ -142,6 +164,21 @@ async def test_stopping_releases_unfinished_work_without_spending_an_attempt() -
     stats = await asyncio.wait_for(running, 5)
     assert stats.released == 2
     assert {(d.status, d.attempts) for d in store.batches[batch_id].domains} == {("pending", 0)}
+
+
+async def test_a_second_stop_releases_at_once_without_the_grace_period() -> None:
+    store = MemoryQueue()
+    batch_id = store.add_batch(["slow-1.test", "slow-2.test"], processor=SCRIPTED)
+    worker = Worker(store, settings(shutdown_grace_seconds=60.0), on_event=None)
+    running = asyncio.create_task(worker.run())
+    while store.counts(batch_id).get("processing", 0) < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    worker.stop()
+    await asyncio.sleep(0.05)
+    assert not running.done()  # waiting for the slow domains, within the grace period
+    worker.stop(now=True)
+    stats = await asyncio.wait_for(running, 5)
+    assert stats.released == 2 and store.counts(batch_id) == {"pending": 2}
 
 
 async def test_batches_share_the_workers_slots_fairly() -> None:

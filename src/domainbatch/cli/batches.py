@@ -19,6 +19,7 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
+from domainbatch.core.humanize import plural
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus, DomainStatus
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def results(
 
     count = execute(main)
     if output is not None:
-        err.print(f"wrote {count:,} results to {output}")
+        err.print(f"wrote {plural(count, 'result')} to {output}")
 
 
 def check_export(fmt: str, output: Path | None, fields: str | None, excel: bool) -> None:
@@ -205,7 +206,7 @@ def cancel(ref: BatchId, database_url: DatabaseUrl = None) -> None:
             return batch_id, await batches.cancel(batch_id)
 
     batch_id, count = execute(main)
-    out.print(f"cancelled batch {batch_id} ({count:,} pending domains cancelled)")
+    out.print(f"cancelled batch {batch_id} ({plural(count, 'pending domain')} cancelled)")
 
 
 def retry(ref: BatchId, database_url: DatabaseUrl = None) -> None:
@@ -221,7 +222,7 @@ def retry(ref: BatchId, database_url: DatabaseUrl = None) -> None:
             return batch_id, await batches.retry(batch_id)
 
     batch_id, count = execute(main)
-    out.print(f"re-queued {count:,} failed domains of batch {batch_id}")
+    out.print(f"re-queued {plural(count, 'failed domain')} of batch {batch_id}")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,6 @@ Alembic, psycopg) and the service inside its function, when it runs.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -33,6 +32,9 @@ T = TypeVar("T")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+# Piped or redirected, a line is not cut at 80 columns in mid-phrase (a table still fits 80).
+for _console in (out, err):
+    _console.soft_wrap = not _console.is_terminal
 
 DatabaseUrl = Annotated[
     str | None,
@@ -111,11 +113,3 @@ def print_json(data: Any) -> None:
     import orjson
 
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )

@@ -19,7 +19,6 @@ from domainbatch.cli.common import (
     Fingerprints,
     JsonFlag,
     check_fingerprints,
-    configure_logging,
     err,
     execute,
     fail,
@@ -27,6 +26,8 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
+from domainbatch.cli.logs import Level, LogFormatFlag, LogLevelFlag, setup_logging
+from domainbatch.core.humanize import plural
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus
 
 if TYPE_CHECKING:
@@ -87,9 +88,8 @@ Column = Annotated[
         " ignored) or a 1-based number. Default: detected from the header.",
     ),
 ]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what the worker does.")]
-WorkerVerbose = Annotated[
-    bool, typer.Option("--verbose/--quiet", "-v/-q", help="Log what the worker does, or not.")
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Log what the worker does (--log-level info).")
 ]
 
 
@@ -134,21 +134,45 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 
 def report_created(created: CreatedBatch) -> None:
     err.print(
-        f"batch [bold]{created.id}[/]: {created.total:,} domains "
-        f"({created.invalid:,} invalid, {created.duplicates:,} duplicates merged)"
+        f"batch [bold]{created.id}[/]: {plural(created.total, 'domain')} "
+        f"({created.invalid:,} invalid, {plural(created.duplicates, 'duplicate')} merged)"
     )
     for entry in created.invalid_entries[:5]:
         err.print(f"  [yellow]invalid[/] {entry['input']!r}: {entry['reason']}")
     if created.invalid > 5:
-        err.print(f"  ... and {created.invalid - 5:,} more invalid entries")
+        more = plural(created.invalid - 5, "more invalid entry", "more invalid entries")
+        err.print(f"  ... and {more}")
 
 
-def install_signal_handlers(worker: Worker) -> None:
-    import asyncio
+class Interrupt:
+    """SIGINT/SIGTERM stop the worker gracefully; the command then exits 128 + the signal's
+    number (130 for Ctrl-C, 143 for SIGTERM), as shells do for a process a signal ended."""
 
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, worker.stop)
+    def __init__(self, worker: Worker) -> None:
+        self.signal: int | None = None
+        import asyncio
+
+        self._worker = worker
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._received, sig)
+
+    def _received(self, sig: int) -> None:
+        # A second signal does not wait for the grace period: in-flight work is released now.
+        self._worker.stop(now=self.signal is not None)
+        self.signal = self.signal or sig
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.signal is None else 128 + self.signal
+
+
+async def read_file(batches: Batches, file: Path, **kwargs: Any) -> CreatedBatch:
+    """Create a batch from ``file``, with a progress bar on a terminal when it is big."""
+    from domainbatch.cli.reading import ReadProgress
+
+    async with ReadProgress(err, file) as reading:
+        return await batches.create_from_file(file, on_open=reading.attach, **kwargs)
 
 
 @app.command()
@@ -174,16 +198,23 @@ def run(
     fingerprints: Fingerprints = None,
     as_json: JsonFlag = False,
     verbose: Verbose = False,
+    log_level: LogLevelFlag = None,
+    log_format: LogFormatFlag = None,
 ) -> None:
-    """Create a batch from FILE and process it here, with a live progress bar."""
+    """Create a batch from FILE and process it here, with a live progress bar.
+    Interrupted (Ctrl-C), it exits 130 and the batch can be continued by a worker."""
     from domainbatch.cli.render import status_table
     from domainbatch.runtime import open_runtime
     from domainbatch.service.exports import format_for, write_file
 
-    configure_logging(verbose)
     settings = load_settings(
-        database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
+        database_url=database_url,
+        concurrency=concurrency,
+        fingerprints=fingerprints,
+        log_level=log_level and log_level.value,
+        log_format=log_format and log_format.value,
     )
+    setup_logging(settings, Level.INFO if verbose else Level.WARNING)
     check_fingerprints(settings)
     options = parse_options(option)
     fmt_out = None if output is None else format_for(output)
@@ -195,21 +226,23 @@ def run(
     async def main() -> int:
         async with open_runtime(settings) as rt:
             batches = rt.batches()
-            created = await batches.create_from_file(
-                file, processor=processor, options=options, fmt=fmt.value, column=column
+            created = await read_file(
+                batches, file, processor=processor, options=options, fmt=fmt.value, column=column
             )
             report_created(created)
             worker = rt.worker(only_batches=[created.id], burst=True)
-            install_signal_handlers(worker)
+            interrupt = Interrupt(worker)
             status = await follow(batches, created, worker)
             if output is not None and fmt_out is not None:
                 export = await batches.export(created.id, fmt_out)
                 n = await write_file(export, output)
-                err.print(f"wrote {n:,} results to {output}")
+                err.print(f"wrote {plural(n, 'result')} to {output}")
         if as_json:
             print_json(status.as_dict())
         else:
             out.print(status_table(status))
+        if interrupt.exit_code is not None:
+            return interrupt.exit_code
         return 0 if status.status == BatchStatus.COMPLETED else 1
 
     raise typer.Exit(execute(main))
@@ -283,8 +316,13 @@ def submit(
 
     async def main() -> CreatedBatch:
         async with open_runtime(settings) as rt:
-            return await rt.batches().create_from_file(
-                file, processor=processor, options=options, fmt=fmt.value, column=column
+            return await read_file(
+                rt.batches(),
+                file,
+                processor=processor,
+                options=options,
+                fmt=fmt.value,
+                column=column,
             )
 
     created = execute(main)
@@ -312,27 +350,35 @@ def worker(
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
-    verbose: WorkerVerbose = True,
+    verbose: Annotated[
+        bool, typer.Option("--verbose/--quiet", "-v/-q", help="--quiet: --log-level warning.")
+    ] = True,
+    log_level: LogLevelFlag = None,
+    log_format: LogFormatFlag = None,
 ) -> None:
-    """Process domains from every active batch until stopped (SIGTERM/SIGINT: graceful)."""
+    """Process domains from every active batch until stopped (graceful: in-flight work
+    finishes or is released; SIGTERM exits 0, Ctrl-C 130)."""
     from domainbatch.runtime import open_runtime
 
-    configure_logging(verbose)
     settings = load_settings(
-        database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
+        database_url=database_url,
+        concurrency=concurrency,
+        fingerprints=fingerprints,
+        log_level=log_level and log_level.value,
+        log_format=log_format and log_format.value,
     )
+    setup_logging(settings, Level.INFO if verbose else Level.WARNING)
     check_fingerprints(settings)
 
-    async def main() -> None:
+    async def main() -> int:
         async with open_runtime(settings) as rt:
             batches = rt.batches()
             only = [await batches.resolve(ref) for ref in batch or []]
             w = rt.worker(burst=burst, only_batches=only or None)
-            install_signal_handlers(w)
+            interrupt = Interrupt(w)
             stats = await w.run()
-        err.print(
-            f"worker done: {stats.claimed:,} claimed, {stats.succeeded:,} succeeded, "
-            f"{stats.failed:,} failed, {stats.retried:,} retried, {stats.released:,} released"
-        )
+        err.print(f"worker done: {stats}")
+        # SIGTERM is how a supervisor stops a worker: its normal end.
+        return 130 if interrupt.signal == signal.SIGINT else 0
 
-    execute(main)
+    raise typer.Exit(execute(main))

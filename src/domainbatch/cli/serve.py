@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
+import socket
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,7 +15,6 @@ from domainbatch.cli.common import (
     Fingerprints,
     JsonFlag,
     check_fingerprints,
-    configure_logging,
     err,
     execute,
     fail,
@@ -21,6 +22,7 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
+from domainbatch.cli.logs import Level, LogFormatFlag, LogLevelFlag, setup_logging
 
 if TYPE_CHECKING:
     from domainbatch.core.models import KeyRecord
@@ -38,6 +40,29 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the port now, before migrations and the worker start: a busy port fails at once
+    (exit 1, one line) and leaves the database untouched."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a port left in TIME_WAIT by a previous run is not "busy".
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    # Listening now: a client that connects while migrations run waits in the backlog.
+    sock.listen(2048)
+    bound = sock.getsockname()[1]
+    logging.getLogger("domainbatch.api").info(
+        "listening on http://%s:%d (Ctrl-C to quit)",
+        f"[{host}]" if family == socket.AF_INET6 else host,
+        bound,
+    )
+    return sock
 
 
 def serve(
@@ -59,8 +84,10 @@ def serve(
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose/--quiet", "-v/-q", help="Log requests and the worker.")
+        bool, typer.Option("--verbose/--quiet", "-v/-q", help="--quiet: --log-level warning.")
     ] = True,
+    log_level: LogLevelFlag = None,
+    log_format: LogFormatFlag = None,
 ) -> None:
     """Serve the HTTP API and dashboard (with an embedded worker unless --no-worker)."""
     import uvicorn  # here, not at import time: other commands never need a web server
@@ -69,12 +96,18 @@ def serve(
 
     if no_auth and not is_loopback(host):
         fail(f"--no-auth is refused on {host}: bind a loopback address (127.0.0.1)", code=2)
-    configure_logging(verbose)
     settings = load_settings(
-        database_url=database_url, concurrency=concurrency, fingerprints=fingerprints
+        database_url=database_url,
+        concurrency=concurrency,
+        fingerprints=fingerprints,
+        log_level=log_level and log_level.value,
+        log_format=log_format and log_format.value,
     )
+    level = settings.log_level or (Level.INFO if verbose else Level.WARNING)
+    setup_logging(settings, Level(level))
     if not no_worker:
         check_fingerprints(settings)  # a bad database stops the server before it listens
+    sock = listen(host, port)
     if no_auth:
         err.print(
             "[bold red]WARNING: --no-auth: API keys are NOT checked; anyone who can reach "
@@ -85,12 +118,14 @@ def serve(
         app,
         host=host,
         port=port,
-        log_level="info" if verbose else "warning",
+        # Our logging setup, not uvicorn's: one handler, one format (text or JSON).
+        log_config=None,
+        log_level=level,
         # Event streams would otherwise hold a shutdown open until their batches end.
         timeout_graceful_shutdown=5,
         lifespan="on",
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @keys_app.command("create")

@@ -27,3 +27,8 @@ def rfc3339(epoch: float | None) -> str | None:
         return None
     stamp = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
     return stamp.removesuffix("+00:00") + "Z"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 domain``, ``2,000 domains``; ``many`` for irregular words (``1 entry``/``entries``)."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"

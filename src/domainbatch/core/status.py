@@ -94,7 +94,8 @@ class Progress:
 
     @property
     def rate(self) -> float | None:
-        """Domains per second since the batch started."""
+        """Domains per second of the time the batch was worked on (a retry of an ended batch
+        moves ``started_at`` forward by the time it sat ended)."""
         elapsed = self.elapsed
         if not elapsed:
             return None
@@ -102,9 +103,16 @@ class Progress:
 
     @property
     def eta_seconds(self) -> float | None:
+        """Seconds left at the rate so far. None for an ended batch, and while no domain is
+        in flight: the remaining ones wait on a retry's backoff (or for a worker), and no rate
+        tells when that ends."""
+        if self.finished_at is not None:
+            return None
         remaining = self.total - self.done
         if remaining == 0:
             return 0.0
+        if not self.counts.get(DomainStatus.PROCESSING, 0):
+            return None
         rate = self.rate
         if not rate:
             return None

@@ -18,14 +18,41 @@ class Histogram:
         self.counts = [0] * len(self.buckets)
         self.sum = 0.0
         self.count = 0
+        self.max = 0.0
 
     def observe(self, value: float) -> None:
         self.sum += value
         self.count += 1
+        self.max = max(self.max, value)
         for i, bound in enumerate(self.buckets):
             if value <= bound:
                 self.counts[i] += 1
                 break
+
+    def quantile(self, q: float) -> float | None:
+        """The ``q`` quantile, interpolated inside its bucket as Prometheus'
+        ``histogram_quantile`` does, and never above the largest value seen; None before any
+        observation."""
+        if not self.count:
+            return None
+        rank = q * self.count
+        running, lower = 0, 0.0
+        for bound, count in zip(self.buckets, self.counts, strict=True):
+            if count and running + count >= rank:
+                share = (rank - running) / count
+                return min(lower + (bound - lower) * share, self.max)
+            running, lower = running + count, bound
+        return self.max
+
+    def __str__(self) -> str:
+        if not self.count:
+            return "none"
+        figures = (("p50", self.quantile(0.5)), ("p95", self.quantile(0.95)), ("max", self.max))
+        return ", ".join(f"{name} {_duration(value or 0.0)}" for name, value in figures)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.3g}ms" if seconds < 1 else f"{seconds:.3g}s"
 
 
 @dataclass

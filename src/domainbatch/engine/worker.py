@@ -51,6 +51,48 @@ class WorkerStats:
         elif outcome.error_code is not None:
             self.failed += 1
 
+    def __str__(self) -> str:
+        seconds = time.monotonic() - self.started_at
+        return (
+            f"{self.claimed:,} claimed, {self.succeeded:,} succeeded, {self.failed:,} failed, "
+            f"{self.retried:,} retried, {self.released:,} released in {seconds:.1f}s; "
+            f"latency {self.latency}"
+        )
+
+
+@dataclass
+class Throughput:
+    """What a worker did since its last throughput line."""
+
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    at: float = field(default_factory=time.monotonic)
+
+    def since(self, stats: WorkerStats, inflight: int) -> tuple[str, dict[str, float]]:
+        """The line (and its figures, for JSON logs) from ``self`` to ``stats`` now."""
+        now = time.monotonic()
+        seconds = max(now - self.at, 1e-9)
+        figures: dict[str, float] = {
+            "claimed": stats.claimed - self.claimed,
+            "succeeded": stats.succeeded - self.succeeded,
+            "failed": stats.failed - self.failed,
+            "interval_seconds": round(seconds, 1),
+            "inflight": inflight,
+        }
+        figures["per_second"] = round((figures["succeeded"] + figures["failed"]) / seconds, 2)
+        self.claimed, self.succeeded, self.failed, self.at = (
+            stats.claimed,
+            stats.succeeded,
+            stats.failed,
+            now,
+        )
+        line = (
+            "throughput: {claimed:,} claimed, {succeeded:,} succeeded, {failed:,} failed "
+            "in {interval_seconds:g}s ({per_second:,.1f} domains/s), {inflight:,} in flight"
+        ).format(**figures)
+        return line, figures
+
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -79,6 +121,7 @@ class Worker:
         self.stats = WorkerStats()
         self._on_event = on_event
         self._stopping = asyncio.Event()
+        self._hurry = asyncio.Event()
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._inflight: dict[asyncio.Task[None], Claimed] = {}
@@ -96,8 +139,11 @@ class Worker:
         self.webhooks = webhooks(self.id, self.outage) if webhooks is not None else None
 
     # Control -------------------------------------------------------------------------------
-    def stop(self) -> None:
-        """Stop claiming; what is in hand finishes (within the grace period) or is released."""
+    def stop(self, *, now: bool = False) -> None:
+        """Stop claiming; what is in hand finishes (within the grace period) or is released;
+        ``now``: released without waiting (a second Ctrl-C)."""
+        if now:
+            self._hurry.set()
         self._stopping.set()
         self._wake.set()
         self._slot_free.set()
@@ -123,6 +169,8 @@ class Worker:
         ]
         if self.webhooks is not None:
             background.append(asyncio.create_task(self.webhooks.run()))
+        if self.settings.log_interval_seconds > 0:
+            background.append(asyncio.create_task(self._report_throughput()))
         try:
             async with self.runner:
                 try:
@@ -271,11 +319,28 @@ class Worker:
             except Exception as exc:
                 self.outage.failed(getattr(action, "__name__", "task").strip("_"), exc)
 
+    async def _report_throughput(self) -> None:
+        """Every ``log_interval_seconds``, one INFO line of what this worker did meanwhile."""
+        last = Throughput()
+        while True:
+            await asyncio.sleep(self.settings.log_interval_seconds)
+            line, figures = last.since(self.stats, len(self._inflight))
+            log.info(line, extra=figures)
+
     async def _drain(self) -> None:
         if not self._inflight:
             return
         tasks = list(self._inflight)
-        _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
+        finished = asyncio.ensure_future(asyncio.wait(tasks))
+        hurried = asyncio.ensure_future(self._hurry.wait())
+        await asyncio.wait(
+            {finished, hurried},
+            timeout=self.settings.shutdown_grace_seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        for waiter in (finished, hurried):
+            waiter.cancel()
+        pending = {task for task in tasks if not task.done()}
         if not pending:
             return
         claims = [self._inflight[t] for t in pending if t in self._inflight]

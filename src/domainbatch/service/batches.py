@@ -10,7 +10,7 @@ name only registered processors. Entry points translate input and output around 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -112,14 +112,18 @@ class Batches:
         options: Mapping[str, Any] | None = None,
         fmt: str = "auto",
         column: str | None = None,
+        on_open: Callable[[IO[bytes]], None] | None = None,
     ) -> CreatedBatch:
         """``fmt``: auto, text, csv or json (anything else is ``invalid_input``); ``column``:
-        the CSV column to read, by header name or 1-based number (default: detected)."""
+        the CSV column to read, by header name or 1-based number (default: detected).
+        ``on_open`` is given the open file (a caller's progress display reads its position)."""
         try:
             handle: IO[bytes] = path.open("rb")
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
         with handle:
+            if on_open is not None:
+                on_open(handle)
             entries = iter_entries(
                 handle,
                 fmt=fmt,  # type: ignore[arg-type]

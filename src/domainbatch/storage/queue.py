@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.core.domains import DomainNormalizer
@@ -282,7 +282,10 @@ class SqlQueue:
         return int(result.rowcount)
 
     async def retry_failed(self, batch_id: str, *, tenant_id: str | None = None) -> int:
-        """A reopened batch ends again later, and that second ending is a new event."""
+        """A reopened batch ends again later, and that second ending is a new event. Its
+        start moves forward by the time it sat ended (``started_at += now - finished_at``;
+        unchanged for a batch still open), so that duration and rate count only
+        the time it was worked on."""
         async with self.db.transaction() as conn:
             await get_batch_row(conn, batch_id, tenant_id=tenant_id)
             # The last error stays on the row (as on any retried domain) and comes back here,
@@ -305,6 +308,12 @@ class SqlQueue:
                 await conn.execute(
                     update(b)
                     .where(b.c.id == batch_id)
-                    .values(status=BatchStatus.PROCESSING, finished_at=None, error=None)
+                    .values(
+                        status=BatchStatus.PROCESSING,
+                        finished_at=None,
+                        error=None,
+                        started_at=b.c.started_at
+                        + func.coalesce(epoch_now() - b.c.finished_at, 0.0),
+                    )
                 )
         return count
