@@ -19,9 +19,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import UploadFile
 
+from domainbatch.api import cards
 from domainbatch.api.auth import COOKIE, Principal, Service, principal_for_key, service
 from domainbatch.api.bodies import parse_options, too_large
-from domainbatch.api import cards
 from domainbatch.api.cards import check_pasted, field_of
 from domainbatch.api.errors import status_for
 from domainbatch.api.events import progress_stream
