@@ -83,15 +83,17 @@ function setProgress(root, status) {
 function follow(url, rootFor, expected, onDone) {
   const source = new EventSource(url);
   const ended = new Set();
-  const show = (e) => {
-    const status = JSON.parse(e.data);
+  const show = (status) => {
     const root = rootFor(status.id);
     if (root) setProgress(root, status);
-    return status;
   };
-  source.addEventListener("progress", show);
+  source.addEventListener("progress", (e) => show(JSON.parse(e.data)));
   source.addEventListener("end", (e) => {
-    ended.add(show(e).id);
+    const status = JSON.parse(e.data);
+    // A page with onDone reloads to show the end (its table and buttons change too): until
+    // then it keeps saying "processing", so nobody acts on a page about to be replaced.
+    if (!onDone) show(status);
+    ended.add(status.id);
     // Every batch ended: the server closes the stream; stop EventSource reconnecting.
     // (A dropped connection before that is retried by EventSource itself.)
     if (ended.size >= expected) {
@@ -126,9 +128,12 @@ function keepPasted(form) {
 document.addEventListener("DOMContentLoaded", () => {
   const batch = document.getElementById("batch");
   if (batch && batch.dataset.active === "true") {
-    // When the batch ends, reload once: the domain table and the buttons change with it.
+    // When the batch ends, reload once: the domain table and the buttons change with it. Not
+    // if the visitor is already leaving (a filter, a link): their page would be replaced.
+    let reload = null;
+    window.addEventListener("beforeunload", () => clearTimeout(reload));
     follow("/v1/batches/" + batch.dataset.batch + "/events", () => batch, 1, () => {
-      setTimeout(() => window.location.reload(), 300);
+      reload = setTimeout(() => window.location.reload(), 300);
     });
   }
   const list = document.getElementById("batches");
