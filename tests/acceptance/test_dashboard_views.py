@@ -160,6 +160,14 @@ def test_refused_form_keeps_the_list_with_the_error_at_its_field(
     assert server.get("/v1/batches").json()["items"] == before
 
     page.fill("#options", "")
+    empty = {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""}
+    page.set_input_files("#file", files=[empty])
+    page.click("#submit-form button[type=submit]")
+    expect(page.locator("#file-error")).to_contain_text("no entries")
+    expect(page.locator("#file")).to_have_attribute("aria-invalid", "true")
+    assert server.get("/v1/batches").json()["items"] == before
+
+    page.fill("#domains", "ok.test")
     page.click("#submit-form button[type=submit]")  # accepted: the kept copy is dropped
     expect(page).to_have_url(re.compile(r"/batches/[0-9a-f-]{36}$"))
     page.goto(server.base + "/")

@@ -20,7 +20,6 @@ from domainbatch.errors import (
     DomainbatchError,
     InputError,
     InvalidOptionsError,
-    LimitExceededError,
     ProcessorNotFoundError,
 )
 
@@ -88,12 +87,12 @@ def is_scalar(value: Any) -> bool:
 
 def field_of(error: DomainbatchError, *, stage: str, uploaded: bool) -> str:
     """The form field a refused batch points at: ``options`` while parsing them, the
-    processor or its options when the service refuses them, else the list (or file)."""
+    processor or its options when the service refuses them, else the file or the list."""
     if stage == "options" or isinstance(error, InvalidOptionsError):
         return "options"
     if isinstance(error, ProcessorNotFoundError):
         return "processor"
-    if uploaded and not isinstance(error, LimitExceededError):
+    if uploaded:
         return "file"
     return "domains"
 
