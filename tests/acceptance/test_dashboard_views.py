@@ -63,6 +63,11 @@ def test_errors_and_times_update_live(page: Page, server: ApiServer, api_backend
     page.click("#submit-form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/batches/[0-9a-f-]{36}$"))
     page.evaluate("window.sameDocument = true")  # gone if the page reloads
+    # SSE times may be epoch seconds or RFC 3339 strings: both read as the server writes them.
+    shown = page.evaluate(
+        "[when(1796050702.123), when('2026-11-30T14:58:22.123Z'), when(null), seconds(3725.44)]"
+    )
+    assert shown == ["2026-11-30 14:58:22 UTC"] * 2 + ["-", "1h02m05.4s"]
     errors = page.locator("#errors")
     # Failures land after about 1 s and the batch ends after 8 s: only SSE shows them in time.
     expect(errors).to_contain_text("http_status", timeout=5_000)
