@@ -5,6 +5,7 @@
 // Progress bar segments, as cards.segments draws them on the server.
 const SEGMENTS = { succeeded: ["succeeded"], failed: ["failed", "invalid"], cancelled: ["cancelled"] };
 const PASTED = "domainbatch.pasted";
+const ACTIVE = ["pending", "processing"];
 
 // Times arrive as epoch seconds or RFC 3339 strings; shown as the server's `when` filter does.
 function when(value) {
@@ -83,16 +84,16 @@ function setProgress(root, status) {
 function follow(url, rootFor, expected, onDone) {
   const source = new EventSource(url);
   const ended = new Set();
+  // A page with onDone reloads to show the end (its table and buttons change too): until then
+  // it keeps saying "processing", so nobody acts on (or captures) a page about to be replaced.
   const show = (status) => {
     const root = rootFor(status.id);
-    if (root) setProgress(root, status);
+    if (root && (!onDone || ACTIVE.includes(status.status))) setProgress(root, status);
   };
   source.addEventListener("progress", (e) => show(JSON.parse(e.data)));
   source.addEventListener("end", (e) => {
     const status = JSON.parse(e.data);
-    // A page with onDone reloads to show the end (its table and buttons change too): until
-    // then it keeps saying "processing", so nobody acts on a page about to be replaced.
-    if (!onDone) show(status);
+    show(status);
     ended.add(status.id);
     // Every batch ended: the server closes the stream; stop EventSource reconnecting.
     // (A dropped connection before that is retried by EventSource itself.)
