@@ -19,8 +19,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import UploadFile
 
+from domainbatch.api import cards
 from domainbatch.api.auth import COOKIE, Principal, Service, principal_for_key, service
 from domainbatch.api.bodies import parse_options, too_large
+from domainbatch.api.cards import check_pasted, field_of
 from domainbatch.api.errors import status_for
 from domainbatch.api.events import progress_stream
 from domainbatch.core.humanize import seconds, when
@@ -34,6 +36,17 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["when"] = when
 templates.env.filters["seconds"] = seconds
 templates.env.filters["percent"] = lambda value: f"{float(value):g}"  # 100, 42.5: as JSON shows
+templates.env.filters.update(rate=cards.rate, pretty=cards.pretty, compact=cards.compact)
+templates.env.globals.update(
+    segments=cards.segments,
+    web_link=cards.web_link,
+    mailto=cards.mailto,
+    tel=cards.tel,
+    homepage_like=cards.homepage_like,
+    socials=cards.socials,
+    other_fields=cards.other_fields,
+    is_scalar=cards.is_scalar,
+)
 
 Svc = Annotated[Service, Depends(service)]
 REFILL_LIMIT = 1_000_000  # characters of a pasted list sent back with a form error
@@ -139,24 +152,33 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
         same_origin(request)
         limit = settings.max_request_bytes
         length = request.headers.get("content-length", "")
+        refused: DomainbatchError | None = None
         if not length.isdigit():
-            raise InputError("the form must be sent with a Content-Length")
-        if int(length) > limit:
-            raise too_large(limit)
+            refused = InputError("the form must be sent with a Content-Length")
+        elif int(length) > limit:
+            refused = too_large(limit)
+        if refused is not None:
+            # The body is not read: the form comes back empty with the error (app.js puts the
+            # pasted list back from the browser's own copy).
+            return await home(request, svc, who, form_error=refused, form={"field": "domains"})
         form = await request.form(max_part_size=limit)
         try:
             upload = form.get("file")
+            uploaded = isinstance(upload, UploadFile) and bool(upload.filename)
             pasted = str(form.get("domains") or "")
             typed = {
                 "processor": str(form.get("processor") or "").strip(),
                 "options": str(form.get("options") or ""),
             }
+            stage = "options"
             try:
                 options = parse_options(typed["options"])
-                if isinstance(upload, UploadFile) and upload.filename:
+                stage = "create"
+                if isinstance(upload, UploadFile) and uploaded:
                     entries = iter_entries(upload.file, filename=upload.filename)
                 else:
                     entries = iter_entries([pasted.encode()], fmt="text")
+                    check_pasted(pasted, who.batches(svc).normalizer)
                 created = await who.batches(svc).create(
                     entries, processor=typed["processor"] or None, options=options
                 )
@@ -164,6 +186,7 @@ def build_router(settings: Settings, require_auth: bool) -> APIRouter:
                 # The form comes back with the error and what was typed (a pasted list up to
                 # REFILL_LIMIT characters; a browser never lets a page refill a file input).
                 typed["domains"] = pasted if len(pasted) <= REFILL_LIMIT else ""
+                typed["field"] = field_of(exc, stage=stage, uploaded=uploaded)
                 return await home(request, svc, who, form_error=exc, form=typed)
         finally:
             await form.close()
