@@ -31,11 +31,12 @@ from domainbatch.api.schemas import (
     DomainList,
 )
 from domainbatch.core.inputs import iter_entries
-from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
 from domainbatch.core.status import BatchStatus, DomainStatus
 from domainbatch.service import Batches
 from domainbatch.service.exports import MEDIA_TYPES
 
+# Routes return ``as_dict()``, the JSON shape every other output uses (RFC 3339 times); the
+# response schemas validate it and document it.
 router = APIRouter(prefix="/v1", tags=["batches"], responses=documented(401, 503))
 
 BatchId = Annotated[uuid.UUID, "the batch id"]
@@ -112,9 +113,9 @@ async def list_batches(
     status: BatchStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Cursor = None,
-) -> Page[BatchRecord]:
+) -> dict[str, Any]:
     """The caller's batches, newest first, a page at a time."""
-    return await batches.page(status=status, limit=limit, cursor=cursor)
+    return (await batches.page(status=status, limit=limit, cursor=cursor)).as_dict()
 
 
 @router.get(
@@ -123,9 +124,9 @@ async def list_batches(
     response_model=BatchDetail,
     responses=documented(404, 422),
 )
-async def get_batch(batch_id: BatchId, batches: Mine) -> BatchReport:
+async def get_batch(batch_id: BatchId, batches: Mine) -> dict[str, Any]:
     """Status, counts by domain status, progress, errors by code, timing, rate and ETA."""
-    return await batches.status(str(batch_id))
+    return (await batches.status(str(batch_id))).as_dict()
 
 
 @router.get(
@@ -140,9 +141,10 @@ async def list_domains(
     status: DomainStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Cursor = None,
-) -> Page[DomainRecord]:
+) -> dict[str, Any]:
     """A batch's domains in input order, optionally of one status, a page at a time."""
-    return await batches.domains(str(batch_id), status=status, limit=limit, cursor=cursor)
+    page = await batches.domains(str(batch_id), status=status, limit=limit, cursor=cursor)
+    return page.as_dict()
 
 
 @router.get(
@@ -155,9 +157,9 @@ async def get_batch_domain(
     batch_id: BatchId,
     domain_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The domain's id")],
     batches: Mine,
-) -> DomainRecord:
+) -> dict[str, Any]:
     """One domain with its full result."""
-    return await batches.domain(str(batch_id), domain_id)
+    return (await batches.domain(str(batch_id), domain_id)).as_dict()
 
 
 @router.get(
