@@ -176,6 +176,14 @@ def test_the_api_serializes_a_model_as_its_dict() -> None:
 
 
 def test_the_api_documents_times_as_date_time_strings() -> None:
+    named = (Batch, BatchDetail, Domain, BatchList, DomainList)
+    assert [s.__name__ for s in named] == [
+        "Batch",
+        "BatchDetail",
+        "Domain",
+        "BatchList",
+        "DomainList",
+    ]
     for schema, model in ((BatchDetail, BatchReport), (Domain, DomainRecord)):
         properties = schema.model_json_schema(mode="serialization")["properties"]
         for name in time_fields(model):

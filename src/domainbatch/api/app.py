@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from domainbatch import __version__
 from domainbatch.api import batches, dashboard, errors, system
@@ -20,6 +21,7 @@ from domainbatch.runtime import Runtime
 from domainbatch.settings import Settings
 
 log = logging.getLogger("domainbatch.api")
+DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's scripts, style sheet and icon
 
 
 def create_app(
@@ -46,14 +48,22 @@ def create_app(
                 await asyncio.gather(task, return_exceptions=True)
             await runtime.close()
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc from files shipped in the fastapi-offline package and served
+    # here, not from FastAPI's default CDN, so the docs work offline and behind firewalls. Chosen
+    # among the PyPI bundles: it ships both UIs (swagger-ui-py and swagger-ui-bundle ship Swagger
+    # UI only, and the latter's assets date from 2023), refreshes them (1.7.7, June 2026), is MIT
+    # and depends on FastAPI alone. No validator badge: it would call validator.swagger.io.
+    app = FastAPIOffline(
         title="domainbatch",
         version=__version__,
         description="Batch processing of domains: create batches, follow their progress, "
-        "export results. Authenticate with `Authorization: Bearer <API key>`.",
+        "export results. Authenticate with `Authorization: Bearer <API key>`. Times are RFC 3339 "
+        "strings in UTC (`2026-11-30T14:58:22.123Z`); durations are seconds.",
         lifespan=lifespan,
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},
     )
     errors.install(app)
     if not require_auth:

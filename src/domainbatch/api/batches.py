@@ -61,6 +61,7 @@ Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of
 @router.post(
     "/batches",
     operation_id="createBatch",
+    summary="Create a batch",
     status_code=201,
     response_model=CreatedBatch,
     responses={201: {"description": "Created", "links": LINKS}, **documented(413, 415, 422)},
@@ -106,7 +107,11 @@ async def create_batch(
 
 
 @router.get(
-    "/batches", operation_id="listBatches", response_model=BatchList, responses=documented(422)
+    "/batches",
+    operation_id="listBatches",
+    summary="List batches",
+    response_model=BatchList,
+    responses=documented(422),
 )
 async def list_batches(
     batches: Mine,
@@ -121,6 +126,7 @@ async def list_batches(
 @router.get(
     "/batches/{batch_id}",
     operation_id="getBatch",
+    summary="Get a batch's status",
     response_model=BatchDetail,
     responses=documented(404, 422),
 )
@@ -132,6 +138,7 @@ async def get_batch(batch_id: BatchId, batches: Mine) -> dict[str, Any]:
 @router.get(
     "/batches/{batch_id}/domains",
     operation_id="listDomains",
+    summary="List a batch's domains",
     response_model=DomainList,
     responses=documented(404, 422),
 )
@@ -150,6 +157,7 @@ async def list_domains(
 @router.get(
     "/batches/{batch_id}/domains/{domain_id}",
     operation_id="getDomain",
+    summary="Get one domain and its result",
     response_model=Domain,
     responses=documented(404, 422),
 )
@@ -165,6 +173,7 @@ async def get_batch_domain(
 @router.get(
     "/batches/{batch_id}/results",
     operation_id="exportResults",
+    summary="Export a batch's results",
     responses={
         200: {
             "description": "Every domain with its result, streamed",
@@ -195,6 +204,7 @@ async def export_results(
 @router.get(
     "/batches/{batch_id}/events",
     operation_id="batchEvents",
+    summary="Follow a batch's progress (SSE)",
     responses={
         200: {"description": "Server-Sent Events", "content": {"text/event-stream": {}}},
         **documented(404, 422),
@@ -215,6 +225,7 @@ async def batch_events(batch_id: BatchId, svc: Svc, batches: Mine) -> StreamingR
 @router.post(
     "/batches/{batch_id}/cancel",
     operation_id="cancelBatch",
+    summary="Cancel a batch",
     response_model=BatchAction,
     responses=documented(404, 409, 422),
 )
@@ -227,6 +238,7 @@ async def cancel_batch(batch_id: BatchId, batches: Mine) -> BatchAction:
 @router.post(
     "/batches/{batch_id}/retry",
     operation_id="retryBatch",
+    summary="Retry a batch's failed domains",
     response_model=BatchAction,
     responses=documented(404, 422),
 )

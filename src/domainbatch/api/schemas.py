@@ -8,6 +8,7 @@ from typing import Annotated, Any, get_args, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
+from domainbatch.api.homepage_result import StoredResult
 from domainbatch.core import queue
 from domainbatch.core.models import (
     BatchRecord,
@@ -82,8 +83,8 @@ def derived(
         raise TypeError(f"{source.__name__} has no field {', '.join(sorted(unknown))}")
     hints = get_type_hints(source)
     if dataclasses.is_dataclass(source) and issubclass(source, Model):
-        for name in time_fields(source):
-            hints[name] = Timestamp | None if type(None) in get_args(hints[name]) else Timestamp
+        for when in time_fields(source):
+            hints[when] = Timestamp | None if type(None) in get_args(hints[when]) else Timestamp
     hints.update(typed)
     fields: dict[str, Any] = {}
     for spec in dataclasses.fields(source):
@@ -108,7 +109,13 @@ CreatedBatch = derived(
 Batch = derived(BatchRecord, "Batch")
 BatchDetail = derived(BatchReport, "BatchDetail")
 BatchList = derived(Page, "BatchList", Batch, next_cursor="Pass as ?cursor= for the next page")
-Domain = derived(DomainRecord, "Domain")
+Domain = derived(
+    DomainRecord,
+    "Domain",
+    typed={"result": StoredResult},
+    result="The processor's record: for `homepage`, a HomepageResult; other processors write "
+    "objects of their own. Null until the domain succeeded.",
+)
 DomainList = derived(Page, "DomainList", Domain)
 
 
