@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from domainbatch import __version__
-from domainbatch.api import batches, dashboard, errors, system
+from domainbatch.api import batches, dashboard, docs, errors, system
 from domainbatch.api.auth import Service
 from domainbatch.api.loopback import LoopbackOnly
 from domainbatch.api.schemas import CreateBatchRequest
@@ -21,7 +21,6 @@ from domainbatch.runtime import Runtime
 from domainbatch.settings import Settings
 
 log = logging.getLogger("domainbatch.api")
-DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's scripts, style sheet and icon
 
 
 def create_app(
@@ -48,11 +47,8 @@ def create_app(
                 await asyncio.gather(task, return_exceptions=True)
             await runtime.close()
 
-    # /docs (Swagger UI) and /redoc from files shipped in the fastapi-offline package and served
-    # here, not from FastAPI's default CDN, so the docs work offline and behind firewalls. Chosen
-    # among the PyPI bundles: it ships both UIs (swagger-ui-py and swagger-ui-bundle ship Swagger
-    # UI only, and the latter's assets date from 2023), refreshes them (1.7.7, June 2026), is MIT
-    # and depends on FastAPI alone. No validator badge: it would call validator.swagger.io.
+    # FastAPIOffline mounts the docs' assets (api/docs.py says why this package); api.docs adds
+    # the two pages.
     app = FastAPIOffline(
         title="domainbatch",
         version=__version__,
@@ -60,11 +56,11 @@ def create_app(
         "export results. Authenticate with `Authorization: Bearer <API key>`. Times are RFC 3339 "
         "strings in UTC (`2026-11-30T14:58:22.123Z`); durations are seconds.",
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
-        static_url=DOCS_ASSETS,
-        swagger_ui_parameters={"validatorUrl": None},
+        docs_url=None,
+        redoc_url=None,
+        static_url=docs.ASSETS,
     )
+    docs.install(app)
     errors.install(app)
     if not require_auth:
         app.add_middleware(LoopbackOnly)
