@@ -49,6 +49,8 @@ from domainbatch.errors import NotFoundError
 from domainbatch.runtime import Runtime
 
 SLOW_SECONDS = 2.0  # slow.test keeps the in-progress batch open this long
+# A completed batch's times are fixed: the CLI's RFC 3339 text must equal the library's.
+TIMES = ("created_at", "started_at", "finished_at")
 
 
 @dataclass
@@ -201,7 +203,7 @@ async def body(script: Script) -> None:
                 check(status.duration_seconds >= SLOW_SECONDS, "duration covers the slow site")
                 from_cli = await cli_status(active.id)
                 shown = status.as_dict()
-                for key in ("status", "progress", "done", "total", "counts", "errors"):
+                for key in ("status", "progress", "done", "total", "counts", "errors", *TIMES):
                     check_equal(from_cli[key], shown[key], f"`domainbatch status --json` {key}")
 
             with step("a failed batch: nothing succeeded, errors by code"):

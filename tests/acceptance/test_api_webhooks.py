@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from domainbatch.core.humanize import rfc3339
 from domainbatch.core.models import DeliveryRecord
 from domainbatch.engine.delivery import verify
 from domainbatch.storage.database import Database
@@ -120,6 +121,12 @@ def test_events_are_signed_retried_and_delivered_once(
         ("batch.started", "delivered", 3, 200),
         ("batch.completed", "delivered", 3, 200),
     ]
+    # Times are RFC 3339, the event's as the outbox row's and the batch's as the API's.
+    sent = {p["id"]: p for p in final}
+    assert [sent[r.id]["created_at"] for r in rows] == [rfc3339(r.created_at) for r in rows]
+    shown = api.get(f"/v1/batches/{done}").json()
+    assert completed["batch"]["finished_at"] == shown["finished_at"] is not None
+    assert completed["batch"]["created_at"] == shown["created_at"]
 
 
 def deliveries(backend: str, workdir: Path, batch_id: str) -> list[DeliveryRecord]:

@@ -1,5 +1,6 @@
-"""The read models keep the JSON shape the storage dicts had (keys, order, plain values), and
-the API's response schemas are derived from them (fields, types, descriptions)."""
+"""The read models keep the JSON shape the storage dicts had (keys, order, plain values; times
+as RFC 3339 strings), and the API's response schemas are derived from them (fields, types,
+descriptions)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from domainbatch.api.schemas import (
     derived,
 )
 from domainbatch.core import queue
+from domainbatch.core.humanize import rfc3339
 from domainbatch.core.models import (
     BatchRecord,
     BatchReport,
@@ -27,6 +29,7 @@ from domainbatch.core.models import (
     DomainRecord,
     KeyRecord,
     Page,
+    time_fields,
 )
 from domainbatch.core.status import BatchEvent, BatchStatus, DomainStatus, Progress
 from domainbatch.storage.tables import webhook_deliveries
@@ -66,7 +69,8 @@ DOMAIN = DomainRecord(
     result={"final_url": "https://bücher.test/", "extracted": {"title": "B"}},
 )
 
-# What storage.batches.batch_dict and Progress.as_dict built before the models, merged.
+# What storage.batches.batch_dict and Progress.as_dict built before the models, merged, with
+# times as RFC 3339 strings.
 STATUS_DICT = {
     "id": "0b6c6f5e-4f7a-4d8e-9a57-2f1d0c1e7a10",
     "status": "processing",
@@ -76,8 +80,8 @@ STATUS_DICT = {
     "invalid": 10,
     "duplicates": 2,
     "error": None,
-    "created_at": 990.5,
-    "started_at": 1000.0,
+    "created_at": "1970-01-01T00:16:30.500Z",
+    "started_at": "1970-01-01T00:16:40.000Z",
     "finished_at": None,
     "webhook_url": "https://hooks.test/x",
     "done": 60,
@@ -113,11 +117,14 @@ def test_a_record_is_the_first_part_of_its_report() -> None:
     assert record == {k: STATUS_DICT[k] for k in record}
 
 
-def test_models_round_trip_through_their_dicts() -> None:
+def test_models_keep_epochs_and_show_rfc3339_times() -> None:
     report = BatchReport.of(RECORD, PROGRESS)
-    assert BatchReport(**report.as_dict()) == report
-    assert BatchRecord(**RECORD.as_dict()) == RECORD
-    assert DomainRecord(**DOMAIN.as_dict()) == DOMAIN
+    assert (report.created_at, report.started_at) == (990.5, 1000.0)  # arithmetic stays cheap
+    for model in (report, RECORD, DOMAIN):
+        shown = model.as_dict()
+        times = {name for name in shown if name.endswith("_at")}
+        assert times == set(time_fields(type(model)))
+        assert all(shown[name] == rfc3339(getattr(model, name)) for name in times)
     assert orjson.loads(orjson.dumps(DOMAIN.as_dict())) == {
         "id": 7,
         "domain": "xn--bcher-kva.test",
@@ -127,8 +134,8 @@ def test_models_round_trip_through_their_dicts() -> None:
         "attempts": 2,
         "error_code": None,
         "error_message": None,
-        "started_at": 1001.0,
-        "finished_at": 1002.25,
+        "started_at": "1970-01-01T00:16:41.000Z",
+        "finished_at": "1970-01-01T00:16:42.250Z",
         "result": {"final_url": "https://bücher.test/", "extracted": {"title": "B"}},
     }
 
@@ -158,27 +165,45 @@ def test_the_api_schemas_are_the_models_fields() -> None:
 
 
 def test_the_api_serializes_a_model_as_its_dict() -> None:
-    """What FastAPI does with a returned model: validate its attributes, dump as JSON."""
+    """What FastAPI does with a route's ``as_dict()``: validate it, dump it as JSON, unchanged."""
     report = BatchReport.of(RECORD, PROGRESS)
-    shown = BatchDetail.model_validate(report, from_attributes=True).model_dump(mode="json")
+    shown = BatchDetail.model_validate(report.as_dict()).model_dump(mode="json")
     assert shown == report.as_dict() and list(shown) == list(STATUS_DICT)
-    page = BatchList.model_validate(Page([RECORD], None), from_attributes=True)
+    page = BatchList.model_validate(Page([RECORD], None).as_dict())
     assert page.model_dump(mode="json") == Page([RECORD], None).as_dict()
-    domain = Domain.model_validate(DOMAIN, from_attributes=True).model_dump(mode="json")
+    domain = Domain.model_validate(DOMAIN.as_dict()).model_dump(mode="json")
     assert domain == DOMAIN.as_dict()
+
+
+def test_the_api_documents_times_as_date_time_strings() -> None:
+    named = (Batch, BatchDetail, Domain, BatchList, DomainList)
+    assert [s.__name__ for s in named] == [
+        "Batch",
+        "BatchDetail",
+        "Domain",
+        "BatchList",
+        "DomainList",
+    ]
+    for schema, model in ((BatchDetail, BatchReport), (Domain, DomainRecord)):
+        properties = schema.model_json_schema(mode="serialization")["properties"]
+        for name in time_fields(model):
+            kinds = properties[name].get("anyOf", [properties[name]])
+            assert kinds[0]["type"] == "string" and kinds[0]["format"] == "date-time", name
+    durations = BatchDetail.model_json_schema(mode="serialization")["properties"]
+    for name in ("duration_seconds", "eta_seconds"):  # durations stay numbers
+        assert durations[name]["anyOf"][0]["type"] == "number"
 
 
 def test_a_key_is_the_old_keys_list_row() -> None:
     key = KeyRecord("k-1", "alice", "dbk_Q0uhab89", 1796030003.5, None)
-    old = {  # what storage.tenants.list_keys built
+    old = {  # what storage.tenants.list_keys built, with an RFC 3339 time
         "id": "k-1",
         "tenant": "alice",
         "prefix": "dbk_Q0uhab89",
-        "created_at": 1796030003.5,
+        "created_at": "2026-11-30T09:13:23.500Z",
         "revoked_at": None,
     }
     assert key.as_dict() == old and list(key.as_dict()) == list(old)
-    assert KeyRecord(**old) == key
 
 
 def test_a_delivery_is_its_outbox_row_without_a_secret() -> None:
@@ -199,7 +224,12 @@ def test_a_delivery_is_its_outbox_row_without_a_secret() -> None:
     assert list(row) == [c.name for c in webhook_deliveries.columns]
     delivery = DeliveryRecord(**{**row, "event": BatchEvent(row["event"])})
     shown = delivery.as_dict()
-    assert shown == row and list(shown) == list(row)
+    times = {"next_attempt_at", "lease_expires_at", "created_at", "delivered_at"}
+    assert {k: v for k, v in shown.items() if k not in times} == {
+        k: v for k, v in row.items() if k not in times
+    }
+    assert list(shown) == list(row)
+    assert (shown["created_at"], shown["lease_expires_at"]) == ("1970-01-01T00:16:39.500Z", None)
     assert type(shown["event"]) is str
     assert not any("secret" in name or "url" in name for name in shown)
 

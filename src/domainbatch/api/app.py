@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from domainbatch import __version__
-from domainbatch.api import batches, dashboard, errors, system
+from domainbatch.api import batches, dashboard, docs, errors, system
 from domainbatch.api.auth import Service
 from domainbatch.api.loopback import LoopbackOnly
 from domainbatch.api.schemas import CreateBatchRequest
@@ -46,15 +47,20 @@ def create_app(
                 await asyncio.gather(task, return_exceptions=True)
             await runtime.close()
 
-    app = FastAPI(
+    # FastAPIOffline mounts the docs' assets (api/docs.py says why this package); api.docs adds
+    # the two pages.
+    app = FastAPIOffline(
         title="domainbatch",
         version=__version__,
         description="Batch processing of domains: create batches, follow their progress, "
-        "export results. Authenticate with `Authorization: Bearer <API key>`.",
+        "export results. Authenticate with `Authorization: Bearer <API key>`. Times are RFC 3339 "
+        "strings in UTC (`2026-11-30T14:58:22.123Z`); durations are seconds.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
+        static_url=docs.ASSETS,
     )
+    docs.install(app)
     errors.install(app)
     if not require_auth:
         app.add_middleware(LoopbackOnly)

@@ -31,12 +31,13 @@ from domainbatch.api.schemas import (
     DomainList,
 )
 from domainbatch.core.inputs import iter_entries
-from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
 from domainbatch.core.status import BatchStatus, DomainStatus
 from domainbatch.errors import InputError
 from domainbatch.service import Batches
 from domainbatch.service.exports import MEDIA_TYPES
 
+# Routes return ``as_dict()``, the JSON shape every other output uses (RFC 3339 times); the
+# response schemas validate it and document it.
 router = APIRouter(prefix="/v1", tags=["batches"], responses=documented(401, 503))
 
 BatchId = Annotated[uuid.UUID, "the batch id"]
@@ -61,6 +62,7 @@ Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of
 @router.post(
     "/batches",
     operation_id="createBatch",
+    summary="Create a batch",
     status_code=201,
     response_model=CreatedBatch,
     responses={201: {"description": "Created", "links": LINKS}, **documented(413, 415, 422)},
@@ -116,32 +118,38 @@ async def create_batch(
 
 
 @router.get(
-    "/batches", operation_id="listBatches", response_model=BatchList, responses=documented(422)
+    "/batches",
+    operation_id="listBatches",
+    summary="List batches",
+    response_model=BatchList,
+    responses=documented(422),
 )
 async def list_batches(
     batches: Mine,
     status: BatchStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Cursor = None,
-) -> Page[BatchRecord]:
+) -> dict[str, Any]:
     """The caller's batches, newest first, a page at a time."""
-    return await batches.page(status=status, limit=limit, cursor=cursor)
+    return (await batches.page(status=status, limit=limit, cursor=cursor)).as_dict()
 
 
 @router.get(
     "/batches/{batch_id}",
     operation_id="getBatch",
+    summary="Get a batch's status",
     response_model=BatchDetail,
     responses=documented(404, 422),
 )
-async def get_batch(batch_id: BatchId, batches: Mine) -> BatchReport:
+async def get_batch(batch_id: BatchId, batches: Mine) -> dict[str, Any]:
     """Status, counts by domain status, progress, errors by code, timing, rate and ETA."""
-    return await batches.status(str(batch_id))
+    return (await batches.status(str(batch_id))).as_dict()
 
 
 @router.get(
     "/batches/{batch_id}/domains",
     operation_id="listDomains",
+    summary="List a batch's domains",
     response_model=DomainList,
     responses=documented(404, 422),
 )
@@ -151,14 +159,16 @@ async def list_domains(
     status: DomainStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Cursor = None,
-) -> Page[DomainRecord]:
+) -> dict[str, Any]:
     """A batch's domains in input order, optionally of one status, a page at a time."""
-    return await batches.domains(str(batch_id), status=status, limit=limit, cursor=cursor)
+    page = await batches.domains(str(batch_id), status=status, limit=limit, cursor=cursor)
+    return page.as_dict()
 
 
 @router.get(
     "/batches/{batch_id}/domains/{domain_id}",
     operation_id="getDomain",
+    summary="Get one domain and its result",
     response_model=Domain,
     responses=documented(404, 422),
 )
@@ -166,14 +176,15 @@ async def get_batch_domain(
     batch_id: BatchId,
     domain_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The domain's id")],
     batches: Mine,
-) -> DomainRecord:
+) -> dict[str, Any]:
     """One domain with its full result."""
-    return await batches.domain(str(batch_id), domain_id)
+    return (await batches.domain(str(batch_id), domain_id)).as_dict()
 
 
 @router.get(
     "/batches/{batch_id}/results",
     operation_id="exportResults",
+    summary="Export a batch's results",
     responses={
         200: {
             "description": "Every domain with its result, streamed",
@@ -211,6 +222,7 @@ async def export_results(
 @router.get(
     "/batches/{batch_id}/events",
     operation_id="batchEvents",
+    summary="Follow a batch's progress (SSE)",
     responses={
         200: {"description": "Server-Sent Events", "content": {"text/event-stream": {}}},
         **documented(404, 422),
@@ -231,6 +243,7 @@ async def batch_events(batch_id: BatchId, svc: Svc, batches: Mine) -> StreamingR
 @router.post(
     "/batches/{batch_id}/cancel",
     operation_id="cancelBatch",
+    summary="Cancel a batch",
     response_model=BatchAction,
     responses=documented(404, 409, 422),
 )
@@ -243,6 +256,7 @@ async def cancel_batch(batch_id: BatchId, batches: Mine) -> BatchAction:
 @router.post(
     "/batches/{batch_id}/retry",
     operation_id="retryBatch",
+    summary="Retry a batch's failed domains",
     response_model=BatchAction,
     responses=documented(404, 422),
 )

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, get_type_hints
+from typing import Annotated, Any, get_args, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
+from domainbatch.api.homepage_result import StoredResult
 from domainbatch.core import queue
-from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
+from domainbatch.core.models import (
+    BatchRecord,
+    BatchReport,
+    DomainRecord,
+    Model,
+    Page,
+    time_fields,
+)
 from domainbatch.core.status import BatchStatus
 
 
@@ -35,6 +43,21 @@ class CreateBatchRequest(BaseModel):
     webhook: WebhookSpec | None = None
 
 
+# A time as ``Model.as_dict`` writes it (``core.humanize.rfc3339``): the text passes through
+# unchanged, so the API's bytes are the CLI's and the exports'.
+Timestamp = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 in UTC, to the millisecond",
+            "examples": ["2026-11-30T14:58:22.123Z"],
+        }
+    ),
+]
+
+
 class InvalidEntry(BaseModel):
     input: str
     reason: str
@@ -52,12 +75,17 @@ def derived(
     and the descriptions in their metadata, stated once in ``core.models`` (``described`` adds
     one for this schema only). ``item`` fills a generic model's type parameter (a page's
     items); ``typed`` narrows a field's type for the schema (an enum, a nested schema), and
-    ``added`` appends fields only the API has."""
+    ``added`` appends fields only the API has. A time field (``core.models.TIME``) is a
+    ``Timestamp``: what ``as_dict()`` makes of the epoch."""
     typed, added = typed or {}, added or {}
     unknown = {*typed, *described} - {f.name for f in dataclasses.fields(source)} - {*added}
     if unknown:  # a renamed field would otherwise lose its type or description unnoticed
         raise TypeError(f"{source.__name__} has no field {', '.join(sorted(unknown))}")
-    hints = {**get_type_hints(source), **typed}
+    hints = get_type_hints(source)
+    if dataclasses.is_dataclass(source) and issubclass(source, Model):
+        for when in time_fields(source):
+            hints[when] = Timestamp | None if type(None) in get_args(hints[when]) else Timestamp
+    hints.update(typed)
     fields: dict[str, Any] = {}
     for spec in dataclasses.fields(source):
         hint = hints[spec.name]
@@ -81,7 +109,13 @@ CreatedBatch = derived(
 Batch = derived(BatchRecord, "Batch")
 BatchDetail = derived(BatchReport, "BatchDetail")
 BatchList = derived(Page, "BatchList", Batch, next_cursor="Pass as ?cursor= for the next page")
-Domain = derived(DomainRecord, "Domain")
+Domain = derived(
+    DomainRecord,
+    "Domain",
+    typed={"result": StoredResult},
+    result="The processor's record: for `homepage`, a HomepageResult; other processors write "
+    "objects of their own. Null until the domain succeeded.",
+)
 DomainList = derived(Page, "DomainList", Domain)
 
 

@@ -18,13 +18,19 @@ router = APIRouter(tags=["system"])
 Svc = Annotated[Service, Depends(service)]
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", operation_id="getHealth", summary="Liveness probe", response_model=Health)
 async def healthz() -> dict[str, str]:
     """The process is up (no database access)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Health, responses=documented(503))
+@router.get(
+    "/readyz",
+    operation_id="getReadiness",
+    summary="Readiness probe",
+    response_model=Health,
+    responses=documented(503),
+)
 async def readyz(svc: Svc) -> dict[str, str]:
     """The database answers and has our schema (503 otherwise)."""
     await svc.runtime.system().ready()
@@ -33,6 +39,8 @@ async def readyz(svc: Svc) -> dict[str, str]:
 
 @router.get(
     "/metrics",
+    operation_id="getMetrics",
+    summary="Prometheus metrics",
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}}, **documented(503)},
 )

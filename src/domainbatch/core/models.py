@@ -1,9 +1,12 @@
 """Read models (pure): a batch as stored, a batch with its progress, a domain with its result,
 and a keyset page of either; for operators, an API key, a webhook delivery and the database
 check. Storage builds them from rows; the service hands them to every caller; ``as_dict()`` is
-their JSON shape (CLI ``--json``, exports, SSE, webhook payloads), and the API's response
-schemas are derived from their fields (types, and the descriptions in each field's metadata for
-the OpenAPI document)."""
+their JSON shape (CLI ``--json``, exports, SSE, webhook payloads, API responses), and the API's
+response schemas are derived from their fields (types, and the descriptions in each field's
+metadata for the OpenAPI document).
+
+Times are Unix epochs (floats) in the models, for arithmetic, and RFC 3339 strings in UTC in
+``as_dict()`` (``TIME`` in a field's metadata marks them), the one text every JSON shape uses."""
 
 from __future__ import annotations
 
@@ -11,9 +14,14 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from domainbatch.core.humanize import rfc3339
 from domainbatch.core.status import BatchEvent, BatchStatus, DomainStatus, Progress
 
+# A field holding a time: an epoch in the model, an RFC 3339 string in its JSON.
+TIME: dict[str, Any] = {"time": True}
+
 _NAMES: dict[type, tuple[str, ...]] = {}
+_TIMES: dict[type, frozenset[str]] = {}
 
 
 def _names(cls: type) -> tuple[str, ...]:
@@ -25,6 +33,14 @@ def _names(cls: type) -> tuple[str, ...]:
     return names
 
 
+def time_fields(cls: type) -> frozenset[str]:
+    """The names of a read model's time fields (``TIME`` in their metadata)."""
+    times = _TIMES.get(cls)
+    if times is None:
+        times = _TIMES[cls] = frozenset(f.name for f in fields(cls) if f.metadata.get("time"))
+    return times
+
+
 class Model:
     """A frozen read model: ``as_dict()`` is its JSON object, keys in field order."""
 
@@ -32,12 +48,17 @@ class Model:
 
     def as_dict(self) -> dict[str, Any]:
         # Shallow: options and results are the stored JSON, handed on as they are. Enums
-        # become their plain values, so the dict equals the one storage used to build.
-        return {
-            name: value.value if isinstance(value, Enum) else value
-            for name in _names(type(self))
-            for value in (getattr(self, name),)
-        }
+        # become their plain values and times RFC 3339 strings.
+        times = time_fields(type(self))
+        shown: dict[str, Any] = {}
+        for name in _names(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, Enum):
+                value = value.value
+            elif name in times:
+                value = rfc3339(value)
+            shown[name] = value
+        return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +73,9 @@ class BatchRecord(Model):
     invalid: int
     duplicates: int
     error: str | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
+    created_at: float = field(metadata=TIME)
+    started_at: float | None = field(metadata=TIME)
+    finished_at: float | None = field(metadata=TIME)
     webhook_url: str | None
 
 
@@ -99,8 +120,8 @@ class DomainRecord(Model):
     attempts: int
     error_code: str | None
     error_message: str | None
-    started_at: float | None
-    finished_at: float | None
+    started_at: float | None = field(metadata=TIME)
+    finished_at: float | None = field(metadata=TIME)
     result: dict[str, Any] | None
 
 
@@ -111,8 +132,8 @@ class KeyRecord(Model):
     id: str
     tenant: str
     prefix: str
-    created_at: float
-    revoked_at: float | None
+    created_at: float = field(metadata=TIME)
+    revoked_at: float | None = field(metadata=TIME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +146,13 @@ class DeliveryRecord(Model):
     event: BatchEvent
     status: str
     attempts: int
-    next_attempt_at: float
-    lease_expires_at: float | None
+    next_attempt_at: float = field(metadata=TIME)
+    lease_expires_at: float | None = field(metadata=TIME)
     worker_id: str | None
     response_status: int | None
     last_error: str | None
-    created_at: float
-    delivered_at: float | None
+    created_at: float = field(metadata=TIME)
+    delivered_at: float | None = field(metadata=TIME)
 
 
 @dataclass(frozen=True, slots=True)

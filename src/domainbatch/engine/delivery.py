@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from domainbatch.core.humanize import rfc3339
 from domainbatch.core.queue import QueueStore
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.engine.outage import Outage
@@ -197,6 +198,6 @@ class WebhookSender:
         return {
             "id": delivery.id,
             "event": delivery.event,
-            "created_at": delivery.created_at,
+            "created_at": rfc3339(delivery.created_at),
             "batch": (await self.store.status(delivery.batch_id)).as_dict(),
         }

@@ -8,13 +8,13 @@ import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 from aiohttp.connector import Connection
 
+from domainbatch.core.humanize import rfc3339
 from domainbatch.fetching.resolver import Answer
 
 # Response headers worth keeping in the result record: who serves the site, what it runs on,
@@ -192,8 +192,8 @@ def tls_facts(transport: asyncio.Transport | None) -> dict[str, Any] | None:
         facts.update(
             subject=_name(cert.get("subject", ())).get("commonName"),
             issuer=_issuer(_name(cert.get("issuer", ()))),
-            not_before=_iso(_cert_time(cert.get("notBefore"))),
-            not_after=_iso(not_after),
+            not_before=rfc3339(_cert_time(cert.get("notBefore"))),
+            not_after=rfc3339(not_after),
             days_remaining=(
                 int((not_after - time.time()) // 86400) if not_after is not None else None
             ),
@@ -225,9 +225,3 @@ def _cert_time(value: Any) -> float | None:
         return float(ssl.cert_time_to_seconds(value))
     except ValueError:
         return None
-
-
-def _iso(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat().replace("+00:00", "Z")
