@@ -251,6 +251,7 @@ async def test_duration_after_a_retry_leaves_out_the_idle_time(runtime: Runtime)
     # Worked on for the first run plus the retry (each well under a second), not the idle 1.5 s.
     assert first.duration_seconds <= again.duration_seconds < first.duration_seconds + 1.0
     assert again.rate_per_second > 3 / (first.duration_seconds + 1.0)
+    assert again.started_at == first.started_at  # "started" stays the first start
 
 
 async def test_expired_lease_is_reclaimed_by_another_worker(runtime: Runtime) -> None:

@@ -151,6 +151,7 @@ async def test_a_retry_restarts_the_clock_for_the_reopened_part() -> None:
     await store.finalize(batch_id)
     report = await store.status(batch_id)
     assert report.duration_seconds == 15.0 and report.eta_seconds is None
+    assert report.started_at == 100.0  # the first start, as the user saw it
 
 
 async def test_stopping_releases_unfinished_work_without_spending_an_attempt() -> None:

@@ -68,6 +68,9 @@ class Progress:
     started_at: float | None = None
     finished_at: float | None = None
     now: float = 0.0
+    # Time the batch sat ended before a retry reopened it: not worked time, so neither
+    # duration nor rate count it, while ``started_at`` stays the first start.
+    idle_seconds: float = 0.0
 
     @property
     def done(self) -> int:
@@ -85,7 +88,7 @@ class Progress:
         if self.started_at is None:
             return None
         end = self.finished_at if self.finished_at is not None else self.now
-        return max(end - self.started_at, 0.0)
+        return max(end - self.started_at - self.idle_seconds, 0.0)
 
     @property
     def processed(self) -> int:
@@ -94,8 +97,7 @@ class Progress:
 
     @property
     def rate(self) -> float | None:
-        """Domains per second of the time the batch was worked on (a retry of an ended batch
-        moves ``started_at`` forward by the time it sat ended)."""
+        """Domains per second of the time the batch was worked on (``idle_seconds`` left out)."""
         elapsed = self.elapsed
         if not elapsed:
             return None

@@ -83,6 +83,7 @@ def status_report(rows: Sequence[Mapping[Any, Any]], batch_id: str) -> BatchRepo
         started_at=row.started_at,
         finished_at=row.finished_at,
         now=float(row.now_ or 0.0),
+        idle_seconds=row.idle_seconds,
     )
     return BatchReport.of(batch_record(row), progress)
 

@@ -148,8 +148,8 @@ class MemoryQueue(MemoryBatches):
             dom.status, dom.attempts, dom.next_attempt_at = DomainStatus.PENDING, 0, 0.0
             dom.finished_at = None
         if failed:
-            if batch.started_at is not None and batch.finished_at is not None:
-                batch.started_at += self.clock() - batch.finished_at  # as SqlQueue does
+            if batch.finished_at is not None:
+                batch.idle_seconds += self.clock() - batch.finished_at  # as SqlQueue does
             batch.status, batch.finished_at, batch.error = BatchStatus.PROCESSING, None, None
         return len(failed)
 

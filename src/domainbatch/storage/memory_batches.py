@@ -61,6 +61,7 @@ class MemoryBatch:
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
+    idle_seconds: float = 0.0
     webhook_url: str | None = None
     domains: list[MemoryDomain] = field(default_factory=list)
 
@@ -176,6 +177,7 @@ class MemoryBatches:
             started_at=batch.started_at,
             finished_at=batch.finished_at,
             now=self.clock(),
+            idle_seconds=batch.idle_seconds,
         )
         return BatchReport.of(batch_record(batch), progress)
 

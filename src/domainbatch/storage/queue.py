@@ -282,10 +282,9 @@ class SqlQueue:
         return int(result.rowcount)
 
     async def retry_failed(self, batch_id: str, *, tenant_id: str | None = None) -> int:
-        """A reopened batch ends again later, and that second ending is a new event. Its
-        start moves forward by the time it sat ended (``started_at += now - finished_at``;
-        unchanged for a batch still open), so that duration and rate count only
-        the time it was worked on."""
+        """A reopened batch ends again later, and that second ending is a new event. The time
+        it sat ended is added to ``idle_seconds`` (nothing for a batch still open), so that
+        duration and rate count only the time it was worked on."""
         async with self.db.transaction() as conn:
             await get_batch_row(conn, batch_id, tenant_id=tenant_id)
             # The last error stays on the row (as on any retried domain) and comes back here,
@@ -312,7 +311,7 @@ class SqlQueue:
                         status=BatchStatus.PROCESSING,
                         finished_at=None,
                         error=None,
-                        started_at=b.c.started_at
+                        idle_seconds=b.c.idle_seconds
                         + func.coalesce(epoch_now() - b.c.finished_at, 0.0),
                     )
                 )

@@ -56,6 +56,8 @@ batches = Table(
     Column("tenant_id", String(36)),
     Column("webhook_url", Text),
     Column("webhook_secret", Text),
+    # Revision 0003: seconds the batch sat ended before a retry reopened it (not worked time).
+    Column("idle_seconds", Float, nullable=False, server_default="0"),
     Index("ix_batches_created", "created_at", "id"),
     Index("ix_batches_status", "status"),
     Index("ix_batches_tenant_created", "tenant_id", "created_at", "id"),
