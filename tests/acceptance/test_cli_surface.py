@@ -32,6 +32,9 @@ def test_list_shows_whole_ids_that_every_command_takes_by_prefix(cli: Cli, tmp_p
     assert listed.returncode == 0, listed.stderr
     assert first in listed.stdout and second in listed.stdout
     assert "…" not in listed.stdout
+    # One line per batch in a pipe (the created time does not fold): grep finds a batch.
+    rows = [line for line in listed.stdout.splitlines() if first in line or second in line]
+    assert len(rows) == 2 and all("UTC" in row for row in rows), listed.stdout
     status = cli("status", first[:8], "--json")
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["id"] == first

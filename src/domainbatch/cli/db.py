@@ -61,7 +61,11 @@ def check(database_url: DatabaseUrl = None, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(report.as_dict())
     else:
-        for key, value in report.as_dict().items():
-            out.print(f"{key:>24}: {value}", soft_wrap=True)
+        fields = report.as_dict()
+        # Where first: the answer to "which database did it look at?".
+        for key in ("location", *(k for k in fields if k != "location")):
+            value = fields[key]
+            shown = "-" if value is None else str(value).lower() if key == "ok" else value
+            out.print(f"{key:>24}: {shown}", soft_wrap=True)
     if not report.ok:
         fail(f"database check failed: {report.problem}")

@@ -14,11 +14,13 @@ __all__ = ["batches_table", "print_wide", "seconds", "status_table", "when"]
 
 def print_wide(console: Console, table: Table) -> None:
     """Print ``table`` at the console's width, or wider when that would cut a word or an id
-    (a narrow terminal wraps the lines; a pipe gets them whole)."""
+    (a narrow terminal wraps the lines). A pipe gets every row on one line, as wide as it
+    needs: ``grep`` and ``awk`` read lines, and a file has no width."""
     unbounded = console.options.update_width(10_000)  # a measure is clamped to its width
-    minimum = Measurement.get(console, unbounded, table).minimum
+    measure = Measurement.get(console, unbounded, table)
+    needed = measure.minimum if console.is_terminal else measure.maximum
     width = console.width
-    console.width = max(width, minimum)  # print(width=) would be capped at the console's
+    console.width = max(width, needed)  # print(width=) would be capped at the console's
     try:
         console.print(table)
     finally:
