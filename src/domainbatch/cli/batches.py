@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -195,22 +195,20 @@ def check_export(fmt: str, output: Path | None, fields: str | None, excel: bool)
 
 def cancel(ref: BatchId, database_url: DatabaseUrl = None) -> None:
     """Cancel a batch: its pending domains are cancelled; in-flight ones finish."""
-    from domainbatch.runtime import open_runtime
-
-    settings = load_settings(database_url=database_url)
-
-    async def main() -> tuple[str, int]:
-        async with open_runtime(settings, create=False) as rt:
-            batches = rt.batches()
-            batch_id = await batches.resolve(ref)
-            return batch_id, await batches.cancel(batch_id)
-
-    batch_id, count = execute(main)
+    batch_id, count = steer(ref, database_url, "cancel")
     out.print(f"cancelled batch {batch_id} ({plural(count, 'pending domain')} cancelled)")
 
 
 def retry(ref: BatchId, database_url: DatabaseUrl = None) -> None:
     """Re-queue the failed domains of a batch."""
+    batch_id, count = steer(ref, database_url, "retry")
+    out.print(f"re-queued {plural(count, 'failed domain')} of batch {batch_id}")
+
+
+def steer(
+    ref: str, database_url: str | None, action: Literal["cancel", "retry"]
+) -> tuple[str, int]:
+    """Resolve ``ref`` and cancel or retry that batch: (its whole id, domains affected)."""
     from domainbatch.runtime import open_runtime
 
     settings = load_settings(database_url=database_url)
@@ -219,10 +217,10 @@ def retry(ref: BatchId, database_url: DatabaseUrl = None) -> None:
         async with open_runtime(settings, create=False) as rt:
             batches = rt.batches()
             batch_id = await batches.resolve(ref)
-            return batch_id, await batches.retry(batch_id)
+            act = batches.cancel if action == "cancel" else batches.retry
+            return batch_id, await act(batch_id)
 
-    batch_id, count = execute(main)
-    out.print(f"re-queued {plural(count, 'failed domain')} of batch {batch_id}")
+    return execute(main)
 
 
 def register(app: typer.Typer) -> None:

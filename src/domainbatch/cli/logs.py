@@ -96,6 +96,22 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+def logged_settings(
+    *, verbose: bool, log_level: Level | None, log_format: Format | None, **overrides: Any
+) -> Settings:
+    """The settings of a command that logs (``run``, ``worker``, ``serve``), with logging set
+    up: the flags override the environment; ``verbose`` picks the default level."""
+    from domainbatch.cli.common import load_settings
+
+    settings = load_settings(
+        log_level=log_level and log_level.value,
+        log_format=log_format and log_format.value,
+        **overrides,
+    )
+    setup_logging(settings, Level.INFO if verbose else Level.WARNING)
+    return settings
+
+
 def setup_logging(settings: Settings, default: Level = Level.INFO) -> None:
     """Configure logging once for this process; the settings' level, else ``default``."""
     level = getattr(logging, (settings.log_level or default).upper())

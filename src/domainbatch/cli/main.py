@@ -26,7 +26,7 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
-from domainbatch.cli.logs import Level, LogFormatFlag, LogLevelFlag, setup_logging
+from domainbatch.cli.logs import LogFormatFlag, LogLevelFlag, logged_settings
 from domainbatch.core.humanize import plural
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus
 
@@ -207,14 +207,14 @@ def run(
     from domainbatch.runtime import open_runtime
     from domainbatch.service.exports import format_for, write_file
 
-    settings = load_settings(
+    settings = logged_settings(
+        verbose=verbose,
+        log_level=log_level,
+        log_format=log_format,
         database_url=database_url,
         concurrency=concurrency,
         fingerprints=fingerprints,
-        log_level=log_level and log_level.value,
-        log_format=log_format and log_format.value,
     )
-    setup_logging(settings, Level.INFO if verbose else Level.WARNING)
     check_fingerprints(settings)
     options = parse_options(option)
     fmt_out = None if output is None else format_for(output)
@@ -360,14 +360,14 @@ def worker(
     finishes or is released; SIGTERM exits 0, Ctrl-C 130)."""
     from domainbatch.runtime import open_runtime
 
-    settings = load_settings(
+    settings = logged_settings(
+        verbose=verbose,
+        log_level=log_level,
+        log_format=log_format,
         database_url=database_url,
         concurrency=concurrency,
         fingerprints=fingerprints,
-        log_level=log_level and log_level.value,
-        log_format=log_format and log_format.value,
     )
-    setup_logging(settings, Level.INFO if verbose else Level.WARNING)
     check_fingerprints(settings)
 
     async def main() -> int:

@@ -22,7 +22,7 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
-from domainbatch.cli.logs import Level, LogFormatFlag, LogLevelFlag, setup_logging
+from domainbatch.cli.logs import LogFormatFlag, LogLevelFlag, logged_settings
 
 if TYPE_CHECKING:
     from domainbatch.core.models import KeyRecord
@@ -96,15 +96,14 @@ def serve(
 
     if no_auth and not is_loopback(host):
         fail(f"--no-auth is refused on {host}: bind a loopback address (127.0.0.1)", code=2)
-    settings = load_settings(
+    settings = logged_settings(
+        verbose=verbose,
+        log_level=log_level,
+        log_format=log_format,
         database_url=database_url,
         concurrency=concurrency,
         fingerprints=fingerprints,
-        log_level=log_level and log_level.value,
-        log_format=log_format and log_format.value,
     )
-    level = settings.log_level or (Level.INFO if verbose else Level.WARNING)
-    setup_logging(settings, Level(level))
     if not no_worker:
         check_fingerprints(settings)  # a bad database stops the server before it listens
     sock = listen(host, port)
@@ -120,7 +119,7 @@ def serve(
         port=port,
         # Our logging setup, not uvicorn's: one handler, one format (text or JSON).
         log_config=None,
-        log_level=level,
+        log_level=logging.getLogger("domainbatch").level,  # as logged_settings chose
         # Event streams would otherwise hold a shutdown open until their batches end.
         timeout_graceful_shutdown=5,
         lifespan="on",
