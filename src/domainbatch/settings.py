@@ -145,6 +145,10 @@ class Settings(BaseSettings):
         return self.user_agent or default_user_agent(self.contact)
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with CLI flags applied; ``None`` means "flag not given"."""
+        """A copy with CLI flags applied; ``None`` means "flag not given". An unknown name is a
+        ``TypeError``: the model ignores extra keys, so a misspelled one would vanish."""
+        unknown = overrides.keys() - type(self).model_fields.keys()
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
         given = {k: v for k, v in overrides.items() if v is not None}
         return self.model_validate({**self.model_dump(), **given}) if given else self

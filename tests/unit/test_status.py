@@ -140,5 +140,7 @@ def test_settings_parse_lists_and_overrides_from_env(monkeypatch: pytest.MonkeyP
     assert settings.resolve_overrides == {"*.test": "127.0.0.1"}
     assert settings.with_overrides(concurrency=None).concurrency == 7
     assert settings.with_overrides(concurrency=3).concurrency == 3
+    with pytest.raises(TypeError, match="concurency"):  # misspelled: never silently dropped
+        settings.with_overrides(concurency=3)
     monkeypatch.setenv("DOMAINBATCH_RESOLVE_OVERRIDES", "*.test=127.0.0.1,a.example=::1")
     assert Settings().resolve_overrides == {"*.test": "127.0.0.1", "a.example": "::1"}
