@@ -265,16 +265,20 @@ def test_a_sqlite_database_first_created_on_a_full_disk(tmp_path: Path) -> None:
         filler.write_bytes(bytes(shutil.disk_usage(disk).free - 48 * 1024))
         database = disk / "domainbatch.db"
         env = cli_env("sqlite", tmp_path, DOMAINBATCH_DATABASE_URL=f"sqlite:///{database}")
-        full = run_domainbatch("list", env=env, cwd=tmp_path)
+        domains = tmp_path / "domains.txt"  # off the small disk
+        domains.write_text("example.com\n", encoding="utf-8")
+        # `submit` creates the database (`list` never does).
+        full = run_domainbatch("submit", str(domains), "-p", "noop", env=env, cwd=tmp_path)
         assert full.returncode != 0, full.stdout
         assert full.stderr.strip().splitlines() == [
             "error: migration failed: database or disk is full [storage]"
         ], full.stderr
         assert _schema(database) == []  # no table, no alembic_version
         filler.unlink()
-        freed = run_domainbatch("list", "--json", env=env, cwd=tmp_path)
+        freed = run_domainbatch("submit", str(domains), "-p", "noop", env=env, cwd=tmp_path)
         assert freed.returncode == 0, freed.stderr
-        assert json.loads(freed.stdout) == []
+        listed = run_domainbatch("list", "--json", env=env, cwd=tmp_path)
+        assert [b["id"] for b in json.loads(listed.stdout)] == [freed.stdout.strip()]
         assert {"alembic_version", "batches", "batch_domains"} <= set(_schema(database))
         check = run_domainbatch("db", "check", "--json", env=env, cwd=tmp_path)
         report = json.loads(check.stdout)
