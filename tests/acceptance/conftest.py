@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,6 +53,16 @@ def server_env(backend: str, workdir: Path, **extra: str) -> dict[str, str]:
         "DOMAINBATCH_SHUTDOWN_GRACE_SECONDS": "2",
     }
     return backend_env(backend, workdir, **{**quick, **extra})
+
+
+def stored_batch_ids(cli: Cli) -> list[str]:
+    """The batches ``list`` shows, newest first; none when the command found no database at
+    all (a refused first command creates none: nothing stored either way)."""
+    result = cli("list", "--json", "--limit", "1000")
+    if result.returncode == 1 and result.stderr.rstrip().endswith("[no_database]"):
+        return []
+    assert result.returncode == 0, result.stderr
+    return [batch["id"] for batch in json.loads(result.stdout)]
 
 
 @pytest.fixture

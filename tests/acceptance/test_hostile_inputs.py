@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from domainbatch.core.inputs import MAX_JSON_DEPTH
-from tests.acceptance.conftest import Cli
+from tests.acceptance.conftest import Cli, stored_batch_ids
 from tests.support.apiserver import ApiServer
 
 BOUND = f"deeper than {MAX_JSON_DEPTH} levels"
@@ -45,12 +45,6 @@ def cursor(json_text: str) -> str:
 # --- CLI -------------------------------------------------------------------------------------
 
 
-def listed(cli: Cli) -> list[str]:
-    result = cli("list", "--json")
-    assert result.returncode == 0, result.stderr
-    return [b["id"] for b in json.loads(result.stdout)]
-
-
 def assert_one_line_input_error(result: Any, *expected: str) -> None:
     assert result.returncode != 0, result.stdout
     assert "Traceback" not in result.stderr + result.stdout
@@ -71,21 +65,21 @@ def test_cli_reads_every_gzip_member(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_cli_refuses_truncated_gzip_and_stores_nothing(cli: Cli, tmp_path: Path) -> None:
-    before = listed(cli)
+    before = stored_batch_ids(cli)
     source = tmp_path / "half.txt.gz"
     source.write_bytes(truncated_gzip(100_000))
     assert_one_line_input_error(cli("submit", str(source)), "truncated")
-    assert listed(cli) == before
+    assert stored_batch_ids(cli) == before
 
 
 @pytest.mark.parametrize("depth", [1_000, 100_000])
 def test_cli_refuses_deep_json_and_stores_nothing(cli: Cli, tmp_path: Path, depth: int) -> None:
-    before = listed(cli)
+    before = stored_batch_ids(cli)
     source = tmp_path / "deep.json"
     source.write_bytes(deep(depth))
     assert_one_line_input_error(cli("submit", str(source)), BOUND)
     assert_one_line_input_error(cli("run", str(source)), BOUND)
-    assert listed(cli) == before
+    assert stored_batch_ids(cli) == before
 
 
 def test_cli_accepts_json_with_a_byte_order_mark(cli: Cli, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from tests.acceptance.conftest import Cli, server_env
+from tests.acceptance.conftest import Cli, server_env, stored_batch_ids
 from tests.conftest import PG_URL, backend_settings, wipe_postgres
 from tests.support.apiserver import ApiServer, issue_key
 from tests.support.processes import run_domainbatch
@@ -97,7 +97,7 @@ def test_cli_refuses_bad_options_and_processors_with_exit_2(cli: Cli, tmp_path: 
     source.write_text("one.test\ntwo.test\n")
 
     def ids() -> set[str]:
-        return {b["id"] for b in json.loads(cli("list", "--json", "--limit", "500").stdout)}
+        return set(stored_batch_ids(cli))
 
     before = ids()
     attempts = [
