@@ -31,6 +31,10 @@ class Format(StrEnum):
     JSON = "json"
 
 
+# Long-running commands (worker, serve) log at INFO unless told to be quiet.
+VerboseByDefault = Annotated[
+    bool, typer.Option("--verbose/--quiet", "-v/-q", help="--quiet: --log-level warning.")
+]
 LogLevelFlag = Annotated[
     Level | None,
     typer.Option(

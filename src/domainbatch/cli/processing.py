@@ -32,7 +32,12 @@ from domainbatch.cli.creation import (
     read_file,
     report_created,
 )
-from domainbatch.cli.logs import LogFormatFlag, LogLevelFlag, logged_settings
+from domainbatch.cli.logs import (
+    LogFormatFlag,
+    LogLevelFlag,
+    VerboseByDefault,
+    logged_settings,
+)
 from domainbatch.core.humanize import plural
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus
 
@@ -207,9 +212,7 @@ def worker(
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose/--quiet", "-v/-q", help="--quiet: --log-level warning.")
-    ] = True,
+    verbose: VerboseByDefault = True,
     log_level: LogLevelFlag = None,
     log_format: LogFormatFlag = None,
 ) -> None:

@@ -22,7 +22,12 @@ from domainbatch.cli.common import (
     out,
     print_json,
 )
-from domainbatch.cli.logs import LogFormatFlag, LogLevelFlag, logged_settings
+from domainbatch.cli.logs import (
+    LogFormatFlag,
+    LogLevelFlag,
+    VerboseByDefault,
+    logged_settings,
+)
 
 if TYPE_CHECKING:
     from domainbatch.core.models import KeyRecord
@@ -83,9 +88,7 @@ def serve(
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose/--quiet", "-v/-q", help="--quiet: --log-level warning.")
-    ] = True,
+    verbose: VerboseByDefault = True,
     log_level: LogLevelFlag = None,
     log_format: LogFormatFlag = None,
 ) -> None:
