@@ -69,6 +69,11 @@ def test_default_level_has_no_alembic_lines_and_levels_are_checked(
     assert "INFO" not in warning.stderr and "worker done: 0 claimed" in warning.stderr
     bad = cli("worker", "--burst", "--log-level", "loud")
     assert bad.returncode == 2 and "loud" in bad.stderr
+    # A flag on the command line wins over the environment, the shorthands included.
+    hushed = cli("worker", "--burst", "-q", DOMAINBATCH_LOG_LEVEL="info")
+    assert "INFO" not in hushed.stderr and "worker done" in hushed.stderr, hushed.stderr
+    told = cli("worker", "--burst", "-v", DOMAINBATCH_LOG_LEVEL="warning")
+    assert "INFO domainbatch.worker: worker " in told.stderr, told.stderr
 
 
 def test_plurals_and_long_lines_when_piped(cli: Cli, tmp_path: Path) -> None:

@@ -31,9 +31,13 @@ class Format(StrEnum):
     JSON = "json"
 
 
-# Long-running commands (worker, serve) log at INFO unless told to be quiet.
-VerboseByDefault = Annotated[
-    bool, typer.Option("--verbose/--quiet", "-v/-q", help="--quiet: --log-level warning.")
+# Shorthands for --log-level info / warning. Not given (None), the environment's level or the
+# command's default applies: a flag given on the command line always wins over the environment.
+VerboseFlag = Annotated[
+    bool | None,
+    typer.Option(
+        "--verbose/--quiet", "-v/-q", help="--log-level info / warning.", show_default=False
+    ),
 ]
 LogLevelFlag = Annotated[
     Level | None,
@@ -101,18 +105,26 @@ class JsonFormatter(logging.Formatter):
 
 
 def logged_settings(
-    *, verbose: bool, log_level: Level | None, log_format: Format | None, **overrides: Any
+    *,
+    default: Level,
+    verbose: bool | None,
+    log_level: Level | None,
+    log_format: Format | None,
+    **overrides: Any,
 ) -> Settings:
     """The settings of a command that logs (``run``, ``worker``, ``serve``), with logging set
-    up: the flags override the environment; ``verbose`` picks the default level."""
+    up. The level: ``--log-level``, else ``-v``/``-q``, else ``DOMAINBATCH_LOG_LEVEL``, else
+    the command's ``default``."""
     from domainbatch.cli.common import load_settings
 
+    shorthand = None if verbose is None else Level.INFO if verbose else Level.WARNING
+    chosen = log_level or shorthand
     settings = load_settings(
-        log_level=log_level and log_level.value,
+        log_level=chosen and chosen.value,
         log_format=log_format and log_format.value,
         **overrides,
     )
-    setup_logging(settings, Level.INFO if verbose else Level.WARNING)
+    setup_logging(settings, default)
     return settings
 
 

@@ -33,9 +33,10 @@ from domainbatch.cli.creation import (
     report_created,
 )
 from domainbatch.cli.logs import (
+    Level,
     LogFormatFlag,
     LogLevelFlag,
-    VerboseByDefault,
+    VerboseFlag,
     logged_settings,
 )
 from domainbatch.core.humanize import plural
@@ -49,9 +50,6 @@ if TYPE_CHECKING:
 Concurrency = Annotated[
     int | None,
     typer.Option("--concurrency", "-c", min=1, metavar="N", help="Domains in flight per worker."),
-]
-Verbose = Annotated[
-    bool, typer.Option("--verbose", "-v", help="Log what the worker does (--log-level info).")
 ]
 
 
@@ -97,7 +95,7 @@ def run(
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
     as_json: JsonFlag = False,
-    verbose: Verbose = False,
+    verbose: VerboseFlag = None,
     log_level: LogLevelFlag = None,
     log_format: LogFormatFlag = None,
 ) -> None:
@@ -108,6 +106,7 @@ def run(
     from domainbatch.service.exports import format_for, write_file
 
     settings = logged_settings(
+        default=Level.WARNING,
         verbose=verbose,
         log_level=log_level,
         log_format=log_format,
@@ -212,7 +211,7 @@ def worker(
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
-    verbose: VerboseByDefault = True,
+    verbose: VerboseFlag = None,
     log_level: LogLevelFlag = None,
     log_format: LogFormatFlag = None,
 ) -> None:
@@ -221,6 +220,7 @@ def worker(
     from domainbatch.runtime import open_runtime
 
     settings = logged_settings(
+        default=Level.INFO,
         verbose=verbose,
         log_level=log_level,
         log_format=log_format,

@@ -23,9 +23,10 @@ from domainbatch.cli.common import (
     print_json,
 )
 from domainbatch.cli.logs import (
+    Level,
     LogFormatFlag,
     LogLevelFlag,
-    VerboseByDefault,
+    VerboseFlag,
     logged_settings,
 )
 
@@ -88,7 +89,7 @@ def serve(
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
-    verbose: VerboseByDefault = True,
+    verbose: VerboseFlag = None,
     log_level: LogLevelFlag = None,
     log_format: LogFormatFlag = None,
 ) -> None:
@@ -100,6 +101,7 @@ def serve(
     if no_auth and not is_loopback(host):
         fail(f"--no-auth is refused on {host}: bind a loopback address (127.0.0.1)", code=2)
     settings = logged_settings(
+        default=Level.INFO,
         verbose=verbose,
         log_level=log_level,
         log_format=log_format,
