@@ -31,6 +31,10 @@ from domainbatch.cli.logs import (
 )
 
 if TYPE_CHECKING:
+    from types import FrameType
+
+    import uvicorn
+
     from domainbatch.core.models import KeyRecord
     from domainbatch.service import IssuedKey
 
@@ -129,7 +133,27 @@ def serve(
         timeout_graceful_shutdown=5,
         lifespan="on",
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    received = run_server(config, sock)
+    if received is not None:
+        raise typer.Exit(128 + received)  # 130 for Ctrl-C
+
+
+def run_server(config: uvicorn.Config, sock: socket.socket) -> int | None:
+    """Serve until a signal stops the server; returns that signal. uvicorn re-raises it once
+    shut down, but a SIGINT that lands while ``asyncio.run`` is returning is swallowed (seen
+    in CI: exit 0 after Ctrl-C), so the exit code is decided here."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        received: int | None = None
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            self.received = self.received or sig
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
+    server.run(sockets=[sock])
+    return server.received
 
 
 @keys_app.command("create")
