@@ -148,10 +148,12 @@ def describe_database(settings: Settings) -> str:
 
 async def require_schema(rt: Runtime) -> str | None:
     current, head = await rt.system().schema()
+    have = "no domainbatch schema" if current is None else f"revision {current}"
     check(
         current == head,
-        "the database schema is up to date",
-        f"revision {current}, this domainbatch needs {head}: run `domainbatch db upgrade`",
+        "database schema",
+        f"the database has {have}, this domainbatch needs revision {head}: "
+        "run `domainbatch db upgrade`",
     )
     return current
 

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Batch monitoring check.
 
 Watches batches the way an operator does (the status read that ``domainbatch status`` and the

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Run the validation scripts in order and write the test results report.
 
 Runs test_db_connection, test_batch_create, test_batch_process, monitor_test and
@@ -485,6 +486,11 @@ def main() -> int:
     parser.add_argument("--only", default="", help="Comma-separated scripts to run, in order.")
     parser.add_argument("--reports-dir", type=Path, default=REPO / "reports")
     parser.add_argument("--timeout", type=float, default=600, help="Seconds per script.")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="Print the JSON report on stdout (for monitoring; the summary stays on stderr).",
+    )
     args = parser.parse_args()
     chosen = [s.strip().removesuffix(".py") for s in args.only.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SCRIPTS]
@@ -501,6 +507,8 @@ def main() -> int:
     report = build_report(results, started, finished, args)
     md, js = write_report(report, args.reports_dir, started.strftime("%Y%m%dT%H%M%SZ"))
     print(f"\n{markdown_summary(report)}\nreport: {md}\n        {js}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report, indent=2))
     return 0 if report["status"] == "passed" else 1
 
 

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Batch creation check.
 
 Creates batches with a single domain, several domains (duplicates, URLs, an internationalized

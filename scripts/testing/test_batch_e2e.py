@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """End-to-end check over the HTTP API.
 
 Starts ``domainbatch serve`` (a subprocess on a free 127.0.0.1 port, ``--no-auth``, API only)

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Batch processing check.
 
 Processes batches with the library's worker, in this process and restricted to this script's

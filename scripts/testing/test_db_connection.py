@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Database connection check.
 
 Opens a session with ``get_session()``, runs queries through SQLAlchemy and checks their

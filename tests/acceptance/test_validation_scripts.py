@@ -104,7 +104,10 @@ def test_db_connection_fails_on_a_database_without_the_schema(
     finally:
         databases.drop_database(url)
     assert done.returncode == 1, done.stderr
-    assert "the database schema is up to date: revision None" in done.stderr
+    assert (
+        "database schema: the database has no domainbatch schema, "
+        "this domainbatch needs revision " in done.stderr
+    )
     assert "run `domainbatch db upgrade`" in done.stderr
 
 
@@ -243,3 +246,37 @@ def test_run_all_passes_on_sqlite_and_writes_the_report(tmp_path: Path) -> None:
     assert "## Logs of the failures" not in markdown
     # Every script created the SQLite file it found missing, and removed it.
     assert not (tmp_path / "scripts.db").exists()
+
+
+def test_scripts_are_executables_and_run_all_prints_its_json_report(tmp_path: Path) -> None:
+    """`./scripts/testing/run_all.py --json` as a scheduler runs it: no `python` in front, the
+    report on stdout for a monitor to parse."""
+    for name in [*ORDER, "run_all"]:
+        path = SCRIPTS / f"{name}.py"
+        assert os.access(path, os.X_OK), path
+        assert path.read_text(encoding="utf-8").startswith("#!/usr/bin/env python3\n"), path
+    # `env python3` finds this interpreter, as it would in the operator's activated venv.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    argv = [
+        str(SCRIPTS / "run_all.py"),
+        "--only",
+        "test_db_connection",
+        "--json",
+        "--quiet",
+        "--reports-dir",
+        str(tmp_path / "reports"),
+    ]
+    done = subprocess.run(
+        argv,
+        env=child_env(clean=True, PATH=path, DOMAINBATCH_DATABASE_URL=sqlite_url(tmp_path)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "passed"
+    assert [(s["name"], s["status"]) for s in report["scripts"]] == [
+        ("test_db_connection", "passed")
+    ]
