@@ -13,6 +13,7 @@ import pytest
 from domainbatch.errors import ConfigurationError, DomainProcessingError, InvalidOptionsError
 from domainbatch.processors.homepage import build, parse_options
 from domainbatch.processors.registry import load_processor
+from domainbatch.service.columns import HOMEPAGE_KEYS
 from domainbatch.settings import Settings
 from tests.testweb import TestWeb
 from tests.testweb.fixtures import loopback_only, testweb
@@ -61,6 +62,9 @@ def tech(record: dict[str, Any]) -> dict[str, str | None]:
 async def test_record_shape_and_json(testweb: TestWeb) -> None:
     record = await process(testweb, "plain.test")
     assert set(record) == RECORD_KEYS
+    # The export's list of homepage keys (a result with only these gets no `result` column)
+    # is a copy of this shape: it must follow the processor.
+    assert RECORD_KEYS == HOMEPAGE_KEYS
     # Round-trips through JSON unchanged: what the store writes is what the processor returned.
     assert json.loads(json.dumps(record)) == record
     assert record["status_code"] == 200
