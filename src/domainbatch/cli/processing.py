@@ -58,9 +58,9 @@ class Interrupt:
     number (130 for Ctrl-C, 143 for SIGTERM), as shells do for a process a signal ended."""
 
     def __init__(self, worker: Worker) -> None:
-        self.signal: int | None = None
         import asyncio
 
+        self.signal: int | None = None
         self._worker = worker
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
