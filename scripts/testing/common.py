@@ -6,8 +6,12 @@ check raises ``CheckFailed``; whatever the outcome, ``script.cleanup`` then remo
 script created (its batches, and the SQLite file if the script was the one that created it).
 Exit status: 0 passed, 1 failed (a check, an error, or the cleanup), 130 interrupted.
 
-Machine-readable lines (parsed by ``run_all.py``):
-``METRIC name=value [unit]`` (a performance figure) and ``FACT name=value`` (environment).
+Machine-readable lines (parsed by ``run_all.py`` into the report):
+``METRIC name=value [unit]`` (a performance figure), ``FACT name=value`` (environment),
+``RECOVERY name=seconds detail`` (how long a recovery from a crash or an outage took),
+``COMPLIANCE name=count connections=N`` (session state found on the server connections
+inspected: 0 is compliant with a transaction-mode pooler) and ``SOAK minute=M rss_mb=R``
+(a long run's memory, one line a minute). Every WARNING and ERROR line is collected too.
 """
 
 from __future__ import annotations
@@ -87,6 +91,21 @@ def metric(name: str, value: float, unit: str = "") -> None:
 
 def fact(name: str, value: object) -> None:
     log.info("FACT %s=%s", name, value)
+
+
+def recovery(name: str, seconds: float, detail: str) -> None:
+    """How long recovering from ``name`` (a crash, an outage) took, and what it involved."""
+    log.info("RECOVERY %s=%.2f s %s", name, seconds, " ".join(detail.split()))
+
+
+def compliance(name: str, count: int, connections: int) -> None:
+    """``count`` of ``name`` (prepared statements, LISTEN channels...) found over
+    ``connections`` server connections."""
+    log.info("COMPLIANCE %s=%d connections=%d", name.replace(" ", "_"), count, connections)
+
+
+def soak_sample(minute: float, rss_mb: float) -> None:
+    log.info("SOAK minute=%.2f rss_mb=%.1f", minute, rss_mb)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from children import Child
 from common import (
     CheckFailed,
     Script,
@@ -50,12 +51,11 @@ from common import (
     log,
     main,
     metric,
-    peak_rss_mb,
     report_of,
     runtime,
     step,
 )
-from tests.support.processes import Process, child_env, domainbatch_argv, kill
+from tests.support.processes import child_env
 from tests.support.servers import free_port, wait_for_url
 
 SLOW_SECONDS = 4.0  # slow.test answers after this; the mixed batch allows 2 s per fetch
@@ -79,47 +79,6 @@ MIXED: dict[str, tuple[str, str | None]] = {
     "192.0.2.1": INVALID,
 }
 MIXED_DUPLICATES = ["PLAIN.test.", "http://plain.test/about"]
-
-
-class Child(Process):
-    """A ``domainbatch`` subprocess with its output in a log file and its peak RSS sampled."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logdir: Path) -> None:
-        super().__init__(domainbatch_argv(*args), env=env, log=logdir / f"{name}.log")
-        self.name = name
-        self.args = args
-        self.peak_rss_mb: float | None = None
-
-    def start(self) -> Child:
-        super().start()
-        log.info("started %s (pid %d): domainbatch %s", self.name, self.pid, " ".join(self.args))
-        return self
-
-    def sample_rss(self) -> None:
-        # VmHWM is the peak so far: the last sample before exit is the process's peak.
-        if self.running():
-            self.peak_rss_mb = peak_rss_mb(self.pid) or self.peak_rss_mb
-
-    async def wait(self, seconds: float) -> int | None:
-        deadline = time.monotonic() + seconds
-        while self.running():
-            if time.monotonic() > deadline:
-                return None
-            self.sample_rss()
-            await asyncio.sleep(0.1)
-        return self.returncode
-
-    async def shut_down(self) -> int | None:
-        """``stop`` without blocking the event loop, sampling the RSS meanwhile."""
-        if self.proc is None:
-            return None
-        if self.running():
-            self.sample_rss()
-            self.proc.send_signal(signal.SIGTERM)
-            if await self.wait(30) is None:
-                log.warning("%s did not stop on SIGTERM: killing it", self.name)
-                kill(self.proc)
-        return self.proc.returncode
 
 
 def child_env_for(web: Any, app: str, processor: str | None = None) -> dict[str, str]:
