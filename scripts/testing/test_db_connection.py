@@ -27,6 +27,7 @@ from common import (
     Script,
     check,
     check_equal,
+    compliance,
     describe_database,
     fact,
     latency_metrics,
@@ -102,7 +103,6 @@ async def body(script: Script) -> None:
     db = default_database(settings)
     postgres = not db.is_sqlite
     fact("database", describe_database(settings))
-    fact("pooler_mode", db.pooler_mode)
     log.info("application name for this run: %s", app_name)
     try:
         with step("get_session(): a query through SQLAlchemy, and its result"):
@@ -122,6 +122,15 @@ async def body(script: Script) -> None:
             fact("server_version", report.server_version)
             fact("schema_revision", report.schema_revision)
             log.info("server %s, pooler mode %s", report.server_version, report.pooler_mode)
+            fact("pooler_mode", report.pooler_mode)
+            if report.pooler is not None:
+                # POOLER_MODE=auto decides at the first connection (the server's port against
+                # the URL's): a PgBouncer found on the admin console must not be run as direct.
+                check(
+                    db.pooler_mode != "direct",
+                    "a pooler in front is run in a pooler mode",
+                    f"{report.pooler} answers, but this process runs in mode {db.pooler_mode}",
+                )
             await require_schema(Runtime(settings, db))
             check(report.ok, "the database check passes", str(report.as_dict()))
             check_equal(db.checked_out(), 0, "connections checked out after the check")
@@ -173,6 +182,7 @@ async def body(script: Script) -> None:
                 states = await activity(settings, app_name)
                 log.info("server connections of this run by state: %s", states or "none")
                 busy = {s: n for s, n in states.items() if s != "idle"}
+                compliance("connections in a transaction", sum(busy.values()), sum(states.values()))
                 check(not busy, "every connection of this run is idle", str(busy))
         else:
             with step("SQLite pragmas: WAL, busy timeout, foreign keys"):
@@ -239,6 +249,9 @@ async def inspect_connections(db: Database) -> None:
         check(False, f"{wanted} concurrent connections could be opened within 60 s")
     pids = {f["pid"] for f in found}
     check_equal(len(pids), wanted, "distinct server connections inspected")
+    for what in STATE_QUERIES:
+        compliance(what, sum(state[what] for state in found), len(found))
+    compliance("SET parameters", sum(len(state["settings set"]) for state in found), len(found))
     for state in found:
         log.info("server connection pid %s: %s", state["pid"], state)
         for what in STATE_QUERIES:

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS, PG_URL, REPO, backend_settings, run_database
+from tests.conftest import (
+    BACKENDS,
+    PG_URL,
+    PGBOUNCER_URL,
+    REPO,
+    backend_settings,
+    run_database,
+)
 from tests.support import databases
 from tests.support.processes import child_env, run_domainbatch
 
@@ -92,6 +99,53 @@ def test_db_connection_passes_and_reports_the_server(
         assert "ok   pg_stat_activity after the pool is closed" in done.stderr
     # The SQLite file did not exist before the run: the script removed what it created.
     assert not (tmp_path / "domainbatch.db").exists()
+
+
+@pytest.mark.skipif("pgbouncer" not in BACKENDS, reason="PgBouncer backend disabled")
+def test_run_all_detects_pgbouncer_and_reports_its_compliance(
+    tmp_path: Path, postgres_schema: None
+) -> None:
+    """POOLER_MODE=auto (the default) on PgBouncer's own port: the processes run in transaction
+    mode, and the report shows the detection and every session-state check with its count."""
+    reports = tmp_path / "reports"
+    done = run(
+        "run_all",
+        tmp_path,
+        "--quiet",
+        "--only",
+        "test_db_connection",
+        "--reports-dir",
+        str(reports),
+        DOMAINBATCH_DATABASE_URL=PGBOUNCER_URL,
+    )
+    assert done.returncode == 0, done.stderr
+    (report_json,) = reports.glob("test-results-*.json")
+    report = json.loads(report_json.read_text())
+    env = report["environment"]
+    assert env["settings"]["pooler_mode"] == "auto"
+    assert env["pooler_mode"] == "transaction" and env["pooler_version"].startswith("PgBouncer 1.")
+    table = report["pooler_compliance"]
+    assert table["verdict"].startswith("compliant")
+    assert len(table["checks"]) == 7 and {c["found"] for c in table["checks"]} == {0}
+    assert all(c["connections"] >= 1 for c in table["checks"])
+    markdown = report_json.with_suffix(".md").read_text()
+    assert "| pooler mode | transaction (detected: POOLER_MODE=auto) |" in markdown
+    assert "| server-side prepared statements | 0 | 2 |" in markdown
+
+
+@pytest.mark.skipif("pgbouncer" not in BACKENDS, reason="PgBouncer backend disabled")
+def test_db_connection_fails_when_pgbouncer_is_run_as_direct(
+    tmp_path: Path, postgres_schema: None
+) -> None:
+    done = run(
+        "test_db_connection",
+        tmp_path,
+        DOMAINBATCH_DATABASE_URL=PGBOUNCER_URL,
+        DOMAINBATCH_POOLER_MODE="direct",
+    )
+    assert done.returncode == 1, done.stderr
+    assert "a pooler in front is run in a pooler mode: PgBouncer 1." in done.stderr
+    assert "but this process runs in mode direct" in done.stderr
 
 
 def test_db_connection_fails_on_a_database_without_the_schema(

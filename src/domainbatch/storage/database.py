@@ -161,14 +161,39 @@ class Database:
                 json_serializer=_json_dumps,
                 json_deserializer=orjson.loads,
             )
-            if self.pooler_mode != "direct":
-                # A pooler may drop idle client links: ping (a plain SELECT 1) a connection
-                # that sat idle in our pool, not one used a moment ago. Pinging on every
-                # checkout doubled the round trips of the queue's one-statement operations.
-                event.listen(self.engine.sync_engine, "checkin", _stamp_idle)
-                event.listen(self.engine.sync_engine, "checkout", _ping_if_idle)
+            # A pooler may drop idle client links: ping (a plain SELECT 1) a connection
+            # that sat idle in our pool, not one used a moment ago. Pinging on every
+            # checkout doubled the round trips of the queue's one-statement operations.
+            event.listen(self.engine.sync_engine, "checkin", _stamp_idle)
+            event.listen(self.engine.sync_engine, "checkout", self._ping_if_pooled)
+            if settings.pooler_mode == "auto" and self.pooler_mode == "direct":
+                event.listen(self.engine.sync_engine, "first_connect", self._detect_pooler)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._folder_checked = not self.is_sqlite
+
+    def _ping_if_pooled(
+        self, dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any
+    ) -> None:
+        if self.pooler_mode != "direct":
+            _ping_if_idle(dbapi_connection, record, proxy)
+
+    def _detect_pooler(self, dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        """``auto`` on a URL that names no known pooler: ask the server which port it
+        accepted the connection on. A pooler (PgBouncer on 6432, Supavisor) or any proxy in
+        between connects on another port (or over a socket: NULL) than the URL's, and then
+        the strictest mode is the safe one. One query, on the engine's first connection."""
+        host = self.url.host or ""
+        if not host or host.startswith("/"):
+            return  # a Unix socket: no port to compare
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT inet_server_port()")
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+            dbapi_connection.rollback()
+        if row is None or row[0] != (self.url.port or 5432):
+            self.pooler_mode = "transaction"
 
     @property
     def sqlite_path(self) -> str | None:

@@ -1,0 +1,116 @@
+"""The recommendations of a report: what a failure most likely means, and what the figures and
+settings of a passing run suggest."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from outcome import Result
+
+HINTS = [
+    (
+        re.compile(
+            r"refused|could not connect|connection failed|unable to open database|"
+            r"name or service not known|timeout expired",
+            re.I,
+        ),
+        "The database is not reachable: check DOMAINBATCH_DATABASE_URL (host, port, credentials, "
+        "network) and that the server is running.",
+    ),
+    (
+        re.compile(r"schema|db upgrade", re.I),
+        "Apply the migrations: `domainbatch db upgrade` against this database.",
+    ),
+    (
+        re.compile(r"internal|processor", re.I),
+        "A processor raised an unexpected error, recorded as `internal`: the script's log has "
+        "the traceback; fix the processor (or its configuration) before processing real batches.",
+    ),
+    (
+        re.compile(r"prepared statements|settings set|advisory|LISTEN", re.I),
+        "Session state reached the server through the pooler: transaction-mode pooling will "
+        "break; find what sets it (a driver option, a SET, an extension) before deploying.",
+    ),
+    (
+        re.compile(r"invalid setting", re.I),
+        "A DOMAINBATCH_ setting does not parse: fix the environment variable named above.",
+    ),
+]
+
+
+def metric_value(results: list[Result], name: str) -> float | None:
+    for result in results:
+        if name in result.metrics:
+            return float(result.metrics[name]["value"])
+    return None
+
+
+def recommendations(results: list[Result], env: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for result in results:
+        if result.status in ("failed", "timed out"):
+            where = f" (step: {result.failed_step})" if result.failed_step else ""
+            found.append(f"`{result.name}` {result.status}{where}: {result.failure}")
+            text = f"{result.failure}\n{result.log or ''}"
+            for pattern, hint in HINTS:
+                if pattern.search(result.failure or "") or pattern.search(text[-3000:]):
+                    if hint not in found:
+                        found.append(hint)
+                    break
+    skipped = [r.name for r in results if r.status == "not run"]
+    if skipped:
+        found.append(
+            f"Not run after the first failure: {', '.join(skipped)} (use --keep-going to run "
+            "every script)."
+        )
+    settings = env.get("settings") or {}
+    database = env.get("database")
+    if database == "sqlite":
+        found.append(
+            "The database is SQLite (the embedded default): right for one machine; for workers "
+            "on several machines use Postgres, behind a transaction-mode pooler (Supavisor, "
+            "PgBouncer) when there are many of them."
+        )
+    elif database == "postgresql" and env.get("pooler_mode") == "direct":
+        per_process = int(settings.get("db_pool_size", 0)) + int(settings.get("db_max_overflow", 0))
+        found.append(
+            f"Direct Postgres connections: each worker or API process may open up to "
+            f"{per_process} (DB_POOL_SIZE + DB_MAX_OVERFLOW); with many processes put a "
+            "transaction-mode pooler in front (DOMAINBATCH_POOLER_MODE=transaction)."
+        )
+    if settings.get("allow_private_addresses"):
+        found.append(
+            "DOMAINBATCH_ALLOW_PRIVATE_ADDRESSES is on in this environment: the SSRF guard is "
+            "off, so batches can reach internal addresses. Keep it for internal audits only."
+        )
+    if settings.get("max_attempts") == 1:
+        found.append("MAX_ATTEMPTS is 1: transient errors (timeouts, 5xx) are never retried.")
+    task, fetch = settings.get("task_timeout"), settings.get("total_timeout")
+    if isinstance(task, int | float) and isinstance(fetch, int | float) and task < fetch:
+        found.append(
+            f"TASK_TIMEOUT ({task:g} s) is below TOTAL_TIMEOUT ({fetch:g} s): slow fetches are "
+            "cut by the task limit before their own."
+        )
+    for name in ("monitor_status_latency_ms_p95", "e2e_status_latency_ms_p95"):
+        value = metric_value(results, name)
+        if value is not None and value > 250:
+            found.append(
+                f"Status reads are slow ({name} = {value:.0f} ms): check the database's load "
+                "and its network round trip."
+            )
+    for name in ("process_domains_per_second", "e2e_domains_per_second"):
+        value = metric_value(results, name)
+        if value is not None and value < 20:
+            found.append(
+                f"Processing is slow ({name} = {value:.1f}/s against a local web): the machine "
+                "is overloaded, or CONCURRENCY is too low for it."
+            )
+    rss = metric_value(results, "e2e_worker_peak_rss_mb")
+    if rss is not None and rss > 1024:
+        found.append(
+            f"A worker peaked at {rss:.0f} MB: lower CONCURRENCY or HTTP_CONNECTION_LIMIT."
+        )
+    if not any(r.status in ("failed", "timed out") for r in results) and not skipped:
+        found.insert(0, "Every check passed.")
+    return found
