@@ -115,3 +115,27 @@ async def test_idle_pooled_connection_is_pinged_and_replaced(
         assert db.checked_out() == 0
     finally:
         await db.dispose()
+
+
+async def test_the_ping_leaves_no_transaction_open_for_the_autocommit_hot_paths(
+    postgres_schema: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ping's SELECT starts a transaction on a non-autocommit connection: left open, the
+    claim, ack and status read that take the connection next (``Database.autocommit``) failed
+    with "can't change 'autocommit' now: connection in transaction status INTRANS" (found by
+    scripts/testing/test_recovery.py through PgBouncer: a status read after 10 s idle)."""
+    from sqlalchemy import text
+
+    from domainbatch.storage import database
+
+    db = Database(Settings(database_url=PG_URL, pooler_mode="transaction"))
+    try:
+        async with db.connect() as conn:
+            await conn.scalar(text("select 1"))
+        monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
+        async with db.autocommit() as driver, driver.cursor() as cur:
+            await cur.execute("select 1")
+            assert await cur.fetchone() == (1,)
+        assert db.checked_out() == 0
+    finally:
+        await db.dispose()

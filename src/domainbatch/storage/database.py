@@ -102,6 +102,9 @@ def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any
             cursor.execute("SELECT 1")
         finally:
             cursor.close()
+        # The SELECT opened a transaction: left open, the autocommit hot paths (claim, ack,
+        # the status read) could not switch this connection to autocommit.
+        dbapi_connection.rollback()
     except Exception as exc:
         # The pool discards this connection and checks out (or opens) another.
         raise DisconnectionError(f"idle pooled connection is gone: {exc}") from exc
