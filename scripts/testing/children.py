@@ -1,15 +1,19 @@
 """``domainbatch`` subprocesses of the validation scripts (a server, workers): their output in a
-log file of their own, their peak RSS sampled, stopped without blocking the event loop."""
+log file of their own, their peak RSS sampled, stopped without blocking the event loop; a
+server waited for until it is ready."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from common import log, peak_rss_mb
+from common import CheckFailed, check, log, peak_rss_mb
 from tests.support.processes import Process, domainbatch_argv, kill
+from tests.support.servers import wait_for_url
 
 
 class Child(Process):
@@ -51,3 +55,34 @@ class Child(Process):
                 log.warning("%s did not stop on SIGTERM: killing it", self.name)
                 kill(self.proc)
         return self.proc.returncode
+
+
+@contextlib.asynccontextmanager
+async def started(child: Child) -> AsyncIterator[Child]:
+    """The child, started; stopped on the way out (its last lines logged after a failure)."""
+    child.start()
+    try:
+        yield child
+    except BaseException:
+        log.warning("%s log (last lines):\n%s", child.name, child.tail())
+        raise
+    finally:
+        await child.shut_down()
+
+
+async def wait_ready(base: str, server: Child) -> None:
+    """Until ``/readyz`` answers 200 (60 s at most); ``CheckFailed`` if the server exits."""
+    try:
+        await asyncio.to_thread(wait_for_url, f"{base}/readyz", timeout=60, process=server.proc)
+    except RuntimeError:
+        raise CheckFailed(f"the API server is running: it exited:\n{server.tail()}") from None
+    except TimeoutError as exc:
+        raise CheckFailed(f"the API server is ready within 60 s: {exc}\n{server.tail()}") from None
+
+
+def check_clean_exit(child: Child, codes: tuple[int, ...] = (0, -signal.SIGTERM)) -> None:
+    """After ``shut_down``: an expected exit status (uvicorn re-raises the SIGTERM it handled
+    once it has shut down gracefully) and no traceback in the log."""
+    code = child.proc.returncode if child.proc else None
+    check(code in codes, f"{child.name} shuts down cleanly", f"exit {code}")
+    check("Traceback" not in child.tail(400), f"{child.name} logged no traceback", child.tail())

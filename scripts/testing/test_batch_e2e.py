@@ -16,32 +16,38 @@ live event stream (SSE) of the mixed batch, and the final per-domain results (do
 cursor pagination, JSONL and CSV export). Reports domains/s, peak RSS of the worker and the
 server, and status-read latency over HTTP.
 
+Then the keyed API (``keyed_api.py``): a second server with API keys, two tenants' keys from
+``domainbatch keys create``, 401 without a valid key, tenant isolation (404 on every route of
+another tenant's batch, lists of one's own batches), signed webhooks verified by a receiver run
+here as the README tells users to, a cancel while a worker processes the batch, a retry, and a
+key revoked with ``domainbatch keys revoke``. ``--bad-webhook-secret`` is its negative control:
+the receiver verifies with a wrong secret, and the script must fail.
+
     python scripts/testing/test_batch_e2e.py [--verbose] [--domains 1000] [--processor NAME]
+                                             [--bad-webhook-secret]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import csv
 import io
 import json
 import re
-import signal
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from children import Child
+import keyed_api
+from children import Child, check_clean_exit, started, wait_ready
 from common import (
-    CheckFailed,
     Script,
     check,
     check_equal,
@@ -56,7 +62,7 @@ from common import (
     step,
 )
 from tests.support.processes import child_env
-from tests.support.servers import free_port, wait_for_url
+from tests.support.servers import free_port
 
 SLOW_SECONDS = 4.0  # slow.test answers after this; the mixed batch allows 2 s per fetch
 FETCH_LIMIT = 2.0
@@ -187,27 +193,6 @@ async def read_events(api: Api, batch_id: str) -> list[tuple[str, dict[str, Any]
     return events
 
 
-@contextlib.asynccontextmanager
-async def started(child: Child) -> AsyncIterator[Child]:
-    child.start()
-    try:
-        yield child
-    except BaseException:
-        log.warning("%s log (last lines):\n%s", child.name, child.tail())
-        raise
-    finally:
-        await child.shut_down()
-
-
-async def wait_ready(base: str, server: Child) -> None:
-    try:
-        await asyncio.to_thread(wait_for_url, f"{base}/readyz", timeout=60, process=server.proc)
-    except RuntimeError:
-        raise CheckFailed(f"the API server is running: it exited:\n{server.tail()}") from None
-    except TimeoutError as exc:
-        raise CheckFailed(f"the API server is ready within 60 s: {exc}\n{server.tail()}") from None
-
-
 async def body(script: Script) -> None:
     n_large: int = script.args.domains
     processor: str = script.args.processor
@@ -280,10 +265,9 @@ async def body(script: Script) -> None:
                 if serve.peak_rss_mb is not None:
                     metric("e2e_server_peak_rss_mb", serve.peak_rss_mb, "MB")
                 latency_metrics("e2e_status_latency_ms", api.latencies)
-        # uvicorn re-raises the SIGTERM it handled once it has shut down gracefully.
-        code = serve.proc.returncode if serve.proc else None
-        check(code in (0, -signal.SIGTERM), "the server shuts down cleanly", f"exit {code}")
-        check("Traceback" not in serve.tail(400), "the server logged no traceback", serve.tail())
+        check_clean_exit(serve)
+        env = child_env_for(web, "domainbatch-e2e-keyed", processor)
+        await keyed_api.check_keyed_api(script, Path(tmp), env)
 
 
 @dataclass
@@ -488,6 +472,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         "--domains", type=int, default=1000, help="Domains in the large batch (at least 1,000)."
     )
     parser.add_argument("--processor", default="homepage", help="Processor name or module:factory.")
+    keyed_api.arguments(parser)
 
 
 if __name__ == "__main__":

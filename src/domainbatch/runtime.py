@@ -72,7 +72,14 @@ class Runtime:
         from domainbatch.engine.worker import Worker
 
         def sender(worker_id: str, outage: Outage) -> WebhookSender:
-            return WebhookSender(self.db, self.settings, worker_id, store=store, outage=outage)
+            return WebhookSender(
+                self.db,
+                self.settings,
+                worker_id,
+                store=store,
+                outage=outage,
+                only_batches=kwargs.get("only_batches"),
+            )
 
         store = self.queue()
         return Worker(store, self.settings, webhooks=sender, **kwargs)

@@ -11,6 +11,7 @@ from domainbatch.core.models import DeliveryRecord
 from tests.acceptance.conftest import server_env
 from tests.acceptance.test_api_webhooks import SECRET, Receiver, deliveries, hook
 from tests.support.apiserver import ApiServer
+from tests.support.processes import run_domainbatch
 
 
 def test_private_receivers_obey_the_ssrf_setting(api_backend: str, api_workdir: Path) -> None:
@@ -39,3 +40,24 @@ def test_private_receivers_obey_the_ssrf_setting(api_backend: str, api_workdir: 
         errors = [str(r.last_error) for r in rows]
         assert all("refused addresses" in e for e in errors), errors
         assert receiver.attempts == Counter()
+
+
+def test_a_worker_named_batches_posts_only_their_events(
+    api_backend: str, api_workdir: Path
+) -> None:
+    """A ``worker --batch`` may run with settings meant for its batches alone (the validation
+    scripts' ``allow_private_addresses``): it must not post another batch's events with them."""
+    env = server_env(api_backend, api_workdir, DOMAINBATCH_ALLOW_PRIVATE_ADDRESSES="true")
+    with (
+        Receiver(failures=0) as receiver,
+        ApiServer(env, api_workdir, "--no-auth", "--no-worker") as server,
+    ):
+        mine = server.create(["m1.test", "m2.test"], key="", webhook=hook(receiver))["id"]
+        # Every entry invalid: the batch ends at creation and its event waits in the outbox.
+        other = server.create(["nope_", "bad_"], key="", webhook=hook(receiver))["id"]
+        done = run_domainbatch("worker", "--burst", "--batch", mine, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert receiver.wait_for(mine, 2) == ["batch.started", "batch.completed"]
+        assert receiver.events(other) == []
+        rows = deliveries(api_backend, api_workdir, other)
+        assert [(r.event, r.status, r.attempts) for r in rows] == [("batch.failed", "pending", 0)]

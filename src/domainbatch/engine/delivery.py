@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -68,9 +69,13 @@ class WebhookSender:
         *,
         store: QueueStore,
         outage: Outage | None = None,
+        only_batches: Sequence[str] | None = None,
     ) -> None:
-        """``store``: where the status sent with each event is read."""
+        """``store``: where the status sent with each event is read. ``only_batches``: the
+        worker's own (``worker --batch``), whose settings may be meant for them alone (a test
+        web's ``allow_private_addresses``): other batches' events are left to other workers."""
         self.db = db
+        self.only_batches = list(only_batches) if only_batches is not None else None
         self.store = store
         self.settings = settings
         self.worker_id = worker_id
@@ -101,7 +106,7 @@ class WebhookSender:
                     await asyncio.wait_for(self._wake.wait(), self.polling.delay(idle))
 
     async def deliver_due(self) -> int:
-        deliveries = await self.outbox.claim(self.worker_id, CLAIM_SIZE)
+        deliveries = await self.outbox.claim(self.worker_id, CLAIM_SIZE, self.only_batches)
         self.outage.recovered()
         if deliveries:
             await asyncio.gather(*(self._deliver(d) for d in deliveries))

@@ -9,9 +9,10 @@ goes out once the earlier one is delivered or given up)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, exists, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domainbatch.core.models import DeliveryRecord
@@ -63,8 +64,11 @@ class Outbox:
         self.db = db
         self.lease_seconds = lease_seconds
 
-    async def claim(self, worker_id: str, limit: int) -> list[Delivery]:
-        """Lease up to ``limit`` due deliveries in one statement, oldest first."""
+    async def claim(
+        self, worker_id: str, limit: int, batch_ids: Sequence[str] | None = None
+    ) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries in one statement, oldest first; of these
+        batches only, when ``batch_ids`` is given."""
         now = epoch_now()
         earlier = w.alias("earlier")
         # A batch's events go out in order: none while an older one of its batch is pending.
@@ -80,6 +84,7 @@ class Outbox:
                 w.c.next_attempt_at <= now,
                 or_(w.c.lease_expires_at.is_(None), w.c.lease_expires_at < now),
                 ~blocked,
+                true() if batch_ids is None else w.c.batch_id.in_(batch_ids),
             )
             .order_by(w.c.next_attempt_at, w.c.created_at)
             .limit(limit)
