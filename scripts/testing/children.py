@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +16,9 @@ from pathlib import Path
 from common import CheckFailed, check, log, peak_rss_mb
 from tests.support.processes import Process, domainbatch_argv, kill
 from tests.support.servers import wait_for_url
+
+# A WARNING/ERROR line of domainbatch's text log format ("2026-11-30 10:00:00,123 WARNING x: y").
+PROBLEM = re.compile(r"^\S+ \S+ (?P<level>WARNING|ERROR|CRITICAL) (?P<rest>.*)$")
 
 
 class Child(Process):
@@ -24,6 +29,7 @@ class Child(Process):
         self.name = name
         self.args = args
         self.peak_rss_mb: float | None = None
+        self._relayed = False
 
     def start(self) -> Child:
         super().start()
@@ -54,7 +60,24 @@ class Child(Process):
             if await self.wait(30) is None:
                 log.warning("%s did not stop on SIGTERM: killing it", self.name)
                 kill(self.proc)
+        self.relay_problems()
         return self.proc.returncode
+
+    def relay_problems(self) -> None:
+        """The child's WARNING and ERROR lines, and a count of its tracebacks, into this
+        script's log at their level (once), so the report's warnings and errors list them."""
+        if self._relayed:
+            return
+        self._relayed = True
+        tracebacks = 0
+        for line in self.output().splitlines():
+            if line.startswith("Traceback (most recent call last)"):
+                tracebacks += 1
+            elif m := PROBLEM.match(line):
+                level = logging.ERROR if m["level"] != "WARNING" else logging.WARNING
+                log.log(level, "%s: %s", self.name, m["rest"])
+        if tracebacks:
+            log.error("%s: logged %d traceback(s) (see its log)", self.name, tracebacks)
 
 
 @contextlib.asynccontextmanager

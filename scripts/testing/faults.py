@@ -100,12 +100,13 @@ class WriteLock:
         self.conn.close()
 
 
-def fault_for(settings: Settings) -> Fault:
-    """The outage this script can cause on the configured database."""
+def fault_for(settings: Settings, pooler_mode: str) -> Fault:
+    """The outage this script can cause on the configured database (``pooler_mode``: what the
+    script's own connection runs with, POOLER_MODE=auto's detection included)."""
     url = settings.database_url.get_secret_value()
     facts = database_facts(settings)
     if facts["database"] != "sqlite":
-        return LinkCut(make_url(url), str(facts["pooler_mode"]))
+        return LinkCut(make_url(url), pooler_mode)
     path = facts["sqlite_file"]
     if path is None:
         raise CheckFailed(

@@ -6,12 +6,11 @@ processor (one line per attempt started, by process); and the worker subprocesse
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,20 +147,6 @@ def worker(
         child.argv = [sys.executable, str(SABOTAGE), "worker", *args]
         log.warning("%s runs with the lease reclaim broken (--sabotage reclaim)", name)
     return child
-
-
-@contextlib.asynccontextmanager
-async def started(child: Child) -> AsyncIterator[Child]:
-    """The child, running for the block; its last lines logged if the block fails; stopped
-    (SIGTERM, then SIGKILL) on the way out if it still runs."""
-    child.start()
-    try:
-        yield child
-    except BaseException:
-        log.warning("%s log (last lines):\n%s", child.name, child.tail(20))
-        raise
-    finally:
-        await child.shut_down()
 
 
 def stats(child: Child) -> dict[str, int]:

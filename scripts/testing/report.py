@@ -42,6 +42,7 @@ def build_report(
         "finished_at": iso(finished),
         "duration_seconds": round((finished - started).total_seconds(), 1),
         "keep_going": args.keep_going,
+        "sabotage": list(args.sabotage),
         "environment": env,
         "summary": {
             "passed": sum(r.status == "passed" for r in results),
@@ -69,6 +70,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['summary']['failed']} failed, {report['summary']['not_run']} not run; "
         f"{report['started_at']} → {report['finished_at']} ({report['duration_seconds']} s).",
         "",
+    ]
+    if report.get("sabotage"):
+        out += [
+            f"Negative control run (`--sabotage {' '.join(report['sabotage'])}`): a deliberate "
+            "fault, so this run must fail, with the reason below.",
+            "",
+        ]
+    out += [
         "## Environment",
         "",
         "| | |",

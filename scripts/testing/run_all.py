@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -47,6 +48,14 @@ SCRIPTS = [
     "test_db_outage",
 ]
 SOAK = "soak_test"  # only with --soak MINUTES: it runs that long
+# Negative controls (--sabotage KIND): a script run with a deliberate fault, which must make the
+# report fail with a clear reason. KIND: (script, its extra arguments, environment overrides).
+SABOTAGE: dict[str, tuple[str, list[str], dict[str, str]]] = {
+    "reclaim": ("test_recovery", ["--sabotage", "reclaim"], {}),
+    "outage": ("test_db_outage", ["--never-restore", "--deadline", "15"], {}),
+    "webhook": ("test_batch_e2e", ["--bad-webhook-secret"], {}),
+    "pooler": ("test_db_connection", [], {"DOMAINBATCH_POOLER_MODE": "direct"}),
+}
 
 
 def run_script(name: str, args: argparse.Namespace) -> Result:
@@ -56,6 +65,16 @@ def run_script(name: str, args: argparse.Namespace) -> Result:
     if name == SOAK:
         command += ["--minutes", f"{args.soak:g}"]
         timeout += args.soak * 60
+    env = dict(os.environ)
+    for kind in args.sabotage:
+        script, extra, overrides = SABOTAGE[kind]
+        if script == name:
+            command += extra
+            env.update(overrides)
+            print(
+                f"negative control {kind}: {name} {' '.join(extra)} {overrides or ''}".rstrip(),
+                file=sys.stderr,
+            )
     started = now()
     result.started_at = iso(started)
     clock = time.perf_counter()
@@ -67,6 +86,7 @@ def run_script(name: str, args: argparse.Namespace) -> Result:
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
+        env=env,
         start_new_session=True,
     )
     timed_out = threading.Event()
@@ -131,6 +151,15 @@ def main() -> int:
         "--json",
         action="store_true",
         help="Print the JSON report on stdout (for monitoring; the summary stays on stderr).",
+    )
+    parser.add_argument(
+        "--sabotage",
+        action="append",
+        default=[],
+        choices=sorted(SABOTAGE),
+        help="A negative control: run its script with a deliberate fault (the run must fail): "
+        + "; ".join(f"{k}: {v[0]} {' '.join(v[1])}".rstrip() for k, v in SABOTAGE.items())
+        + " (pooler: POOLER_MODE=direct, fails on a PgBouncer).",
     )
     args = parser.parse_args()
     if args.soak is not None and not 0 < args.soak <= 24 * 60:

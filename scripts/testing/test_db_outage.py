@@ -258,7 +258,7 @@ async def body(script: Script) -> None:
         created = await rt.batches().create(names, processor=SCRIPTED, options={"delay": DELAY})
         batch_id = script.cleanup.batch(created.id)
         check_equal(created.status, "pending", "status at creation")
-        fault = fault_for(settings)
+        fault = fault_for(settings, rt.db.pooler_mode)  # as detected on connecting
         log.info("variant: %s", fault.variant)
         with tempfile.TemporaryDirectory() as tmp:
             await ride_out(script, rt, batch_id, fault, Path(tmp))

@@ -38,7 +38,7 @@ from collections import Counter
 from pathlib import Path
 
 import holdings
-from children import Child
+from children import Child, started
 from common import CheckFailed, Script, check, check_equal, log, main, recovery, runtime, step
 from holdings import Table, finish, held, succeeded, summary, until
 from tests.support.processes import child_env
@@ -110,7 +110,7 @@ async def killed_worker(script: Script, rt: Runtime, tmp: Path, *, sabotaged: bo
     env = worker_env(processed_log)
     args = ["--batch", batch_id, "--concurrency", str(CONCURRENCY)]
     victim = holdings.worker("victim", args, env, tmp)
-    async with holdings.started(victim):
+    async with started(victim):
 
         def mid_batch(table: Table) -> bool:
             return len(succeeded(table)) >= KILL_AFTER and bool(held(table))
@@ -138,7 +138,7 @@ async def killed_worker(script: Script, rt: Runtime, tmp: Path, *, sabotaged: bo
         max(expiry) - killed_at,
     )
     rescuer = holdings.worker("rescuer", ["--burst", *args], env, tmp, sabotaged=sabotaged)
-    async with holdings.started(rescuer):
+    async with started(rescuer):
         await reclaimed(rt, batch_id, hand, victim_id, rescuer)
         table = await finish(rt, batch_id, rescuer, names, FINISH_WAIT)
 
@@ -192,7 +192,7 @@ async def terminated_worker(script: Script, rt: Runtime, tmp: Path) -> None:
     env = worker_env(processed_log)
     args = ["--batch", batch_id, "--concurrency", str(CONCURRENCY)]
     stopped = holdings.worker("stopped", args, env, tmp)
-    async with holdings.started(stopped):
+    async with started(stopped):
 
         def slow_in_flight(table: Table) -> bool:
             return len(succeeded(table)) >= TERM_AFTER and any(
@@ -246,7 +246,7 @@ async def terminated_worker(script: Script, rt: Runtime, tmp: Path) -> None:
     )
 
     successor = holdings.worker("successor", ["--burst", *args], env, tmp)
-    async with holdings.started(successor):
+    async with started(successor):
         table = await finish(rt, batch_id, successor, names, FINISH_WAIT)
     check_equal(
         {r.attempts for r in table.values()}, {1}, "attempts (a released one not counted twice)"

@@ -29,7 +29,7 @@ SCRIPTS = REPO / "scripts" / "testing"
 REFUSING = "postgresql://postgres@127.0.0.1:1/nothing"
 EXPLODING = "tests.support.processors:exploding"
 ORDER = ["test_db_connection", "test_batch_create", "test_batch_process", "monitor_test"]
-ORDER.append("test_batch_e2e")
+ORDER += ["test_batch_e2e", "test_recovery", "test_db_outage"]
 
 
 def run(
@@ -273,6 +273,8 @@ def test_run_all_passes_on_sqlite_and_writes_the_report(tmp_path: Path) -> None:
         ("test_batch_process", "passed", 0),
         ("monitor_test", "passed", 0),
         ("test_batch_e2e", "passed", 0),
+        ("test_recovery", "passed", 0),
+        ("test_db_outage", "passed", 0),
     ]
     assert all(s["duration_seconds"] > 0 and s["log"] is None for s in report["scripts"])
     env = report["environment"]
@@ -293,8 +295,15 @@ def test_run_all_passes_on_sqlite_and_writes_the_report(tmp_path: Path) -> None:
     assert report["recommendations"][0] == "Every check passed."
     assert report["started_at"] <= report["finished_at"]
     markdown = report_md.read_text()
-    assert "**PASSED**: 5 passed, 0 failed, 0 not run" in markdown
+    assert "**PASSED**: 7 passed, 0 failed, 0 not run" in markdown
     assert "| 5 | `test_batch_e2e` | passed | 0 |" in markdown
+    assert {r["what"] for r in report["recovery"]} == {
+        "worker_killed",
+        "worker_terminated",
+        "database_outage",
+    }
+    assert "| worker killed | " in markdown and "| database outage | " in markdown
+    assert "Not applicable (SQLite: no server sessions" in markdown
     assert "| server version | SQLite 3." in markdown
     assert "processing, worker process (large batch over the API)" in markdown
     assert "## Logs of the failures" not in markdown
