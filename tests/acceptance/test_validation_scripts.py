@@ -240,13 +240,17 @@ def test_run_all_stops_at_the_first_failure_and_reports_it(tmp_path: Path) -> No
     assert report["status"] == "failed"
     statuses = [(s["name"], s["status"], s["exit_code"]) for s in report["scripts"]]
     assert statuses[0] == ("test_db_connection", "failed", 1)
-    assert {s for _, s, _ in statuses[1:]} == {"not run"} and len(statuses) == 5
+    assert {s for _, s, _ in statuses[1:]} == {"not run"} and len(statuses) == len(ORDER)
     first = report["scripts"][0]
     assert "Connection refused" in first["failure"] and "Connection refused" in first["log"]
     assert any("DOMAINBATCH_DATABASE_URL" in r for r in report["recommendations"])
     markdown = report_json.with_suffix(".md").read_text()
-    assert "**FAILED**: 0 passed, 1 failed, 4 not run" in markdown
+    assert "**FAILED**: 0 passed, 1 failed, 6 not run" in markdown
     assert "## Logs of the failures" in markdown and "Connection refused" in markdown
+    # The failure's ERROR lines are in the warnings and errors, with the script's name.
+    problems = report["warnings_and_errors"]
+    assert {p["script"] for p in problems} == {"test_db_connection"}
+    assert any("FAILED [step:" in p["text"] and p["level"] == "ERROR" for p in problems)
 
 
 @pytest.mark.slow

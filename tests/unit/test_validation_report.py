@@ -37,7 +37,7 @@ def line(level: str, message: str) -> str:
 def build(modules: Any, results: list[Any], env: dict[str, Any] | None = None) -> dict[str, Any]:
     moment = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
     built: dict[str, Any] = modules.report.build_report(
-        results, moment, moment, argparse.Namespace(keep_going=False)
+        results, moment, moment, argparse.Namespace(keep_going=False, sabotage=[])
     )
     if env is not None:  # the database the test pretends to have run on
         built["environment"].update(env)
