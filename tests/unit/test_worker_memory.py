@@ -120,6 +120,27 @@ async def test_cancel_ends_pending_domains_and_in_flight_ones_finish() -> None:
     assert await store.finalize(batch_id) is None  # cancelled stays cancelled
 
 
+async def test_what_would_go_back_to_pending_in_a_cancelled_batch_ends_cancelled() -> None:
+    """A retryable failure, an expired lease, a worker's release: nothing claims from an ended
+    batch, so each ends cancelled (the SQL stores: tests/integration/test_cancel_in_flight)."""
+    now = [0.0]
+    store = MemoryQueue(lease_seconds=10, clock=lambda: now[0])
+    batch_id = store.add_batch(["retried.test", "reaped.test", "released.test", "later.test"])
+    claims, _ = await store.claim(batch_id, "w", 3)
+    assert [c.domain for c in claims] == ["retried.test", "reaped.test", "released.test"]
+    retried, _, released = claims
+    assert await store.cancel(batch_id) == 1
+    await store.ack([Outcome(retried, error_code="timeout", retry_in=0.0)], "w")
+    await store.release([released], "w")
+    now[0] = 11.0
+    assert await store.reap() == {batch_id}
+    assert store.counts(batch_id) == {"cancelled": 4}
+    assert {(d.error_code, d.worker_id) for d in store.batches[batch_id].domains} == {
+        ("cancelled", None)
+    }
+    assert await store.finalize(batch_id) is None
+
+
 async def test_retry_reopens_a_batch_that_ends_again_with_a_new_event() -> None:
     store = MemoryQueue()
     batch_id = store.add_batch(["ok.test", "fail-1.test"], processor=SCRIPTED)

@@ -18,8 +18,9 @@ from domainbatch.core.status import (
     batch_ending,
 )
 from domainbatch.errors import ConflictError
-from domainbatch.storage.memory_batches import MemoryBatches, MemoryDomain
-from domainbatch.storage.queue import CANCELLED_MESSAGE, REAPED_MESSAGE
+from domainbatch.storage.cancellation import CANCELLED_MESSAGE
+from domainbatch.storage.memory_batches import MemoryBatch, MemoryBatches, MemoryDomain
+from domainbatch.storage.queue import REAPED_MESSAGE
 
 if TYPE_CHECKING:
     from domainbatch.core.queue import BatchStore
@@ -34,6 +35,17 @@ class MemoryQueue(MemoryBatches):
                 held = dom.status == DomainStatus.PROCESSING and dom.worker_id == worker_id
                 return dom if held and dom.attempts == claimed.attempt else None
         return None
+
+    def _requeue(self, batch: MemoryBatch, dom: MemoryDomain) -> None:
+        """Back to pending, unless the batch was cancelled meanwhile: nothing claims from an
+        ended batch, so the domain ends cancelled (the SQL stores: cancellation.py)."""
+        dom.status, dom.worker_id, dom.lease_expires_at = DomainStatus.PENDING, None, None
+        if batch.status == BatchStatus.CANCELLED:
+            self._cancel(dom)
+
+    def _cancel(self, dom: MemoryDomain) -> None:
+        dom.status, dom.finished_at = DomainStatus.CANCELLED, self.clock()
+        dom.error_code, dom.error_message = "cancelled", CANCELLED_MESSAGE
 
     # Transitions ------------------------------------------------------------------------------
     async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
@@ -83,12 +95,12 @@ class MemoryQueue(MemoryBatches):
                 if dom.status != DomainStatus.PROCESSING or not expired:
                     continue
                 touched.add(batch.id)
-                dom.worker_id, dom.lease_expires_at = None, None
                 if dom.attempts >= batch.max_attempts:
+                    dom.worker_id, dom.lease_expires_at = None, None
                     dom.status, dom.finished_at = DomainStatus.FAILED, now
                     dom.error_code, dom.error_message = "internal", REAPED_MESSAGE
                 else:
-                    dom.status = DomainStatus.PENDING
+                    self._requeue(batch, dom)
         return touched
 
     async def ack(self, outcomes: Sequence[Outcome], worker_id: str) -> set[str]:
@@ -102,8 +114,8 @@ class MemoryQueue(MemoryBatches):
             if o.error_code is None:
                 dom.status, dom.result, dom.finished_at = DomainStatus.SUCCEEDED, o.result, now
             elif o.retry_in is not None:
-                dom.status, dom.worker_id = DomainStatus.PENDING, None
                 dom.next_attempt_at = now + o.retry_in
+                self._requeue(self.batches[o.claimed.batch_id], dom)
             else:
                 dom.status, dom.finished_at = DomainStatus.FAILED, now
         return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
@@ -112,8 +124,8 @@ class MemoryQueue(MemoryBatches):
         for claimed in claims:
             dom = self._held(claimed, worker_id)
             if dom is not None:
-                dom.status, dom.worker_id, dom.lease_expires_at = DomainStatus.PENDING, None, None
                 dom.attempts -= 1
+                self._requeue(self.batches[claimed.batch_id], dom)
 
     async def finalize(self, batch_id: str) -> str | None:
         batch = self.batches.get(batch_id)
@@ -131,13 +143,12 @@ class MemoryQueue(MemoryBatches):
         batch = self._batch(batch_id, tenant_id)
         if batch.status not in ACTIVE_BATCH:
             raise ConflictError(f"batch {batch_id} is already {batch.status}")
-        now, cancelled = self.clock(), 0
+        cancelled = 0
         for dom in batch.domains:
             if dom.status == DomainStatus.PENDING:
-                dom.status, dom.finished_at = DomainStatus.CANCELLED, now
-                dom.error_code, dom.error_message = "cancelled", CANCELLED_MESSAGE
+                self._cancel(dom)
                 cancelled += 1
-        batch.status, batch.finished_at = BatchStatus.CANCELLED, now
+        batch.status, batch.finished_at = BatchStatus.CANCELLED, self.clock()
         self.events.append((BatchEvent.CANCELLED, batch_id))
         return cancelled
 

@@ -21,6 +21,7 @@ from domainbatch.core.status import DomainStatus
 from domainbatch.errors import StorageError
 from domainbatch.storage.batches import status_report
 from domainbatch.storage.bulk import copy_domains
+from domainbatch.storage.cancellation import CANCELLED_MESSAGE
 from domainbatch.storage.queue import SqlQueue
 from domainbatch.storage.tables import PG_EPOCH_NOW
 
@@ -41,6 +42,16 @@ def queries() -> dict[str, str]:
         ).replace("{epoch_now}", PG_EPOCH_NOW)
         for name, body in zip(named[::2], named[1::2], strict=True)
     }
+
+
+@cache
+def ack_query(with_retries: bool) -> str:
+    """The ``ack`` statement on its outcomes: as sent, or with the retries that landed in a
+    cancelled batch made cancelled (see ``outcomes_with_retries`` in queries.sql)."""
+    named = queries()
+    return named["ack"].replace(
+        "{outcomes}", named["outcomes_with_retries" if with_retries else "outcomes"]
+    )
 
 
 class PostgresQueue(SqlQueue):
@@ -89,7 +100,7 @@ class PostgresQueue(SqlQueue):
         return [Claimed(id_, batch_id, domain, attempt) for id_, domain, attempt in rows], started
 
     async def ack(self, outcomes: Sequence[Outcome], worker_id: str) -> set[str]:
-        rows = []
+        rows, retries = [], False
         for o in sorted(outcomes, key=lambda o: o.claimed.id):  # a fixed row-lock order
             row: dict[str, Any] = {"i": o.claimed.id, "a": o.claimed.attempt}
             if o.error_code is None:
@@ -103,12 +114,15 @@ class PostgresQueue(SqlQueue):
                 if o.retry_in is not None:
                     row["s"] = DomainStatus.PENDING.value
                     row["d"] = float(o.retry_in)
+                    retries = True
                 else:
                     row["s"] = DomainStatus.FAILED.value
             rows.append(row)
         params = {"payload": orjson.dumps(rows).decode(), "worker": worker_id, "shard": self.shard}
+        if retries:
+            params["cancelled"] = CANCELLED_MESSAGE
         async with self.db.autocommit() as driver, driver.cursor() as cur:
-            await cur.execute(queries()["ack"], params)
+            await cur.execute(ack_query(retries), params)
         return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
 
     async def status(self, batch_id: str, *, tenant_id: str | None = None) -> BatchReport:

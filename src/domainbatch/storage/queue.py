@@ -27,7 +27,6 @@ from domainbatch.core.status import (
     DomainStatus,
     batch_ending,
 )
-from domainbatch.errors import ConflictError
 from domainbatch.storage import counters, pages
 from domainbatch.storage.batches import (
     batch_ids,
@@ -36,6 +35,7 @@ from domainbatch.storage.batches import (
     get_batch_row,
     iter_domains,
 )
+from domainbatch.storage.cancellation import cancel_batch, cancel_stragglers
 from domainbatch.storage.counters import Tally
 from domainbatch.storage.creation import Load, create_batch
 from domainbatch.storage.database import Database
@@ -45,7 +45,6 @@ from domainbatch.storage.tables import batches as b
 from domainbatch.storage.tables import epoch_now
 
 REAPED_MESSAGE = "the worker processing this domain stopped; no attempts left"
-CANCELLED_MESSAGE = "the batch was cancelled"
 
 
 def attempt_guard() -> Any:
@@ -182,7 +181,9 @@ class SqlQueue:
 
     async def reap(self) -> set[str]:
         """A domain whose attempts are spent fails with ``internal`` instead of looping
-        forever on something that kills its worker."""
+        forever on something that kills its worker. The sweep also ends what went back to
+        pending in a cancelled batch (this reap's own, or a straggler of a race with the
+        cancel: see cancellation.py)."""
         expired = and_(d.c.status == DomainStatus.PROCESSING, d.c.lease_expires_at < epoch_now())
         spent = d.c.attempts >= (
             select(b.c.max_attempts).where(b.c.id == d.c.batch_id).scalar_subquery()
@@ -206,8 +207,9 @@ class SqlQueue:
             for row in rows:
                 new = counters.key(row.batch_id, row.status, row.error_code)
                 tally.move(row.batch_id, DomainStatus.PROCESSING, new)
+            cancelled = await cancel_stragglers(conn, tally)
             await counters.apply(conn, tally, self.shard)
-        return {row.batch_id for row in rows}
+        return {row.batch_id for row in rows} | cancelled
 
     async def release(self, claims: Iterable[Claimed], worker_id: str) -> None:
         by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -232,6 +234,7 @@ class SqlQueue:
             for batch_id, params in by_batch.items():
                 moved = (await conn.execute(stmt, params)).rowcount
                 tally.move(batch_id, DomainStatus.PROCESSING, DomainStatus.PENDING, moved)
+            await cancel_stragglers(conn, tally, by_batch)  # no pending in a cancelled batch
             await counters.apply(conn, tally, self.shard)
 
     async def finalize(self, batch_id: str) -> str | None:
@@ -256,30 +259,7 @@ class SqlQueue:
 
     async def cancel(self, batch_id: str, *, tenant_id: str | None = None) -> int:
         async with self.db.transaction() as conn:
-            row = await get_batch_row(conn, batch_id, tenant_id=tenant_id)
-            if row.status not in ACTIVE_BATCH:
-                raise ConflictError(f"batch {batch_id} is already {row.status}")
-            result = await conn.execute(
-                update(d)
-                .where(d.c.batch_id == batch_id, d.c.status == DomainStatus.PENDING)
-                .values(
-                    status=DomainStatus.CANCELLED,
-                    error_code="cancelled",
-                    error_message=CANCELLED_MESSAGE,
-                    finished_at=epoch_now(),
-                )
-            )
-            tally = Tally()
-            tally.move(batch_id, DomainStatus.PENDING, DomainStatus.CANCELLED, result.rowcount)
-            await counters.apply(conn, tally, self.shard)
-            ended = await conn.execute(
-                update(b)
-                .where(b.c.id == batch_id, b.c.status.in_(ACTIVE_BATCH))
-                .values(status=BatchStatus.CANCELLED, finished_at=epoch_now())
-            )
-            if ended.rowcount == 1:
-                await enqueue_event(conn, batch_id, BatchEvent.CANCELLED)
-        return int(result.rowcount)
+            return await cancel_batch(conn, batch_id, tenant_id=tenant_id, shard=self.shard)
 
     async def retry_failed(self, batch_id: str, *, tenant_id: str | None = None) -> int:
         """A reopened batch ends again later, and that second ending is a new event. The time

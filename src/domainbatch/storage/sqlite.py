@@ -17,6 +17,7 @@ from domainbatch.core.queue import Claimed, Outcome
 from domainbatch.core.status import DomainStatus
 from domainbatch.storage import counters
 from domainbatch.storage.batches import status_report
+from domainbatch.storage.cancellation import cancel_stragglers
 from domainbatch.storage.counters import Key, Tally
 from domainbatch.storage.creation import OnInvalid, Take, storable
 from domainbatch.storage.queue import SqlQueue, attempt_guard
@@ -154,6 +155,7 @@ class SqliteQueue(SqlQueue):
         # One executemany per (batch, new counter key): its row count is exactly how many
         # domains moved there (late acks match no row and count for nothing).
         groups: dict[tuple[Any, Key], list[dict[str, Any]]] = defaultdict(list)
+        retried: set[str] = set()
         for o in outcomes:
             params: dict[str, Any] = {
                 "b_id": o.claimed.id,
@@ -169,6 +171,7 @@ class SqliteQueue(SqlQueue):
             if o.retry_in is not None:
                 target = counters.key(batch_id, DomainStatus.PENDING)
                 groups[(_RETRY, target)].append({**params, "b_delay": o.retry_in})
+                retried.add(batch_id)
             else:
                 target = counters.key(batch_id, DomainStatus.FAILED, o.error_code)
                 groups[(_FAIL, target)].append(params)
@@ -177,6 +180,8 @@ class SqliteQueue(SqlQueue):
             for (stmt, target), params_list in groups.items():
                 moved = (await conn.execute(stmt, params_list)).rowcount
                 tally.move(target[0], DomainStatus.PROCESSING, target, moved)
+            if retried:  # a retry in a batch cancelled meanwhile ends cancelled
+                await cancel_stragglers(conn, tally, retried)
             await counters.apply(conn, tally, self.shard)
         return {o.claimed.batch_id for o in outcomes if o.retry_in is None}
 
