@@ -4,11 +4,14 @@
 Processes batches with the library's worker, in this process and restricted to this script's
 batches, against the repository's local test web (HTTP, HTTPS with its own CA, DNS, all on
 127.0.0.1; never the internet): a single domain, several domains, only invalid entries, a mix
-of good, failing and invalid domains, a batch where nothing succeeds, and 200 domains for a
-throughput figure. Checks that background processing ran without errors (no error logged, no
-``internal`` outcome, nothing released), that each batch went ``pending`` -> ``processing`` ->
-``completed`` (``failed`` when nothing succeeded or every entry was invalid), and every
-domain's status, error code and attempts.
+of good, failing and invalid domains, a batch where nothing succeeds, network failures (a
+reset; a certificate for another name and an expired one, without usable plain http; a bad
+certificate that falls back to http; connections refused, the fetcher aimed at a port where
+nothing listens), and 200 domains for a throughput figure. Checks that background processing
+ran without errors (no error logged, no ``internal`` outcome, nothing released), that each
+batch went ``pending`` -> ``processing`` -> ``completed`` (``failed`` when nothing succeeded or
+every entry was invalid), and every domain's status, error code, attempts (a reset or a refusal
+is transient: tried twice; a certificate failure once) and error message.
 
     python scripts/testing/test_batch_process.py [--verbose] [--processor NAME]
 
@@ -56,7 +59,11 @@ class Case:
     expected: dict[str, tuple[str, str | None]]  # input -> (domain status, error code)
     final: str
     attempts: dict[str, int] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)  # input -> part of its error message
     see_processing: bool = False  # long enough that polling must catch it processing
+    # The fetcher aimed at the test web's closed port (bound, never listening) for https and
+    # http alike: every connection is refused.
+    closed_ports: bool = False
 
 
 CASES = [
@@ -94,6 +101,31 @@ CASES = [
         "nothing succeeds",
         {"notfound.test": ("failed", "http_status"), "nx-gone.example": ("failed", "dns_nxdomain")},
         "failed",
+    ),
+    Case(
+        "network failures: a reset, bad certificates, a fallback to http",
+        {
+            "reset.test": ("failed", "connect_error"),
+            "badcert-only.test": ("failed", "tls_error"),
+            "expired.test": ("failed", "tls_error"),
+            "badcert.test": OK,  # the certificate is refused, plain http answers
+        },
+        "completed",
+        # A reset is transient: tried max_attempts times; a refused certificate is final.
+        attempts={"reset.test": MAX_ATTEMPTS, "badcert-only.test": 1, "expired.test": 1},
+        messages={
+            "reset.test": "reset",
+            "badcert-only.test": "not valid for 'badcert-only.test'",
+            "expired.test": "expired",
+        },
+    ),
+    Case(
+        "network failures: connections refused",
+        {"plain.test": ("failed", "connect_error")},
+        "failed",
+        attempts={"plain.test": MAX_ATTEMPTS},  # refused is transient
+        messages={"plain.test": "connection refused"},
+        closed_ports=True,
     ),
 ]
 
@@ -146,6 +178,12 @@ async def process_case(script: Script, rt: Runtime, processor: str, case: Case) 
         )
         if raw in case.attempts:
             check_equal(row.attempts, case.attempts[raw], f"{raw}: attempts")
+        if raw in case.messages:
+            check(
+                case.messages[raw] in (row.error_message or ""),
+                f"{raw}: the error message says {case.messages[raw]!r}",
+                str(row.error_message),
+            )
         if status == "succeeded":
             check_result(raw, row.result)
 
@@ -199,6 +237,9 @@ def check_result(raw: str, result: Mapping[str, Any] | None) -> None:
     if raw.lower() == "wordpress.test":
         names = {t["name"] for t in extracted.get("technologies", [])}
         check("WordPress" in names, f"{raw}: WordPress is recognised", str(sorted(names)))
+    if raw == "badcert.test":  # its certificate refused, the page fetched over plain http
+        check_equal((result.get("https_error") or {}).get("code"), "tls_error", f"{raw}: https")
+        check_equal(str(result.get("final_url")).split(":")[0], "http", f"{raw}: scheme fetched")
     if raw == "shop.test":
         check(
             str(result.get("final_url", "")).startswith("https://www.shop.test"),
@@ -239,7 +280,13 @@ async def body(script: Script) -> None:
         async with runtime(settings) as rt:
             for case in CASES:
                 with step(case.title):
-                    await process_case(script, rt, processor, case)
+                    if case.closed_ports:
+                        closed = web.closed_port
+                        refusing = settings.with_overrides(http_port=closed, https_port=closed)
+                        async with runtime(refusing) as refused_rt:
+                            await process_case(script, refused_rt, processor, case)
+                    else:
+                        await process_case(script, rt, processor, case)
             with step("200 domains: throughput"):
                 await throughput(script, rt, processor)
     metric("process_peak_rss_mb", peak_rss_mb() or 0.0, "MB")

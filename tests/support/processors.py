@@ -3,15 +3,19 @@
 Their behaviour depends only on the domain name, so every worker process agrees:
 ``fail-*`` fails for good, ``flaky-*`` fails transiently on its first attempt (recorded in a
 file per domain), ``boom-*`` raises a bug, ``slow-*`` sleeps, anything else succeeds.
-``exploding`` raises a bug on every domain: a broken deployment, for the validation scripts'
-negative tests. ``hostile`` exits, interrupts or quotes the settings: the trust-boundary tests.
+Negative tests of the validation scripts use broken deployments: ``exploding`` raises a bug on
+every domain; ``insecure`` is the homepage processor with certificate verification off;
+``leaky`` is the homepage processor keeping memory at a steady rate (a leaking worker).
+``hostile`` exits, interrupts or quotes the settings: the trust-boundary tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import sys
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domainbatch.errors import DomainProcessingError
 from domainbatch.processors.homepage import HomepageOptions
+from domainbatch.processors.homepage import build as homepage
 from domainbatch.processors.registry import Processor, declare_options
 from domainbatch.settings import Settings
 
@@ -70,6 +75,51 @@ async def _explode(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
 @asynccontextmanager
 async def exploding(settings: Settings) -> AsyncIterator[Processor]:
     yield _explode
+
+
+class LeakyOptions(HomepageOptions):
+    leak_mb_per_minute: float = 0
+
+
+@declare_options(LeakyOptions)
+@asynccontextmanager
+async def leaky(settings: Settings) -> AsyncIterator[Processor]:
+    """The homepage processor, keeping ``leak_mb_per_minute`` MB for every minute since its
+    first domain (a steady rate whatever the throughput); the other options are the homepage
+    processor's."""
+    kept: list[bytes] = []
+    held = 0
+    started: float | None = None
+    last: tuple[Mapping[str, Any], dict[str, Any]] | None = None
+
+    async with homepage(settings) as process:
+
+        async def leak(domain: str, options: Mapping[str, Any]) -> dict[str, Any]:
+            nonlocal held, started, last
+            now = time.monotonic()
+            started = now if started is None else started
+            owed = int(float(options.get("leak_mb_per_minute", 0)) * 2**20 * (now - started) / 60)
+            if owed > held:
+                # Written bytes, not bytearray(n): zeroed pages may stay unmapped, off the RSS.
+                kept.append(b"\x01" * (owed - held))
+                held = owed
+            # The same object for a whole batch, as the worker passes it: parsed once by homepage.
+            if last is None or last[0] is not options:
+                rest = {k: v for k, v in options.items() if k != "leak_mb_per_minute"}
+                last = (options, rest)
+            return await process(domain, last[1])
+
+        yield leak
+
+
+@declare_options(HomepageOptions)
+@asynccontextmanager
+async def insecure(settings: Settings) -> AsyncIterator[Processor]:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    async with homepage(settings, ssl_context=context) as process:
+        yield process
 
 
 @asynccontextmanager
