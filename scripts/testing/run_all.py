@@ -55,6 +55,7 @@ SABOTAGE: dict[str, tuple[str, list[str], dict[str, str]]] = {
     "outage": ("test_db_outage", ["--never-restore", "--deadline", "15"], {}),
     "webhook": ("test_batch_e2e", ["--bad-webhook-secret"], {}),
     "pooler": ("test_db_connection", [], {"DOMAINBATCH_POOLER_MODE": "direct"}),
+    "leak": ("soak_test", ["--leak-mb-per-min", "60"], {}),
 }
 
 
@@ -159,7 +160,7 @@ def main() -> int:
         choices=sorted(SABOTAGE),
         help="A negative control: run its script with a deliberate fault (the run must fail): "
         + "; ".join(f"{k}: {v[0]} {' '.join(v[1])}".rstrip() for k, v in SABOTAGE.items())
-        + " (pooler: POOLER_MODE=direct, fails on a PgBouncer).",
+        + " (pooler: POOLER_MODE=direct, fails on a PgBouncer; leak needs --soak).",
     )
     args = parser.parse_args()
     if args.soak is not None and not 0 < args.soak <= 24 * 60:

@@ -244,6 +244,7 @@ async def body(script: Script) -> None:
         if worker.peak_rss_mb is not None:
             metric("soak_worker_peak_rss_mb", worker.peak_rss_mb, "MB")
         bound = bound_for(minutes)
+        metric("soak_rss_slope_bound_mb_per_min", bound, "MB/min")
         check(
             slope <= bound,
             "the worker's memory stays flat",
