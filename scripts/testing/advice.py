@@ -10,6 +10,32 @@ from outcome import Result
 
 HINTS = [
     (
+        re.compile(r"never reclaimed", re.I),
+        "A dead worker's domains were not taken back: every worker's sweep reclaims expired "
+        "leases (every half LEASE_SECONDS); check that all workers run this domainbatch and "
+        "that their sweep runs (a worker log without sweep errors).",
+    ),
+    (
+        re.compile(r"stayed unreachable|stays alive during the outage", re.I),
+        "A worker did not ride out a database outage: it must stay alive and resume by itself "
+        "when the database (or its pooler) comes back; its log says what it did meanwhile.",
+    ),
+    (
+        re.compile(r"RSS grew", re.I),
+        "The worker's memory grows while it works: a leak (in a processor, a cache without a "
+        "bound); run the soak longer (--soak 30) to confirm, and profile the worker.",
+    ),
+    (
+        re.compile(r"webhook signature", re.I),
+        "Webhook signatures do not verify: a receiver must compute the HMAC-SHA256 of "
+        "'<timestamp>.<body>' with the batch's secret (see the README's Webhooks).",
+    ),
+    (
+        re.compile(r"run in a pooler mode", re.I),
+        "A pooler answers in front of Postgres, but the processes run as if connected directly: "
+        "leave DOMAINBATCH_POOLER_MODE at auto, or set it to transaction.",
+    ),
+    (
         re.compile(
             r"refused|could not connect|connection failed|unable to open database|"
             r"name or service not known|timeout expired",
@@ -52,12 +78,12 @@ def recommendations(results: list[Result], env: dict[str, Any]) -> list[str]:
         if result.status in ("failed", "timed out"):
             where = f" (step: {result.failed_step})" if result.failed_step else ""
             found.append(f"`{result.name}` {result.status}{where}: {result.failure}")
-            text = f"{result.failure}\n{result.log or ''}"
-            for pattern, hint in HINTS:
-                if pattern.search(result.failure or "") or pattern.search(text[-3000:]):
-                    if hint not in found:
-                        found.append(hint)
-                    break
+            # The reason names the cause best; the log's tail only when the reason does not.
+            failure, tail = result.failure or "", (result.log or "")[-3000:]
+            hint = next((h for p, h in HINTS if p.search(failure)), None)
+            hint = hint or next((h for p, h in HINTS if p.search(tail)), None)
+            if hint is not None and hint not in found:
+                found.append(hint)
     skipped = [r.name for r in results if r.status == "not run"]
     if skipped:
         found.append(

@@ -171,3 +171,13 @@ def test_soak_curve_and_slope(modules: Any) -> None:
     markdown = modules.report.markdown(built)
     assert "RSS slope: **+14.50 MB/min** (bound 2 MB/min)" in markdown
     assert "| 2 | 95.0 |" in markdown
+
+
+def test_the_failure_reason_picks_the_hint_before_the_log(modules: Any) -> None:
+    result = modules.outcome.Result("test_recovery", status="failed")
+    result.failure = "8 domains held by the killed worker were never reclaimed (lease 3 s)"
+    result.log = "worker: lost the database: Connection refused\n" * 3  # the log says "refused"
+    advice = build(modules, [result])["recommendations"]
+    assert advice[0].startswith("`test_recovery` failed: 8 domains held")
+    assert advice[1].startswith("A dead worker's domains were not taken back")
+    assert not any("not reachable" in a for a in advice)
