@@ -39,6 +39,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(1, str(REPO))
 
 from pydantic import ValidationError  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from tests.support.processes import peak_rss_bytes  # noqa: E402
 
 from domainbatch.core.models import BatchReport  # noqa: E402
@@ -183,6 +184,12 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     does; Postgres must already be at the newest revision)."""
     async with open_runtime(settings) as rt:
         await require_schema(rt)
+        # What this process runs with, known once its engine has connected (POOLER_MODE=auto
+        # decides then; the schema read above goes through Alembic's own engine): the
+        # report's environment takes it from here when test_db_connection did not run.
+        async with rt.db.connect() as conn:
+            await conn.scalar(text("SELECT 1"))
+        fact("pooler_mode", rt.db.pooler_mode)
         yield rt
 
 

@@ -44,7 +44,10 @@ def pooler_compliance(results: list[Result], env: dict[str, Any]) -> dict[str, A
             }
         )
     measured = [c for c in checks if c["found"] is not None]
-    if len(measured) < len(checks):
+    ran = any(r.name == "test_db_connection" and r.status != "not run" for r in results)
+    if not ran:
+        verdict = "not measured: test_db_connection did not run"
+    elif len(measured) < len(checks):
         verdict = "incomplete: test_db_connection did not get that far"
     elif any(c["found"] for c in measured):
         verdict = "not compliant: session state reached the server"

@@ -149,6 +149,9 @@ def test_compliance_not_measured_and_not_applicable(modules: Any) -> None:
     table = build(modules, [result], env)["pooler_compliance"]
     assert table["verdict"].startswith("incomplete")
     assert table["checks"][2]["found"] is None
+    other = modules.outcome.Result("test_batch_create", status="passed")
+    table = build(modules, [other], env)["pooler_compliance"]
+    assert table["verdict"] == "not measured: test_db_connection did not run"
     sqlite = build(modules, [result], {"database": "sqlite"})["pooler_compliance"]
     assert sqlite["applicable"] is False
 
