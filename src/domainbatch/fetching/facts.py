@@ -86,13 +86,18 @@ class Visit:
 
 @dataclass
 class FetchTimer:
-    """Per-fetch timings in seconds; aiohttp trace callbacks add to it across redirect hops."""
+    """Per-fetch timings in seconds; aiohttp trace callbacks add to it across redirect hops.
+    They measure the site: ``queued`` (waits for our own connection slots) is left out."""
 
     started: float = field(default_factory=time.perf_counter)
+    queued: float = 0.0
     dns: float = 0.0
     connect: float = 0.0
     first_byte: float | None = None
     _marks: dict[str, float] = field(default_factory=dict)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started - self.queued
 
     def mark(self, name: str) -> None:
         self._marks[name] = time.perf_counter()

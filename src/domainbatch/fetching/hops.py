@@ -41,6 +41,14 @@ def redirect_target(url: URL, response: aiohttp.ClientResponse) -> URL | None:
     return target.with_fragment(None)
 
 
+def check_redirects(count: int, limit: int, url: URL, target: URL) -> None:
+    """Refuse the redirect from ``url`` to ``target``, the ``count``-th, beyond ``limit``."""
+    if count > limit:
+        raise DomainProcessingError(
+            "too_many_redirects", f"more than {limit} redirects (last: {url} -> {target})"
+        )
+
+
 def remember_cookies(
     jar: dict[str, dict[str, str]], url: URL, response: aiohttp.ClientResponse
 ) -> None:

@@ -29,12 +29,14 @@ from domainbatch.fetching.hops import (
     CHUNK_BYTES,
     check_body,
     check_final_response,
+    check_redirects,
     origin_url,
     read_body,
     redirect_target,
     remember_cookies,
 )
 from domainbatch.fetching.lookup import GuardedResolver
+from domainbatch.fetching.slots import Budget, ConnectionSlots
 from domainbatch.fetching.translate import (
     CONNECTION_CODES,
     ConnectFailure,
@@ -100,15 +102,15 @@ class Fetcher:
         self._aiohttp_resolver = AiohttpResolver(self._resolver)
         self._ssl = ssl_context or ssl.create_default_context(cafile=ca_file)
         self._session: aiohttp.ClientSession | None = None
+        self._slots = ConnectionSlots(settings.http_connection_limit, settings.http_limit_per_host)
 
     async def __aenter__(self) -> Fetcher:
         settings = self.settings
         connector = aiohttp.TCPConnector(
-            limit=settings.http_connection_limit,
-            # Keyed by (host name, port, scheme), not by address: it spares one site that many
-            # domains redirect to (a parking or hosting provider's www host), not one server
-            # behind many names. Time spent waiting for a slot counts against total_timeout.
-            limit_per_host=settings.http_limit_per_host,
+            # No limits here: ``self._slots`` holds them, so a wait for a slot is ours to keep
+            # out of a domain's timeouts (see fetching.slots).
+            limit=0,
+            limit_per_host=0,
             resolver=self._aiohttp_resolver,
             # Our resolver caches; aiohttp's cache would hide DNS timings and override changes.
             use_dns_cache=False,
@@ -171,22 +173,24 @@ class Fetcher:
         limits = limits or self.limits
         timer = timer or FetchTimer()
         try:
-            async with asyncio.timeout(limits.total_timeout):
-                return await self._fetch(domain, limits, timer)
+            async with asyncio.timeout(limits.total_timeout) as deadline:
+                return await self._fetch(domain, limits, timer, Budget(deadline))
         except TimeoutError as exc:
             raise DomainProcessingError(
                 "timeout", f"{domain}: no complete response within {limits.total_timeout:g} s"
             ) from exc
 
-    async def _fetch(self, domain: str, limits: FetchLimits, timer: FetchTimer) -> FetchResult:
+    async def _fetch(
+        self, domain: str, limits: FetchLimits, timer: FetchTimer, budget: Budget
+    ) -> FetchResult:
         https_url = origin_url("https", domain, self.settings.https_port)
         try:
-            return await self._follow(https_url, limits, timer)
+            return await self._follow(https_url, limits, timer, budget)
         except ConnectFailure as failure:
             https_error = failure.error
         http_url = origin_url("http", domain, self.settings.http_port)
         try:
-            result = await self._follow(http_url, limits, timer)
+            result = await self._follow(http_url, limits, timer, budget)
         except ConnectFailure as failure:
             raise fallback_failed(https_error, failure.error) from failure.__cause__
         except DomainProcessingError as error:
@@ -196,7 +200,9 @@ class Fetcher:
         result.https_error = {"code": https_error.code, "message": https_error.message}
         return result
 
-    async def _follow(self, start: URL, limits: FetchLimits, timer: FetchTimer) -> FetchResult:
+    async def _follow(
+        self, start: URL, limits: FetchLimits, timer: FetchTimer, budget: Budget
+    ) -> FetchResult:
         chain = _Chain()
         url = start
         while True:
@@ -208,23 +214,21 @@ class Fetcher:
                     f"redirect loop: {url} revisited after {len(chain.redirects)} redirects",
                 )
             chain.visited.add(state)
-            hop = await self._send(url, limits, timer, cookies, first=not chain.redirects)
-            response = hop.response
-            try:
-                remember_cookies(chain.cookies, url, response)
-                target = redirect_target(url, response)
-                if target is None:
-                    return await self._finish(start, url, hop, chain, limits, timer)
-                chain.redirects.append(
-                    {"url": str(url), "status": response.status, "location": str(target)}
-                )
-                if len(chain.redirects) > limits.max_redirects:
-                    raise DomainProcessingError(
-                        "too_many_redirects",
-                        f"more than {limits.max_redirects} redirects (last: {url} -> {target})",
+            async with self._slots.hold(url, budget) as waited:
+                timer.queued += waited
+                hop = await self._send(url, limits, timer, cookies, first=not chain.redirects)
+                response = hop.response
+                try:
+                    remember_cookies(chain.cookies, url, response)
+                    target = redirect_target(url, response)
+                    if target is None:
+                        return await self._finish(start, url, hop, chain, limits, timer)
+                    chain.redirects.append(
+                        {"url": str(url), "status": response.status, "location": str(target)}
                     )
-            finally:
-                response.release()
+                    check_redirects(len(chain.redirects), limits.max_redirects, url, target)
+                finally:
+                    response.release()
             url = target
 
     async def _send(
@@ -254,7 +258,7 @@ class Fetcher:
             raise error from exc
         finally:
             current_host.reset(token)
-        timer.first_byte = time.perf_counter() - timer.started
+        timer.first_byte = timer.elapsed()
         facts = response if isinstance(response, FactsResponse) else None
         address = facts.peer_address if facts else None
         # Defence in depth: the socket factory refused blocked addresses before connecting;
@@ -290,5 +294,5 @@ class Fetcher:
             content_type=content_type,
             remote_address=hop.address,
             tls=hop.tls,
-            timings=timer.as_ms(time.perf_counter() - timer.started),
+            timings=timer.as_ms(timer.elapsed()),
         )
