@@ -118,6 +118,20 @@ def recommendations(results: list[Result], env: dict[str, Any]) -> list[str]:
             f"TASK_TIMEOUT ({task:g} s) is below TOTAL_TIMEOUT ({fetch:g} s): slow fetches are "
             "cut by the task limit before their own."
         )
+    elif isinstance(task, int | float) and isinstance(fetch, int | float):
+        # A domain waiting for one of the worker's connections is not timed by TOTAL_TIMEOUT
+        # but is by TASK_TIMEOUT: behind hung hosts it may wait for several fetches ahead of it.
+        wait = (
+            fetch
+            * int(settings.get("concurrency") or 0)
+            / int(settings.get("http_connection_limit") or 1)
+        )
+        if task < wait:
+            found.append(
+                f"TASK_TIMEOUT ({task:g} s) is below TOTAL_TIMEOUT x CONCURRENCY / "
+                f"HTTP_CONNECTION_LIMIT ({wait:g} s): behind hung hosts holding every "
+                "connection, healthy domains waiting for one may be cut by the task limit."
+            )
     for name in ("monitor_status_latency_ms_p95", "e2e_status_latency_ms_p95"):
         value = metric_value(results, name)
         if value is not None and value > 250:

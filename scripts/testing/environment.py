@@ -20,6 +20,7 @@ REPORTED_SETTINGS = [
     "db_pool_size",
     "db_max_overflow",
     "concurrency",
+    "http_connection_limit",
     "claim_size",
     "lease_seconds",
     "max_attempts",

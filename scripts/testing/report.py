@@ -101,7 +101,8 @@ def markdown(report: dict[str, Any]) -> str:
     ):
         if key in env:
             value = cell(env[key])
-            if key == "pooler_mode" and settings.get("pooler_mode") == "auto":
+            auto = settings.get("pooler_mode") == "auto" and env.get("database") != "sqlite"
+            if key == "pooler_mode" and auto:
                 value += " (detected: POOLER_MODE=auto)"
             out.append(f"| {key.replace('_', ' ')} | {value} |")
     if settings:

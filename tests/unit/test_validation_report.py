@@ -21,11 +21,12 @@ def modules() -> Iterator[Any]:
     """The runner's modules, imported as run_all.py imports them (its folder on sys.path)."""
     sys.path.insert(0, str(SCRIPTS))
     try:
+        import advice
         import evidence
         import outcome
         import report
 
-        yield argparse.Namespace(evidence=evidence, outcome=outcome, report=report)
+        yield argparse.Namespace(advice=advice, evidence=evidence, outcome=outcome, report=report)
     finally:
         sys.path.remove(str(SCRIPTS))
 
@@ -184,3 +185,14 @@ def test_the_failure_reason_picks_the_hint_before_the_log(modules: Any) -> None:
     assert advice[0].startswith("`test_recovery` failed: 8 domains held")
     assert advice[1].startswith("A dead worker's domains were not taken back")
     assert not any("not reachable" in a for a in advice)
+
+
+def test_a_task_limit_below_the_worst_connection_wait_is_flagged(modules: Any) -> None:
+    result = modules.outcome.Result("test_batch_create", status="passed")
+    settings = {"task_timeout": 60.0, "total_timeout": 15.0, "http_connection_limit": 100}
+    flagged = []
+    for concurrency in (32, 500):
+        env = {"settings": {**settings, "concurrency": concurrency}}
+        advice = modules.advice.recommendations([result], env)
+        flagged.append(any("below TOTAL_TIMEOUT x CONCURRENCY" in a for a in advice))
+    assert flagged == [False, True]  # 15 x 500 / 100 = 75 s > 60 s
