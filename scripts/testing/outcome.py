@@ -20,7 +20,9 @@ COMPLIANCE = re.compile(
     r"\bCOMPLIANCE (?P<name>[A-Za-z0-9_]+)=(?P<count>\d+) connections=(?P<n>\d+)"
 )
 SOAK = re.compile(rf"\bSOAK minute=(?P<minute>{NUMBER}) rss_mb=(?P<rss>{NUMBER})")
-FAILED = re.compile(r"\bFAILED( \[step: (?P<step>.*?)\])?: (?P<reason>.*)$")
+# common._failed's line, as the script's logger writes it (not any "FAILED:" in a message, such as
+# an enum's repr "<BatchEvent.FAILED: 'batch.failed'>").
+FAILED = re.compile(r"\sERROR\s+validate: FAILED( \[step: (?P<step>.*?)\])?: (?P<reason>.*)$")
 # A log line of the scripts' format (common.LOG_FORMAT: time, level, logger), a child's log line
 # relayed in it, a Python warning ("x.py:3: DeprecationWarning: ...") or a traceback's head.
 LEVEL = re.compile(r"^\S+ (?P<level>WARNING|ERROR|CRITICAL)\s")

@@ -119,7 +119,9 @@ def run_script(name: str, args: argparse.Namespace) -> Result:
         result.failure = f"did not finish within {timeout:g} s"
     else:
         result.status = "passed" if proc.returncode == 0 else "failed"
-    if result.status != "passed":
+    if result.status == "passed":
+        result.failure = result.failed_step = None
+    else:
         result.log = "\n".join(lines)
         if result.failure is None:
             result.failure = f"exit status {proc.returncode} (see the log)"

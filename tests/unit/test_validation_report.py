@@ -196,3 +196,17 @@ def test_a_task_limit_below_the_worst_connection_wait_is_flagged(modules: Any) -
         advice = modules.advice.recommendations([result], env)
         flagged.append(any("below TOTAL_TIMEOUT x CONCURRENCY" in a for a in advice))
     assert flagged == [False, True]  # 15 x 500 / 100 = 75 s > 60 s
+
+
+def test_only_the_scripts_own_failed_line_is_its_failure(modules: Any) -> None:
+    result = modules.outcome.Result("test_batch_process")
+    result.read(
+        [
+            line("INFO", "batch x: failed; events [<BatchEvent.FAILED: 'batch.failed'>]"),
+            line("ERROR", "FAILED [step: a mix]: plain.test: outcome: expected succeeded"),
+        ]
+    )
+    assert (result.failed_step, result.failure) == (
+        "a mix",
+        "plain.test: outcome: expected succeeded",
+    )
