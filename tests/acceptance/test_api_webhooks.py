@@ -28,8 +28,9 @@ class Receiver:
     """An HTTP receiver on 127.0.0.1 that answers 503 to the first ``failures`` attempts of
     every delivery, then 200, and records everything it was sent."""
 
-    def __init__(self, failures: int = 2) -> None:
+    def __init__(self, failures: int = 2, delay: float = 0.0) -> None:
         self.failures = failures
+        self.delay = delay  # seconds before each answer, after recording what was sent
         self.attempts: Counter[str] = Counter()
         self.accepted: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -44,6 +45,7 @@ class Receiver:
                     ok = receiver.attempts[delivery] > receiver.failures
                     if ok:
                         receiver.accepted.append({"headers": dict(self.headers), "body": body})
+                time.sleep(receiver.delay)
                 self.send_response(200 if ok else 503)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

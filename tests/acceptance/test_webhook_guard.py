@@ -61,3 +61,26 @@ def test_a_worker_named_batches_posts_only_their_events(
         assert receiver.events(other) == []
         rows = deliveries(api_backend, api_workdir, other)
         assert [(r.event, r.status, r.attempts) for r in rows] == [("batch.failed", "pending", 0)]
+
+
+def test_a_burst_worker_posts_its_batch_final_event_before_it_exits(
+    api_backend: str, api_workdir: Path
+) -> None:
+    """A slow receiver: the batch ends while the POST of its first event is in flight. The
+    worker must let that POST finish (cut off, the delivery stayed leased and held the final
+    event back: the worker exited without posting it, seen as a flaky CI failure)."""
+    env = server_env(api_backend, api_workdir, DOMAINBATCH_ALLOW_PRIVATE_ADDRESSES="true")
+    with (
+        Receiver(failures=0, delay=1.5) as receiver,
+        ApiServer(env, api_workdir, "--no-auth", "--no-worker") as server,
+    ):
+        batch_id = server.create(["f1.test", "f2.test"], key="", webhook=hook(receiver))["id"]
+        done = run_domainbatch("worker", "--burst", "--batch", batch_id, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        # Posted before the worker exited: nothing is left for another worker to send.
+        assert receiver.events(batch_id)[-1] in ("batch.completed", "batch.failed"), (
+            receiver.events(batch_id),
+            done.stderr[-2000:],
+        )
+        rows = deliveries(api_backend, api_workdir, batch_id)
+        assert {r.status for r in rows} == {"delivered"}, rows

@@ -85,6 +85,7 @@ class WebhookSender:
         self.sent = 0
         self._session: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
+        self._finishing = False
         # The worker's, so that one outage is reported once for all its loops.
         self.outage = outage or Outage(f"webhook sender {worker_id}", log)
 
@@ -92,15 +93,15 @@ class WebhookSender:
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until cancelled, polling with backoff when idle."""
+        """Deliver until ``finish`` (or cancelled), polling with backoff when idle."""
         idle = 0
-        while True:
+        while not self._finishing:
             try:
                 idle = 0 if await self.deliver_due() else idle + 1
             except Exception as exc:
                 self.outage.failed("webhook round", exc)
                 idle += 1
-            if idle:
+            if idle and not self._finishing:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.polling.delay(idle))
@@ -111,6 +112,19 @@ class WebhookSender:
         if deliveries:
             await asyncio.gather(*(self._deliver(d) for d in deliveries))
         return len(deliveries)
+
+    async def finish(self, running: asyncio.Task[None]) -> None:
+        """Stop ``run`` (the task ``running``) once its round in flight has ended, then
+        ``drain``. Cancelling that round would cut a POST mid-way: the receiver may have the
+        event, but its delivery stays leased for WEBHOOK_LEASE_SECONDS and holds its batch's
+        later events back, so a burst worker exited without its batch's final event."""
+        self._finishing = True
+        self._wake.set()
+        done, _ = await asyncio.wait({running}, timeout=min(self.settings.webhook_timeout, 10.0))
+        if not done:
+            running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await self.drain()
 
     async def drain(self) -> None:
         """Post what is due before the worker exits (a burst worker's final events), briefly;

@@ -167,8 +167,7 @@ class Worker:
             asyncio.create_task(self._every(self._extend, self.settings.lease_seconds / 3)),
             asyncio.create_task(self._every(self._sweep, self.settings.lease_seconds / 2)),
         ]
-        if self.webhooks is not None:
-            background.append(asyncio.create_task(self.webhooks.run()))
+        posting = asyncio.create_task(self.webhooks.run()) if self.webhooks is not None else None
         if self.settings.log_interval_seconds > 0:
             background.append(asyncio.create_task(self._report_throughput()))
         try:
@@ -182,8 +181,8 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await self._flush()
-            if self.webhooks is not None:
-                await self.webhooks.drain()
+            if self.webhooks is not None and posting is not None:
+                await self.webhooks.finish(posting)
 
     async def _claim_loop(self) -> None:
         idle_rounds = 0
