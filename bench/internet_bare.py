@@ -107,6 +107,8 @@ async def crawl(args: argparse.Namespace, hosts: list[str]) -> tuple[list[dict[s
             deadline = time.perf_counter() + args.total_timeout
             try:
                 return await get(f"https://{domain}:{args.https_port}/")
+            except aiohttp.ClientConnectorDNSError as exc:  # plain http would meet it too
+                return failure(exc)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
                 pass  # no HTTP exchange: plain http, in what is left of the time
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:

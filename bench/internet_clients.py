@@ -86,19 +86,22 @@ def start_simulator(folder: Path, timing: Timing, hosts: int) -> Simulator:
         ],
     ]
     for command in commands:
-        proc = subprocess.Popen(
-            command,
-            env=child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=die_with_parent,
-        )
+        # Its log in a file: an unread pipe would fill with asyncio's complaints about
+        # clients that hung up, and stop the server.
+        log = folder / f"{command[2]}.log"
+        with log.open("w") as stderr:
+            proc = subprocess.Popen(
+                command,
+                env=child_env(),
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                preexec_fn=die_with_parent,
+            )
         sim.processes.append(proc)
         if first_line(proc, 120) != "ready":
             sim.stop()
-            errors = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
-            raise RuntimeError(f"{command[2]} did not start: {errors[-2000:]}")
+            raise RuntimeError(f"{command[2]} did not start: {log.read_text()[-2000:]}")
     return sim
 
 
