@@ -2,6 +2,7 @@
 
     python -m bench all [--quick] [--soak MINUTES] [--only queue,create,fetch,memory,extract]
     python -m bench queue|create|fetch|memory|fingerprints|coverage [options]   # one part
+    python -m bench internet [--hosts 5000] [--netns]     # a simulated internet (not in all)
     python -m bench extract [options]                      # extraction alone (bench/extract.py)
 
 ``all`` runs every part, prints one table and writes ``bench/results/latest.json`` (and a
@@ -23,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from bench import coverage, create, fetch, fingerprints, memory, queue
+from bench import coverage, create, fetch, fingerprints, internet, memory, queue
 from bench.common import RESULTS, Part, render
 
 PARTS = ("queue", "create", "fetch", "memory", "extract", "fingerprints", "coverage")
@@ -49,6 +50,8 @@ PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "extract": ({"seconds": 10.0}, {"seconds": 3.0}),
     "fingerprints": ({"rounds": 5}, {"rounds": 1}),
     "coverage": ({}, {}),
+    # Not in ``all``'s default parts: ~25 minutes at full size (``--only ...,internet``).
+    "internet": ({"hosts": 5000}, {"hosts": 300}),
 }
 
 
@@ -101,6 +104,8 @@ def run_part(name: str, quick: bool, soak: float | None, log: Callable[[str], No
         return fingerprints.run(log=log, **kwargs)
     if name == "coverage":
         return coverage.run(log=log, **kwargs)
+    if name == "internet":
+        return internet.run(log=log, **kwargs)
     return run_extract(log=log, **kwargs)
 
 
@@ -152,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         ("memory", memory),
         ("fingerprints", fingerprints),
         ("coverage", coverage),
+        ("internet", internet),
     ):
         p = sub.add_parser(name, help=(module.__doc__ or "").split("\n")[0])
         p.add_argument("--quick", action="store_true", help="the quick preset's sizes")
@@ -184,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
             "memory": memory,
             "fingerprints": fingerprints,
             "coverage": coverage,
+            "internet": internet,
         }[args.command]
         if args.quick:
             parts.append(run_part(args.command, True, getattr(args, "soak", None), log))
