@@ -206,9 +206,14 @@ def check_loopback(domain: str, result: dict[str, Any]) -> None:
             raise AssertionError(f"{domain} redirected off the simulation: {hop['location']}")
 
 
+def remove_database(database: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):  # SQLite's write-ahead log and its index too
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+
+
 def run_product(sim: Simulator, hosts_file: Path, concurrency: int | None) -> Run:
     database = sim.folder / f"domainbatch-{concurrency or 'default'}.db"
-    database.unlink(missing_ok=True)
+    remove_database(database)
     proc = subprocess.Popen(
         domainbatch_argv("run", str(hosts_file), "-p", "homepage", "--json"),
         env=product_env(sim, database, concurrency),
@@ -232,5 +237,5 @@ def run_product(sim: Simulator, hosts_file: Path, concurrency: int | None) -> Ru
             check_loopback(domain, result)
         outcomes[domain] = (product_outcome(status, code, result), finished - started)
     last = max(t for _, t in outcomes.values())
-    database.unlink()
+    remove_database(database)
     return Run(last, watch.cpu[0], watch.peak[0], outcomes)

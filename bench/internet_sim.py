@@ -82,10 +82,10 @@ class Host:
         """The outcome a correct client reports (with the product's codes)."""
         if self.dns != "ok":
             return "dns_nxdomain" if self.dns == "nxdomain" else "dns_error"
+        if self.address == REFUSING:  # refused before any first byte, however slow its draw
+            return "connect_error"
         if self.address == TARPIT or self.slow:
             return "timeout"
-        if self.address == REFUSING:
-            return "connect_error"
         if self.wall:
             return "http_status"
         return SUCCEEDED_HTTP if self.tls_fail else SUCCEEDED

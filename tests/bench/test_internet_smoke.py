@@ -54,6 +54,15 @@ def test_the_simulation_draws_the_issues_distributions() -> None:
     )
 
 
+def test_a_refusing_host_is_refused_however_slow_its_draw() -> None:
+    """A refused connect comes before any first byte: the 5,000-host run's two refusing hosts
+    drawn slow were reported connect_error by every client while the truth said timeout."""
+    slow_refusers = [h for h in map(host, host_names(5000)) if h.slow and h.dns == "ok"]
+    slow_refusers = [h for h in slow_refusers if h.address == internet_sim.REFUSING]
+    assert [h.name for h in slow_refusers] == ["site2607.test", "site4142.test"]
+    assert {h.expected for h in slow_refusers} == {"connect_error"}
+
+
 def test_redirects_stay_in_the_simulation() -> None:
     assert internet_sim.in_zone("www.site12.test") and internet_sim.in_zone("site3.test")
     assert not internet_sim.in_zone("example.com")
