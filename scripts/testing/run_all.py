@@ -175,6 +175,12 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown script(s): {', '.join(unknown)}; known: {', '.join(known)}")
     names = [s for s in known if s in chosen] if chosen else known
+    # A negative control whose script does not run would leave a passing report that proved
+    # nothing.
+    idle = [k for k in args.sabotage if SABOTAGE[k][0] not in names]
+    if idle:
+        needs = ", ".join(f"{k} ({SABOTAGE[k][0]})" for k in idle)
+        parser.error(f"--sabotage {needs}: that script is not in this run (--only, --soak)")
     started = now()
     results = [Result(name) for name in names]
     for i, name in enumerate(names):

@@ -347,3 +347,20 @@ def test_scripts_are_executables_and_run_all_prints_its_json_report(tmp_path: Pa
     assert [(s["name"], s["status"]) for s in report["scripts"]] == [
         ("test_db_connection", "passed")
     ]
+
+
+def test_a_negative_control_whose_script_does_not_run_is_refused(tmp_path: Path) -> None:
+    """`--sabotage leak` without `--soak` (or a control outside `--only`) would leave a passing
+    report that proved nothing: refused before anything runs."""
+    reports = tmp_path / "reports"
+    for extra in (
+        ["--sabotage", "leak"],
+        ["--only", "test_db_connection", "--sabotage", "reclaim"],
+    ):
+        url = sqlite_url(tmp_path)
+        done = run(
+            "run_all", tmp_path, "--reports-dir", str(reports), *extra, DOMAINBATCH_DATABASE_URL=url
+        )
+        assert done.returncode == 2, done.stderr
+        assert "that script is not in this run" in done.stderr
+    assert not reports.exists()
