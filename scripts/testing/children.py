@@ -108,4 +108,8 @@ def check_clean_exit(child: Child, codes: tuple[int, ...] = (0, -signal.SIGTERM)
     once it has shut down gracefully) and no traceback in the log."""
     code = child.proc.returncode if child.proc else None
     check(code in codes, f"{child.name} shuts down cleanly", f"exit {code}")
-    check("Traceback" not in child.tail(400), f"{child.name} logged no traceback", child.tail())
+    no_traceback(child)
+
+
+def no_traceback(child: Child) -> None:
+    check("Traceback" not in child.output(), f"{child.name} logged no traceback", child.tail(20))

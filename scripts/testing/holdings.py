@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from children import Child
+from children import Child, no_traceback
 from common import check, check_equal, check_progress, domain_rows, log, nonzero
 from sqlalchemy import select
 
@@ -156,7 +156,3 @@ def stats(child: Child) -> dict[str, int]:
     assert done is not None
     figures = re.findall(r"([\d,]+) (claimed|succeeded|failed|retried|released)", done.group(1))
     return {name: int(n.replace(",", "")) for n, name in figures}
-
-
-def no_traceback(child: Child) -> None:
-    check("Traceback" not in child.output(), f"{child.name} logged no traceback", child.tail(20))

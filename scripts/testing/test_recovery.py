@@ -38,7 +38,7 @@ from collections import Counter
 from pathlib import Path
 
 import holdings
-from children import Child, started
+from children import Child, no_traceback, started
 from common import CheckFailed, Script, check, check_equal, log, main, recovery, runtime, step
 from holdings import Table, finish, held, succeeded, summary, until
 from tests.support.processes import child_env
@@ -214,7 +214,7 @@ async def terminated_worker(script: Script, rt: Runtime, tmp: Path) -> None:
             f"the worker exits within {limit:g} s of SIGTERM (grace {GRACE_SECONDS:g} s)",
         )
         check_equal(code, 0, "the worker's exit status after SIGTERM")
-    holdings.no_traceback(stopped)
+    no_traceback(stopped)
     figures = holdings.stats(stopped)
     after = await holdings.rows(rt, batch_id)
     check_equal(held(after), {}, "domains left processing after the worker stopped")
