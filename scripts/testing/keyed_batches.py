@@ -44,6 +44,15 @@ async def process(
     """A worker for A's batches: a cancel, a retry, the webhooks. The product delivers to a
     receiver on loopback only with ``allow_private_addresses``: this worker has it, and as a
     ``worker --batch`` it processes and posts the events of these batches alone."""
+    # With the SSRF guard off, every host must stay on loopback: only `.test` names, which
+    # RESOLVE_OVERRIDES pins to 127.0.0.1, and none of the test web's `to-*.test` hosts, which
+    # redirect to metadata, private or literal addresses.
+    fetched = [*CANCELLED, *RETRIED]
+    check(
+        all(name.endswith(".test") and not name.startswith("to-") for name in fetched),
+        "the guard-off worker's batches stay on 127.0.0.1",
+        ", ".join(fetched),
+    )
     worker_env = {**env, "DOMAINBATCH_ALLOW_PRIVATE_ADDRESSES": "true"}
     worker_env["DOMAINBATCH_DB_APPLICATION_NAME"] = "domainbatch-e2e-keyed-worker"
     batches = [x for batch_id in mine.values() for x in ("--batch", batch_id)]
