@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from outcome import Result
+from script_result import Result
 
 HINTS = [
     (

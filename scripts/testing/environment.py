@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from outcome import Result
+from script_result import Result
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outcome import Result
+from script_result import Result
 
 # test_db_connection's session-state checks, in the order a reader expects them.
 COMPLIANCE_CHECKS = [

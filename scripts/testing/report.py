@@ -13,7 +13,7 @@ import evidence
 from advice import recommendations
 from environment import environment
 from evidence import cell
-from outcome import Result, iso
+from script_result import Result, iso
 
 HEADLINES = [
     ("db_roundtrip_ms_p50", "database round trip through get_session(), p50"),

@@ -34,8 +34,8 @@ REPO = HERE.parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(1, str(REPO))
 
-from outcome import Result, iso, now  # noqa: E402
 from report import build_report, markdown_summary, write_report  # noqa: E402
+from script_result import Result, iso, now  # noqa: E402
 from tests.support.processes import stop  # noqa: E402
 
 SCRIPTS = [

@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,15 +19,23 @@ SCRIPTS = REPO / "scripts" / "testing"
 
 @pytest.fixture(scope="module")
 def modules() -> Iterator[Any]:
-    """The runner's modules, imported as run_all.py imports them (its folder on sys.path)."""
+    """The runner's modules, imported as run_all.py imports them (its folder on sys.path).
+
+    Each must come from that folder: a module of the same name already imported (CI's Python once
+    had trio's ``outcome``, which shadowed a runner module then named so) would be tested instead.
+    """
     sys.path.insert(0, str(SCRIPTS))
     try:
         import advice
         import evidence
-        import outcome
         import report
+        import script_result
 
-        yield argparse.Namespace(advice=advice, evidence=evidence, outcome=outcome, report=report)
+        for module in (advice, evidence, report, script_result):
+            assert module.__file__ is not None and Path(module.__file__).parent == SCRIPTS, module
+        yield argparse.Namespace(
+            advice=advice, evidence=evidence, script_result=script_result, report=report
+        )
     finally:
         sys.path.remove(str(SCRIPTS))
 
@@ -49,7 +58,7 @@ def build(modules: Any, results: list[Any], env: dict[str, Any] | None = None) -
 
 
 def test_every_warning_and_error_line_is_listed_with_repeats_counted(modules: Any) -> None:
-    result = modules.outcome.Result("test_db_outage", status="passed")
+    result = modules.script_result.Result("test_db_outage", status="passed")
     result.read(
         [
             line("INFO", "STEP cut the proxy"),
@@ -75,7 +84,7 @@ def test_every_warning_and_error_line_is_listed_with_repeats_counted(modules: An
 
 
 def test_a_clean_run_says_so(modules: Any) -> None:
-    result = modules.outcome.Result("test_batch_create", status="passed")
+    result = modules.script_result.Result("test_batch_create", status="passed")
     result.read([line("INFO", "STEP x"), line("INFO", "METRIC create_entries_per_second=5 e/s")])
     markdown = modules.report.markdown(build(modules, [result]))
     assert "No script printed a WARNING or ERROR line." in markdown
@@ -83,7 +92,7 @@ def test_a_clean_run_says_so(modules: Any) -> None:
 
 
 def test_recovery_times_are_reported(modules: Any) -> None:
-    result = modules.outcome.Result("test_recovery", status="passed")
+    result = modules.script_result.Result("test_recovery", status="passed")
     result.read(
         [line("INFO", "RECOVERY worker_killed=4.25 s 16 domains reclaimed after the 3 s lease")]
     )
@@ -128,7 +137,7 @@ CHECKS = [
 )
 def test_pooler_compliance_table(modules: Any, prepared: int, verdict: str) -> None:
     assert [n for n, _ in modules.evidence.COMPLIANCE_CHECKS] == CHECKS
-    result = modules.outcome.Result("test_db_connection", status="passed")
+    result = modules.script_result.Result("test_db_connection", status="passed")
     result.read(compliance_lines(prepared))
     env = {"database": "postgresql", "pooler_mode": "transaction", "pooler_version": "PgBouncer 1"}
     built = build(modules, [result], env)
@@ -144,13 +153,13 @@ def test_pooler_compliance_table(modules: Any, prepared: int, verdict: str) -> N
 
 
 def test_compliance_not_measured_and_not_applicable(modules: Any) -> None:
-    result = modules.outcome.Result("test_db_connection", status="failed")
+    result = modules.script_result.Result("test_db_connection", status="failed")
     result.read(compliance_lines(0)[:2])
     env = {"database": "postgresql", "pooler_mode": "direct", "pooler_version": "none"}
     table = build(modules, [result], env)["pooler_compliance"]
     assert table["verdict"].startswith("incomplete")
     assert table["checks"][2]["found"] is None
-    other = modules.outcome.Result("test_batch_create", status="passed")
+    other = modules.script_result.Result("test_batch_create", status="passed")
     table = build(modules, [other], env)["pooler_compliance"]
     assert table["verdict"] == "not measured: test_db_connection did not run"
     sqlite = build(modules, [result], {"database": "sqlite"})["pooler_compliance"]
@@ -158,7 +167,7 @@ def test_compliance_not_measured_and_not_applicable(modules: Any) -> None:
 
 
 def test_soak_curve_and_slope(modules: Any) -> None:
-    result = modules.outcome.Result("soak_test", status="failed")
+    result = modules.script_result.Result("soak_test", status="failed")
     result.read(
         [
             line("INFO", "SOAK minute=1.00 rss_mb=80.5"),
@@ -178,7 +187,7 @@ def test_soak_curve_and_slope(modules: Any) -> None:
 
 
 def test_the_failure_reason_picks_the_hint_before_the_log(modules: Any) -> None:
-    result = modules.outcome.Result("test_recovery", status="failed")
+    result = modules.script_result.Result("test_recovery", status="failed")
     result.failure = "8 domains held by the killed worker were never reclaimed (lease 3 s)"
     result.log = "worker: lost the database: Connection refused\n" * 3  # the log says "refused"
     advice = build(modules, [result])["recommendations"]
@@ -188,7 +197,7 @@ def test_the_failure_reason_picks_the_hint_before_the_log(modules: Any) -> None:
 
 
 def test_a_task_limit_below_the_worst_connection_wait_is_flagged(modules: Any) -> None:
-    result = modules.outcome.Result("test_batch_create", status="passed")
+    result = modules.script_result.Result("test_batch_create", status="passed")
     settings = {"task_timeout": 60.0, "total_timeout": 15.0, "http_connection_limit": 100}
     flagged = []
     for concurrency in (32, 500):
@@ -199,7 +208,7 @@ def test_a_task_limit_below_the_worst_connection_wait_is_flagged(modules: Any) -
 
 
 def test_only_the_scripts_own_failed_line_is_its_failure(modules: Any) -> None:
-    result = modules.outcome.Result("test_batch_process")
+    result = modules.script_result.Result("test_batch_process")
     result.read(
         [
             line("INFO", "batch x: failed; events [<BatchEvent.FAILED: 'batch.failed'>]"),
