@@ -255,11 +255,15 @@ def test_run_all_stops_at_the_first_failure_and_reports_it(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_run_all_passes_on_sqlite_and_writes_the_report(tmp_path: Path) -> None:
+    """A passing run's report, from four of the scripts (23 s of the whole run's 85 s): every
+    script passing on every backend is `.ci/validate`'s job."""
     reports = tmp_path / "reports"
     done = run(
         "run_all",
         tmp_path,
         "--quiet",
+        "--only",
+        "test_db_connection,test_batch_create,monitor_test,test_db_outage",
         "--reports-dir",
         str(reports),
         timeout=600,
@@ -274,10 +278,7 @@ def test_run_all_passes_on_sqlite_and_writes_the_report(tmp_path: Path) -> None:
     assert [(s["name"], s["status"], s["exit_code"]) for s in report["scripts"]] == [
         ("test_db_connection", "passed", 0),
         ("test_batch_create", "passed", 0),
-        ("test_batch_process", "passed", 0),
         ("monitor_test", "passed", 0),
-        ("test_batch_e2e", "passed", 0),
-        ("test_recovery", "passed", 0),
         ("test_db_outage", "passed", 0),
     ]
     assert all(s["duration_seconds"] > 0 and s["log"] is None for s in report["scripts"])
@@ -286,30 +287,19 @@ def test_run_all_passes_on_sqlite_and_writes_the_report(tmp_path: Path) -> None:
     assert env["python"].endswith(sys.version.split()[0]) and env["pooler_mode"] == "direct"
     assert env["settings"]["concurrency"] == 32
     perf = report["performance"]
-    for name in (
-        "e2e_domains_per_second",
-        "process_domains_per_second",
-        "e2e_worker_peak_rss_mb",
-        "e2e_status_latency_ms_p95",
-        "monitor_status_latency_ms_p50",
-        "create_entries_per_second",
-    ):
+    for name in ("monitor_status_latency_ms_p50", "create_entries_per_second"):
         assert perf[name]["value"] > 0, name
-    assert perf["e2e_domains_per_second"]["unit"] == "domains/s"
+    assert perf["create_entries_per_second"]["unit"] == "entries/s"
     assert report["recommendations"][0] == "Every check passed."
     assert report["started_at"] <= report["finished_at"]
     markdown = report_md.read_text()
-    assert "**PASSED**: 7 passed, 0 failed, 0 not run" in markdown
-    assert "| 5 | `test_batch_e2e` | passed | 0 |" in markdown
-    assert {r["what"] for r in report["recovery"]} == {
-        "worker_killed",
-        "worker_terminated",
-        "database_outage",
-    }
-    assert "| worker killed | " in markdown and "| database outage | " in markdown
+    assert "**PASSED**: 4 passed, 0 failed, 0 not run" in markdown
+    assert "| 3 | `monitor_test` | passed | 0 |" in markdown
+    assert {r["what"] for r in report["recovery"]} == {"database_outage"}
+    assert "| database outage | " in markdown
     assert "Not applicable (SQLite: no server sessions" in markdown
     assert "| server version | SQLite 3." in markdown
-    assert "processing, worker process (large batch over the API)" in markdown
+    assert "| status read latency (library), p50 | " in markdown
     assert "## Logs of the failures" not in markdown
     # Every script created the SQLite file it found missing, and removed it.
     assert not (tmp_path / "scripts.db").exists()
