@@ -8,15 +8,15 @@ as the load needs them; ``0`` keeps extraction in one thread of the worker proce
 memory, one core).
 
 Each child (``extraction_child``) is a plain ``python -m`` process fed one page at a time
-over its stdin and stdout by the event loop itself. ``multiprocessing`` was measured first:
-its children import the worker's main module again (the whole CLI: +0.46 s CPU and +50 MB
-per child), a crash breaks the whole pool and fails every page in flight, and results come
-back as pickles. Here a child that dies (a parser crash on a hostile page, the OOM killer)
-costs exactly the page it held: that page is tried once more in a fresh child, and if it
-kills that one too it is recorded as extracted with nothing but the error. A page whose
-task is cancelled (the task timeout, shutdown) ends its child, so a page that hangs the
-parser cannot hold a process either. Where children cannot start, the worker logs one
-warning and extracts in a thread.
+over its stdin and stdout by a thread of its own (``extraction_process``), never by the event
+loop. ``multiprocessing`` was measured first: its children import the worker's main module
+again (the whole CLI: +0.46 s CPU and +50 MB per child), a crash breaks the whole pool and fails
+every page in flight, and results come back as pickles. Here a child that dies (a parser crash
+on a hostile page, the OOM killer) costs exactly the page it held: that page is tried once more
+in a fresh child, and if it kills that one too it is recorded as extracted with nothing but the
+error. A page whose task is cancelled (the task timeout, shutdown) ends its child, so a page
+that hangs the parser cannot hold a process either. Where children cannot start, the worker
+logs one warning and extracts in a thread.
 """
 
 from __future__ import annotations
@@ -25,35 +25,27 @@ import asyncio
 import contextlib
 import logging
 import os
-import pickle
-import sys
+import queue
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
 from typing import Any
-
-import orjson
 
 from domainbatch.extract.extractor import MAX_ERROR_CHARS, empty_result
 from domainbatch.extract.wappalyzer import FingerprintsMode
 from domainbatch.processors.extraction_child import (
-    READY,
     Page,
     child_arguments,
     extractor,
-    frame,
     load_function,
 )
+from domainbatch.processors.extraction_process import CannotStart, Child, ChildDied, Job
 
 log = logging.getLogger("domainbatch.worker")
 
 # One fetching event loop spends 0.5-1 ms of CPU per domain and extraction about 2 ms per
 # page (bench/README.md): four processes keep up with everything one worker can fetch.
 MAX_DEFAULT_PROCESSES = 4
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 2.0
-# The module is ``python -m domainbatch...``: children find the package where we did.
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def default_processes() -> int:
@@ -63,84 +55,6 @@ def default_processes() -> int:
     except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
         cores = os.cpu_count() or 1
     return max(1, min(MAX_DEFAULT_PROCESSES, cores))
-
-
-class ChildDied(Exception):
-    """The child process ended (or could not start) while it held a page."""
-
-
-class Child:
-    """One extraction process, one page at a time."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    @classmethod
-    async def start(cls, function: str | None, options: list[str]) -> Child:
-        paths = [_PACKAGE_ROOT, *(path for path in sys.path if path)]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
-        args = [sys.executable, "-m", "domainbatch.processors.extraction_child"]
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *args,
-                *options,
-                *([function] if function else []),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                env=env,
-            )
-        except OSError as exc:
-            raise ChildDied(f"the extraction process could not start: {exc}") from exc
-        child = cls(process)
-        try:
-            async with asyncio.timeout(START_TIMEOUT):
-                ready = await child._read()
-        except (ChildDied, TimeoutError) as exc:
-            child.kill()
-            raise ChildDied(f"the extraction process did not start: {exc}") from exc
-        except BaseException:
-            child.kill()
-            raise
-        if ready != READY:
-            child.kill()
-            raise ChildDied(f"the extraction process said {ready[:40]!r}, not ready")
-        return child
-
-    async def _read(self) -> bytes:
-        stdout = self.process.stdout
-        assert stdout is not None
-        try:
-            header = await stdout.readexactly(4)
-            return await stdout.readexactly(int.from_bytes(header, "big"))
-        except asyncio.IncompleteReadError as exc:
-            code = await self.process.wait()
-            raise ChildDied(f"the extraction process died (exit code {code})") from exc
-
-    async def extract(self, page: Page) -> Any:
-        stdin = self.process.stdin
-        assert stdin is not None
-        try:
-            stdin.write(frame(pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)))
-            await stdin.drain()
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            code = await self.process.wait()
-            raise ChildDied(f"the extraction process died (exit code {code})") from exc
-        return orjson.loads(await self._read())
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-
-    async def stop(self) -> None:
-        # End of stdin ends the child's loop; a child that does not leave is killed.
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await self.process.wait()
-        except TimeoutError:
-            self.kill()
-            await self.process.wait()
 
 
 class Extraction:
@@ -160,10 +74,11 @@ class Extraction:
         self.function = function
         self.fingerprints = fingerprints
         self.fingerprints_mode: FingerprintsMode = fingerprints_mode
-        self._idle: list[Child] = []
-        self._children: set[Child] = set()
-        self._started = 0
-        self._free = asyncio.Condition()
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._feeders: list[threading.Thread] = []
+        self._idle = 0  # feeders waiting for a page
+        self._backlog = 0  # pages no feeder has taken yet
         self._thread: ThreadPoolExecutor | None = None
 
     async def run(
@@ -180,22 +95,13 @@ class Extraction:
             if self.processes <= 0:
                 break
             try:
-                child = await self._acquire()
-            except ChildDied as exc:
-                await self._fall_back(exc)
+                result, seconds = await self._in_process(page)
+            except CannotStart as exc:
+                self._fall_back(exc)
                 break
-            try:
-                result, seconds = await child.extract(page)
             except ChildDied as exc:
-                await self._discard(child)
                 crashed = exc
                 continue
-            except BaseException:
-                # Cancelled mid-page: its answer would reach the next page; end the child.
-                child.kill()
-                await self._discard(child)
-                raise
-            await self._release(child)
             return result, float(seconds)
         if crashed is not None:
             # Never in the thread: a page that killed a process would take the worker down.
@@ -204,45 +110,93 @@ class Extraction:
             return failed, 0.0
         return await self._in_thread(page)
 
-    async def _acquire(self) -> Child:
-        async with self._free:
-            while not self._idle and self._started >= self.processes:
-                if self.processes <= 0:
-                    raise ChildDied("extraction processes are off")
-                await self._free.wait()
-            if self._idle:
-                return self._idle.pop()
-            self._started += 1
+    async def _in_process(self, page: Page) -> Any:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Any] = loop.create_future()
+
+        def settle(job: Job, result: Any, error: BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, answer, result, error)
+
+        job = Job(page, settle)
+        self._submit(job)
         try:
-            options = child_arguments(self.fingerprints, self.fingerprints_mode)
-            child = await Child.start(self.function, options)
-        except BaseException:
-            await self._discard(None)
+            return await answer
+        except asyncio.CancelledError:
+            job.cancel()
             raise
-        self._children.add(child)
-        return child
 
-    async def _release(self, child: Child) -> None:
-        async with self._free:
-            self._idle.append(child)
-            self._free.notify()
+    def _submit(self, job: Job) -> None:
+        """Queue the page; start another feeder (and so another process) only when every
+        running one is busy: processes start as the load needs them."""
+        with self._lock:
+            self._backlog += 1
+            if self._backlog > self._idle and len(self._feeders) < self.processes:
+                feeder = threading.Thread(
+                    target=self._feed, name=f"extract-feeder-{len(self._feeders)}", daemon=True
+                )
+                self._feeders.append(feeder)
+                self._idle += 1  # waiting for a page from its start
+                feeder.start()
+            self._jobs.put(job)
 
-    async def _discard(self, child: Child | None) -> None:
-        self._children.discard(child)
-        async with self._free:
-            self._started -= 1
-            self._free.notify()
+    def _feed(self) -> None:
+        """A feeder thread: its own process, started on its first page and again after one
+        died, fed pages from the shared queue until ``close``."""
+        child: Child | None = None
+        try:
+            while (job := self._next()) is not None:
+                if child is None:
+                    try:
+                        child = self._start_child()
+                    except CannotStart as exc:
+                        self._finish(job, None, exc)
+                        continue
+                if not job.take(child):
+                    self._finish(job, None, None)  # cancelled while queued
+                    continue
+                try:
+                    result, error = child.extract(job.page), None
+                except Exception as exc:
+                    # Died, or answered what is not a result: the process goes, not the worker.
+                    child.kill()
+                    child.stop()
+                    child = None
+                    result, error = None, exc if isinstance(exc, ChildDied) else ChildDied(exc)
+                self._finish(job, result, error)
+        finally:
+            if child is not None:
+                child.stop()
 
-    async def _fall_back(self, exc: BaseException) -> None:
+    def _next(self) -> Job | None:
+        job = self._jobs.get()
+        with self._lock:
+            self._idle -= 1
+            if job is not None:
+                self._backlog -= 1
+        return job
+
+    def _finish(self, job: Job, result: Any, error: BaseException | None) -> None:
+        # Idle before the answer leaves: the next page its task sends must find this feeder
+        # idle, not start another process.
+        with self._lock:
+            self._idle += 1
+        job.finish(result, error)
+
+    def _start_child(self) -> Child:
+        if self.processes <= 0:
+            raise CannotStart("extraction processes are off")
+        options = child_arguments(self.fingerprints, self.fingerprints_mode)
+        return Child.start(self.function, options)
+
+    def _fall_back(self, exc: BaseException) -> None:
         if self.processes > 0:
             log.warning(
                 "extraction processes cannot start (%s); extracting in a thread instead "
                 "(EXTRACT_PROCESSES=0 chooses this)",
                 exc,
             )
-            self.processes = 0
-        async with self._free:
-            self._free.notify_all()  # pages waiting for a process go to the thread
+            self.processes = 0  # pages still queued are answered CannotStart: the thread
 
     async def _in_thread(self, page: Page) -> tuple[dict[str, Any], float]:
         if self._thread is None:
@@ -256,8 +210,25 @@ class Extraction:
 
     async def close(self) -> None:
         # A child still busy finishes its page, then sees its stdin closed.
-        children, self._children, self._idle = self._children, set(), []
-        await asyncio.gather(*(child.stop() for child in children))
+        with self._lock:
+            feeders, self._feeders = self._feeders, []
+        for _ in feeders:
+            self._jobs.put(None)
+        await asyncio.to_thread(_join, feeders)
         if self._thread is not None:
             self._thread.shutdown(wait=False, cancel_futures=True)
             self._thread = None
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join()
+
+
+def _settle(answer: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if answer.done():  # cancelled meanwhile
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(result)
