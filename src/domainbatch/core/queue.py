@@ -9,6 +9,7 @@ Python, for fast tests of the worker, runner and service). Every transition is g
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +29,8 @@ class BatchSpec:
     tenant_id: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)  # never in a log line
+    # Seconds from the batch's start after which its unfinished domains fail.
+    deadline_seconds: float | None = None
 
 
 @dataclass
@@ -56,6 +59,15 @@ class ActiveBatch:
     options: dict[str, Any]
     max_attempts: int
     status: str = BatchStatus.PENDING  # when listed: ``processing`` skips the start check
+    deadline_seconds: float | None = None  # the batch's deadline option
+    # When it passes on this process's ``time.monotonic()`` clock (the store converts the
+    # database's clock when it lists the batch); for a batch not started yet, as if it started
+    # then: never later than the real deadline.
+    deadline: float | None = None
+
+    def time_left(self) -> float | None:
+        """Seconds until the deadline (negative once it passed); None: the batch has none."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
 
 @dataclass(frozen=True, slots=True)
