@@ -34,7 +34,7 @@ def test_the_timeout_limit_stays_within_the_batchs_max_attempts() -> None:
 
 
 def test_the_timeout_codes_are_real_transient_codes() -> None:
-    assert TIMEOUT_CODES == {"timeout"}
+    assert {"timeout"} == TIMEOUT_CODES
     assert all(DomainProcessingError(code, "x").transient for code in TIMEOUT_CODES)
 
 
