@@ -12,8 +12,12 @@ from typing import Any
 from domainbatch.core.queue import ActiveBatch, Claimed
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.engine.runner import Runner
+from domainbatch.engine.worker import Worker
 from domainbatch.errors import TIMEOUT_CODES, DomainProcessingError
 from domainbatch.settings import Settings
+from domainbatch.storage.memory import MemoryQueue
+
+SCRIPTED = "tests.support.processors:scripted"
 
 
 def test_timeouts_get_two_attempts_other_transient_failures_max_attempts() -> None:
@@ -93,3 +97,27 @@ async def test_a_batch_without_deadline_keeps_the_task_timeout() -> None:
     async with Runner(Settings(task_timeout=0.1), "w") as runner:
         outcome = await runner.run(hanging, BATCH, Claimed(1, "b", "a.test", 1))
     assert outcome.error_code == "timeout" and outcome.retry_in is not None
+
+
+async def test_the_memory_store_ends_a_batch_at_its_deadline_with_its_percentiles() -> None:
+    store = MemoryQueue()
+    batch_id = store.add_batch(["ok.test", "slow-1.test", "slow-2.test"], processor=SCRIPTED)
+    store.batches[batch_id].deadline_seconds = 0.3
+    worker = Worker(store, Settings(poll_max_seconds=0.05, ack_interval_seconds=0.01), burst=True)
+    await asyncio.wait_for(worker.run(), 10)  # not the 30 s a slow-* domain sleeps
+    report = await store.status(batch_id)
+    assert (report.status, report.errors) == ("completed", {"deadline_exceeded": 2})
+    assert report.completion is not None and list(report.completion) == [
+        "t50",
+        "t90",
+        "t99",
+        "t100",
+    ]
+    assert report.completion["t50"] <= report.completion["t100"]
+
+
+def test_a_batch_listed_before_its_start_has_its_whole_deadline_left() -> None:
+    """It starts with the claim being run (or a moment before): the time since the list was
+    read (a processor loading, say) is not taken from its domains."""
+    assert ActiveBatch("b", "noop", {}, 3, deadline_seconds=5).time_left() == 5
+    assert ActiveBatch("b", "noop", {}, 3).time_left() is None

@@ -38,9 +38,9 @@ from domainbatch.storage.tables import epoch_now
 
 
 def deadline_left() -> ColumnElement[Any]:
-    """Seconds until a batch's deadline (negative once passed), by the database clock; for a
-    batch not started yet, its whole deadline; NULL for a batch without one."""
-    return func.coalesce(b.c.deadline_at - epoch_now(), b.c.deadline_seconds)
+    """Seconds until a batch's deadline (negative once passed), by the database clock; NULL
+    for a batch without one or not started yet (see ``ActiveBatch.time_left``)."""
+    return b.c.deadline_at - epoch_now()
 
 
 async def expire_batches(conn: AsyncConnection, tally: Tally) -> set[str]:

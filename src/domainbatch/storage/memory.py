@@ -57,9 +57,7 @@ class MemoryQueue(MemoryBatches):
         for b in sorted(self.batches.values(), key=lambda b: (b.created_at, b.id)):
             if b.status not in ACTIVE_BATCH or (only is not None and b.id not in only):
                 continue
-            ends = None if b.deadline_at is None else b.deadline_at - now
-            left = b.deadline_seconds if ends is None else ends  # as storage.completion
-            deadline = None if left is None else monotonic + left
+            deadline = None if b.deadline_at is None else monotonic + b.deadline_at - now
             args = (b.id, b.processor, b.options, b.max_attempts, b.status, b.deadline_seconds)
             listed.append(ActiveBatch(*args, deadline))
         return listed
