@@ -110,6 +110,11 @@ class ProcessorNotFoundError(DomainbatchError):
 
 # Per-domain outcome codes (README, "Statuses and progress"); transient ones are retried.
 TRANSIENT_CODES = frozenset({"dns_error", "connect_error", "timeout"})
+# The transient failures where the site did not answer in time: each attempt costs a whole
+# timeout, and a host that hung once mostly hangs again, so they get fewer attempts
+# (``timeout_max_attempts``). A DNS lookup that timed out is ``dns_error``, a code it shares
+# with quick failures (SERVFAIL, refusals), and costs at most ``dns_timeout``: not counted.
+TIMEOUT_CODES = frozenset({"timeout"})
 DOMAIN_ERROR_CODES = frozenset(
     {
         "invalid_domain",
@@ -124,6 +129,7 @@ DOMAIN_ERROR_CODES = frozenset(
         "too_large",
         "not_html",
         "cancelled",
+        "deadline_exceeded",
         "invalid_options",
         "processor_unavailable",
         "internal",

@@ -84,6 +84,9 @@ STATUS_DICT = {
     "started_at": "1970-01-01T00:16:40.000Z",
     "finished_at": None,
     "webhook_url": "https://hooks.test/x",
+    "deadline_seconds": None,
+    "deadline_at": None,
+    "completion": None,
     "done": 60,
     "progress": 54.54,
     "counts": {
@@ -113,7 +116,7 @@ def test_a_report_is_the_old_status_dict_key_for_key_in_order() -> None:
 
 def test_a_record_is_the_first_part_of_its_report() -> None:
     record = RECORD.as_dict()
-    assert list(record) == list(STATUS_DICT)[:12]
+    assert list(record) == list(STATUS_DICT)[:15]
     assert record == {k: STATUS_DICT[k] for k in record}
 
 

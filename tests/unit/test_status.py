@@ -83,7 +83,7 @@ def test_the_policies_come_from_their_settings() -> None:
     settings = Settings(
         retry_base_seconds=1, retry_max_seconds=9, webhook_max_attempts=4, poll_max_seconds=3
     )
-    assert RetryPolicy.for_domains(settings, 5) == RetryPolicy(1, 9, 5)
+    assert RetryPolicy.for_domains(settings, 5) == RetryPolicy(1, 9, 5, 2)
     assert RetryPolicy.for_webhooks(settings).max_attempts == 4
     assert RetryPolicy.for_polling(settings).cap == 3
 

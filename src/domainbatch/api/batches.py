@@ -76,6 +76,10 @@ async def create_batch(
     processor: Annotated[str | None, Query(max_length=200)] = None,
     options: Annotated[str | None, Query(description="JSON object (text/CSV bodies)")] = None,
     webhook_url: Annotated[str | None, Query(max_length=2000)] = None,
+    deadline: Annotated[
+        float | None,
+        Query(gt=0, allow_inf_nan=False, description="Seconds (text/CSV bodies; JSON: deadline)"),
+    ] = None,
     column: Annotated[
         str | None,
         Query(
@@ -96,7 +100,9 @@ async def create_batch(
                 raise InputError("column applies to CSV bodies; a JSON body lists its domains")
             body = parse_json(spool)
             entries: Any = body.domains
-            processor, opts = body.processor, body.options
+            if deadline is not None:
+                raise InputError("a JSON body gives its deadline in the body, not the query")
+            processor, opts, deadline = body.processor, body.options, body.deadline
             hook_url = body.webhook.url if body.webhook else None
             hook_secret = body.webhook.secret if body.webhook else None
         else:
@@ -109,6 +115,7 @@ async def create_batch(
             options=opts,
             webhook_url=hook_url,
             webhook_secret=hook_secret,
+            deadline=deadline,
         )
     if svc.worker is not None:
         svc.worker.wake()

@@ -41,6 +41,13 @@ class CreateBatchRequest(BaseModel):
     processor: str | None = Field(None, max_length=200, description="Default: the server's")
     options: dict[str, Any] = Field(default_factory=dict, description="Processor options")
     webhook: WebhookSpec | None = None
+    deadline: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds from the batch's start after which every domain not yet finished"
+        " fails with deadline_exceeded; default: none",
+    )
 
 
 # A time as ``Model.as_dict`` writes it (``core.humanize.rfc3339``): the text passes through

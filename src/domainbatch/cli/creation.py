@@ -64,6 +64,18 @@ Column = Annotated[
     ),
 ]
 
+Deadline = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline",
+        min=0.001,
+        metavar="SECONDS",
+        help="Seconds from the batch's start after which every domain not yet finished fails"
+        " with deadline_exceeded (the batch then ends as usual). Default: none.",
+        show_default=False,
+    ),
+]
+
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
     import orjson
@@ -106,6 +118,7 @@ def submit(
     option: Options = None,
     fmt: InputFormatOption = InputFormat.AUTO,
     column: Column = None,
+    deadline: Deadline = None,
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -124,6 +137,7 @@ def submit(
                 options=options,
                 fmt=fmt.value,
                 column=column,
+                deadline=deadline,
             )
 
     created = execute(main)

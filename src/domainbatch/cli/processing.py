@@ -23,6 +23,7 @@ from domainbatch.cli.common import (
 )
 from domainbatch.cli.creation import (
     Column,
+    Deadline,
     DomainsFile,
     InputFormat,
     InputFormatOption,
@@ -92,6 +93,7 @@ def run(
     concurrency: Concurrency = None,
     fmt: InputFormatOption = InputFormat.AUTO,
     column: Column = None,
+    deadline: Deadline = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,
     as_json: JsonFlag = False,
@@ -126,7 +128,13 @@ def run(
         async with open_runtime(settings) as rt:
             batches = rt.batches()
             created = await read_file(
-                batches, file, processor=processor, options=options, fmt=fmt.value, column=column
+                batches,
+                file,
+                processor=processor,
+                options=options,
+                fmt=fmt.value,
+                column=column,
+                deadline=deadline,
             )
             report_created(created)
             worker = rt.worker(only_batches=[created.id], burst=True)

@@ -48,6 +48,14 @@ def status_table(status: BatchReport) -> Table:
     table.add_row("rate", "-" if rate is None else f"{rate:,.1f} domains/s")
     if status.finished_at is None:
         table.add_row("eta", seconds(status.eta_seconds))
+    if status.deadline_seconds is not None:
+        table.add_row("deadline", f"{status.deadline_seconds:g} s after the start")
+    if status.completion:
+        # When 50/90/99/100% of the domains were finished: the shape of the batch's tail.
+        table.add_row(
+            "completion",
+            "  ".join(f"{name} {seconds(value)}" for name, value in status.completion.items()),
+        )
     if status.error:
         table.add_row("error", status.error)
     return table

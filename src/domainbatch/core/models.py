@@ -77,6 +77,29 @@ class BatchRecord(Model):
     started_at: float | None = field(metadata=TIME)
     finished_at: float | None = field(metadata=TIME)
     webhook_url: str | None
+    # Keyword-only with defaults: a record built without them (tests, older callers) has none.
+    deadline_seconds: float | None = field(
+        default=None,
+        kw_only=True,
+        metadata={
+            "description": "Seconds from the start after which every unfinished domain fails "
+            "with deadline_exceeded; null: no deadline"
+        },
+    )
+    deadline_at: float | None = field(
+        default=None,
+        kw_only=True,
+        metadata={**TIME, "description": "When the deadline passes (set when the batch starts)"},
+    )
+    completion: dict[str, float] | None = field(
+        default=None,
+        kw_only=True,
+        metadata={
+            "description": "Seconds from the start until 50, 90, 99 and 100% of the domains "
+            "that went through a worker were finished (t50, t90, t99, t100); null until the "
+            "batch ends, and for a cancelled batch"
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ Python, for fast tests of the worker, runner and service). Every transition is g
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +29,8 @@ class BatchSpec:
     tenant_id: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)  # never in a log line
+    # Seconds from the batch's start after which its unfinished domains fail.
+    deadline_seconds: float | None = None
 
 
 @dataclass
@@ -56,6 +59,22 @@ class ActiveBatch:
     options: dict[str, Any]
     max_attempts: int
     status: str = BatchStatus.PENDING  # when listed: ``processing`` skips the start check
+    deadline_seconds: float | None = None  # the batch's deadline option
+    # When it passes on this process's ``time.monotonic()`` clock (the store converts the
+    # database's clock when it lists the batch); None while the batch has not started.
+    deadline: float | None = None
+
+    def time_left(self) -> float | None:
+        """Seconds until the deadline (negative once it passed); None: the batch has none. A
+        batch listed before its start started with the claim being run, or a moment before:
+        its whole deadline is left, never less than the truth (reading the list as its start
+        cut domains short by the time a processor took to load, 0.7 s for a test's), and the
+        sweep ends the domain at the real deadline anyway."""
+        if self.deadline_seconds is None:
+            return None
+        if self.deadline is None:
+            return self.deadline_seconds
+        return self.deadline - time.monotonic()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from domainbatch.core.completion import DEADLINE_CODE, deadline_message
 from domainbatch.core.queue import ActiveBatch, Claimed, Outcome
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.errors import (
@@ -86,8 +87,15 @@ class Runner:
         refused = self._options_refused(batch)
         if refused is not None:
             return self._failure(batch, claim, "invalid_options", refused, False)
+        budget, left = self.settings.task_timeout, batch.time_left()
+        if left is not None and batch.deadline_seconds is not None:
+            # Never past the batch's deadline: its domain would end deadline_exceeded anyway,
+            # and the slot is better given back then.
+            if left <= 0:
+                return self._past_deadline(claim, batch.deadline_seconds)
+            budget = min(budget, left)
         try:
-            async with asyncio.timeout(self.settings.task_timeout):
+            async with asyncio.timeout(budget):
                 result = await processor(claim.domain, batch.options)
             # A result that cannot be stored fails here, not in the ack; the text is reused.
             encoded = orjson.dumps(result)
@@ -95,6 +103,8 @@ class Runner:
         except DomainProcessingError as exc:
             return self._failure(batch, claim, exc.code, exc.message, exc.transient)
         except TimeoutError:
+            if budget < self.settings.task_timeout and batch.deadline_seconds is not None:
+                return self._past_deadline(claim, batch.deadline_seconds)
             message = f"processing took longer than {self.settings.task_timeout:g}s"
             return self._failure(batch, claim, "timeout", message, True)
         except PROCESSOR_FAULTS as exc:  # one bad domain never aborts its batch, or the worker
@@ -132,9 +142,14 @@ class Runner:
     ) -> Outcome:
         retry_in = None
         policy = RetryPolicy.for_domains(self.settings, batch.max_attempts)
-        if transient and policy.retries(claim.attempt):
+        if transient and policy.retries(claim.attempt, code):
             retry_in = policy.delay(claim.attempt)
         return Outcome(claim, error_code=code, error_message=message, retry_in=retry_in)
+
+    @staticmethod
+    def _past_deadline(claim: Claimed, deadline_seconds: float) -> Outcome:
+        message = deadline_message(deadline_seconds)
+        return Outcome(claim, error_code=DEADLINE_CODE, error_message=message)
 
 
 # What a processor's own code may raise and the worker survives. SystemExit and

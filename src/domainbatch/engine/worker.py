@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from domainbatch.core.completion import DEADLINE_CODE
 from domainbatch.core.queue import ActiveBatch, Claimed, Outcome, QueueStore
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.core.status import BatchEvent, BatchStatus
@@ -286,6 +287,8 @@ class Worker:
             raise
         self.outage.recovered()
         self.stats.succeeded += sum(1 for o in outcomes if o.error_code is None)
+        if any(o.error_code == DEADLINE_CODE for o in outcomes):
+            await self._sweep()  # a deadline passed: its batch's other domains end now
         for batch_id in ended:
             if batch_id in self._drained:
                 await self._finalize(batch_id)

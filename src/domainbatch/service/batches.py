@@ -43,6 +43,7 @@ class Caller:
 
 
 OPERATOR = Caller()
+MAX_DEADLINE = 10 * 365 * 86400.0  # seconds: past this, a typo, not a plan (and not inf/NaN)
 
 
 class Batches:
@@ -69,9 +70,15 @@ class Batches:
         options: Mapping[str, Any] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        deadline: float | None = None,
     ) -> CreatedBatch:
         """The one way a batch is made: the webhook URL, the processor and its options are
-        checked before anything is stored."""
+        checked before anything is stored. ``deadline``: seconds from the batch's start after
+        which its unfinished domains fail with ``deadline_exceeded``."""
+        if deadline is not None and not (0 < deadline < MAX_DEADLINE):
+            raise InputError(
+                f"deadline must be seconds above 0 and below {MAX_DEADLINE:.0f}, got {deadline}"
+            )
         webhook_url = webhook_url or None
         if webhook_url is not None:
             if not webhook_secret:
@@ -95,6 +102,7 @@ class Batches:
             tenant_id=self._tenant,
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
+            deadline_seconds=deadline,
         )
         return await self.store.create(
             entries,
@@ -113,6 +121,7 @@ class Batches:
         fmt: str = "auto",
         column: str | None = None,
         on_open: Callable[[IO[bytes]], None] | None = None,
+        deadline: float | None = None,
     ) -> CreatedBatch:
         """``fmt``: auto, text, csv or json (anything else is ``invalid_input``); ``column``:
         the CSV column to read, by header name or 1-based number (default: detected).
@@ -130,7 +139,9 @@ class Batches:
                 filename=path.name,
                 column=column,
             )
-            return await self.create(entries, processor=processor, options=options)
+            return await self.create(
+                entries, processor=processor, options=options, deadline=deadline
+            )
 
     async def cancel(self, batch_id: str) -> int:
         """Cancel the pending domains; in-flight ones finish. ``ConflictError`` if it ended."""

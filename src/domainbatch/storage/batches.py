@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domainbatch.core.completion import POINTS
 from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord
 from domainbatch.core.status import BatchStatus, DomainStatus, Progress
 from domainbatch.errors import NotFoundError
@@ -118,7 +119,16 @@ def batch_record(row: Any) -> BatchRecord:
         started_at=row.started_at,
         finished_at=row.finished_at,
         webhook_url=row.webhook_url,
+        deadline_seconds=row.deadline_seconds,
+        deadline_at=row.deadline_at,
+        completion=stored_completion(row),
     )
+
+
+def stored_completion(row: Any) -> dict[str, float] | None:
+    """The completion percentiles from a batch row's columns (None before its end)."""
+    found = {name: getattr(row, name) for name in POINTS}
+    return None if found["t100"] is None else found
 
 
 def domain_record(row: Any) -> DomainRecord:

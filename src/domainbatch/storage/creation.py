@@ -60,6 +60,7 @@ async def create_batch(
                 tenant_id=spec.tenant_id,
                 webhook_url=spec.webhook_url,
                 webhook_secret=spec.webhook_secret,
+                deadline_seconds=spec.deadline_seconds,
             )
         )
 

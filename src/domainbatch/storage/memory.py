@@ -6,12 +6,15 @@ lands only on the attempt it belongs to, and a batch ends once, by ``core.status
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from domainbatch.core.completion import DEADLINE_CODE, completion, deadline_message, ranks
 from domainbatch.core.queue import ActiveBatch, Claimed, Outcome
 from domainbatch.core.status import (
     ACTIVE_BATCH,
+    OPEN_DOMAIN,
     BatchEvent,
     BatchStatus,
     DomainStatus,
@@ -49,11 +52,15 @@ class MemoryQueue(MemoryBatches):
 
     # Transitions ------------------------------------------------------------------------------
     async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
-        return [
-            ActiveBatch(b.id, b.processor, b.options, b.max_attempts, b.status)
-            for b in sorted(self.batches.values(), key=lambda b: (b.created_at, b.id))
-            if b.status in ACTIVE_BATCH and (only is None or b.id in only)
-        ]
+        now, monotonic = self.clock(), time.monotonic()
+        listed = []
+        for b in sorted(self.batches.values(), key=lambda b: (b.created_at, b.id)):
+            if b.status not in ACTIVE_BATCH or (only is not None and b.id not in only):
+                continue
+            deadline = None if b.deadline_at is None else monotonic + b.deadline_at - now
+            args = (b.id, b.processor, b.options, b.max_attempts, b.status, b.deadline_seconds)
+            listed.append(ActiveBatch(*args, deadline))
+        return listed
 
     async def claim(
         self, batch_id: str, worker_id: str, limit: int, *, maybe_pending: bool = True
@@ -76,6 +83,8 @@ class MemoryQueue(MemoryBatches):
         started = bool(claimed) and maybe_pending and batch.status == BatchStatus.PENDING
         if started:
             batch.status, batch.started_at = BatchStatus.PROCESSING, now
+            if batch.deadline_seconds is not None:
+                batch.deadline_at = now + batch.deadline_seconds
             self.events.append((BatchEvent.STARTED, batch_id))
         return claimed, started
 
@@ -101,6 +110,22 @@ class MemoryQueue(MemoryBatches):
                     dom.error_code, dom.error_message = "internal", REAPED_MESSAGE
                 else:
                     self._requeue(batch, dom)
+        return touched | self._expire(now)
+
+    def _expire(self, now: float) -> set[str]:
+        """End the open domains of active batches past their deadline (storage.completion)."""
+        touched = set()
+        for batch in self.batches.values():
+            due = batch.deadline_at is not None and batch.deadline_at <= now
+            if not due or batch.status not in ACTIVE_BATCH or batch.deadline_seconds is None:
+                continue
+            for dom in batch.domains:
+                if dom.status in OPEN_DOMAIN:
+                    dom.status, dom.finished_at = DomainStatus.FAILED, now
+                    dom.worker_id, dom.lease_expires_at = None, None
+                    dom.error_code = DEADLINE_CODE
+                    dom.error_message = deadline_message(batch.deadline_seconds)
+                    touched.add(batch.id)
         return touched
 
     async def ack(self, outcomes: Sequence[Outcome], worker_id: str) -> set[str]:
@@ -136,6 +161,10 @@ class MemoryQueue(MemoryBatches):
             return None
         batch.status, batch.error = ending
         batch.finished_at = self.clock()
+        times = sorted(d.finished_at for d in batch.domains if d.finished_at is not None)
+        found = {rank: times[rank - 1] for rank in ranks(len(times)).values()}
+        for name, value in (completion(batch.started_at, found, len(times)) or {}).items():
+            setattr(batch, name, value)
         self.events.append((BatchEvent.ending(batch.status), batch_id))
         return batch.status
 
@@ -162,6 +191,9 @@ class MemoryQueue(MemoryBatches):
             if batch.finished_at is not None:
                 batch.idle_seconds += self.clock() - batch.finished_at  # as SqlQueue does
             batch.status, batch.finished_at, batch.error = BatchStatus.PROCESSING, None, None
+            batch.t50 = batch.t90 = batch.t99 = batch.t100 = None
+            if batch.deadline_seconds is not None:
+                batch.deadline_at = self.clock() + batch.deadline_seconds
         return len(failed)
 
 

@@ -63,6 +63,12 @@ class MemoryBatch:
     finished_at: float | None = None
     idle_seconds: float = 0.0
     webhook_url: str | None = None
+    deadline_seconds: float | None = None
+    deadline_at: float | None = None
+    t50: float | None = None
+    t90: float | None = None
+    t99: float | None = None
+    t100: float | None = None
     domains: list[MemoryDomain] = field(default_factory=list)
 
 
@@ -114,7 +120,7 @@ class MemoryBatches:
             tenant_id=spec.tenant_id,
         )
         batch = self.batches[batch_id]
-        batch.webhook_url = spec.webhook_url
+        batch.webhook_url, batch.deadline_seconds = spec.webhook_url, spec.deadline_seconds
         seen: set[str] = set()
         samples: list[dict[str, str]] = []
         for text in taken:

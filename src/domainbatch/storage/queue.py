@@ -9,6 +9,7 @@ through a transaction-mode pooler. Each writer owns one counter ``shard`` (see c
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domainbatch.core.completion import POINTS
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.models import BatchRecord, DomainRecord, Page
 from domainbatch.core.queue import ActiveBatch, BatchSpec, Claimed, CreatedBatch
@@ -36,6 +38,7 @@ from domainbatch.storage.batches import (
     iter_domains,
 )
 from domainbatch.storage.cancellation import cancel_batch, cancel_stragglers
+from domainbatch.storage.completion import deadline_left, expire_batches, store_completion
 from domainbatch.storage.counters import Tally
 from domainbatch.storage.creation import Load, create_batch
 from domainbatch.storage.database import Database
@@ -142,22 +145,37 @@ class SqlQueue:
     async def active_batches(self, only: Sequence[str] | None = None) -> list[ActiveBatch]:
         query = (
             select(b.c.id, b.c.processor, b.c.options, b.c.max_attempts, b.c.status)
+            .add_columns(b.c.deadline_seconds, deadline_left().label("left"))
             .where(b.c.status.in_(ACTIVE_BATCH))
             .order_by(b.c.created_at, b.c.id)
         )
         if only is not None:
             query = query.where(b.c.id.in_(list(only)))
         async with self.db.connect() as conn:
-            rows = await conn.execute(query)
-            return [
-                ActiveBatch(r.id, r.processor, r.options, r.max_attempts, r.status) for r in rows
-            ]
+            rows = (await conn.execute(query)).all()
+        now = time.monotonic()  # the database's "time left" on this process's clock
+        return [
+            ActiveBatch(
+                r.id,
+                r.processor,
+                r.options,
+                r.max_attempts,
+                r.status,
+                r.deadline_seconds,
+                None if r.left is None else now + r.left,
+            )
+            for r in rows
+        ]
 
     async def _mark_started(self, conn: AsyncConnection, batch_id: str) -> bool:
         result = await conn.execute(
             update(b)
             .where(b.c.id == batch_id, b.c.status == BatchStatus.PENDING)
-            .values(status=BatchStatus.PROCESSING, started_at=epoch_now())
+            .values(
+                status=BatchStatus.PROCESSING,
+                started_at=epoch_now(),
+                deadline_at=epoch_now() + b.c.deadline_seconds,  # NULL without a deadline
+            )
         )
         started = result.rowcount == 1
         if started:
@@ -183,7 +201,8 @@ class SqlQueue:
         """A domain whose attempts are spent fails with ``internal`` instead of looping
         forever on something that kills its worker. The sweep also ends what went back to
         pending in a cancelled batch (this reap's own, or a straggler of a race with the
-        cancel: see cancellation.py)."""
+        cancel: see cancellation.py), and ends the open domains of batches past their deadline
+        (completion.py)."""
         expired = and_(d.c.status == DomainStatus.PROCESSING, d.c.lease_expires_at < epoch_now())
         spent = d.c.attempts >= (
             select(b.c.max_attempts).where(b.c.id == d.c.batch_id).scalar_subquery()
@@ -208,8 +227,9 @@ class SqlQueue:
                 new = counters.key(row.batch_id, row.status, row.error_code)
                 tally.move(row.batch_id, DomainStatus.PROCESSING, new)
             cancelled = await cancel_stragglers(conn, tally)
+            ended = await expire_batches(conn, tally)
             await counters.apply(conn, tally, self.shard)
-        return {row.batch_id for row in rows} | cancelled
+        return {row.batch_id for row in rows} | cancelled | ended
 
     async def release(self, claims: Iterable[Claimed], worker_id: str) -> None:
         by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -242,7 +262,8 @@ class SqlQueue:
         # transaction) decide by the rule in core.status. Once they show no open domain,
         # none can succeed any more; the guarded UPDATE makes exactly one caller the winner.
         async with self.db.transaction() as conn:
-            ending = batch_ending((await counters.read(conn, batch_id))[0])
+            counts = (await counters.read(conn, batch_id))[0]
+            ending = batch_ending(counts)
             if ending is None:
                 return None
             status, error = ending
@@ -254,6 +275,7 @@ class SqlQueue:
             )
             if won.rowcount != 1:
                 return None
+            await store_completion(conn, batch_id, counts)  # only the winner sorts its rows
             await enqueue_event(conn, batch_id, BatchEvent.ending(status))
         return str(status)
 
@@ -264,7 +286,7 @@ class SqlQueue:
     async def retry_failed(self, batch_id: str, *, tenant_id: str | None = None) -> int:
         """A reopened batch ends again later, and that second ending is a new event. The time
         it sat ended is added to ``idle_seconds`` (nothing for a batch still open), so that
-        duration and rate count only the time it was worked on."""
+        duration and rate count only the time it was worked on. Its deadline runs anew."""
         async with self.db.transaction() as conn:
             await get_batch_row(conn, batch_id, tenant_id=tenant_id)
             # The last error stays on the row (as on any retried domain) and comes back here,
@@ -293,6 +315,9 @@ class SqlQueue:
                         error=None,
                         idle_seconds=b.c.idle_seconds
                         + func.coalesce(epoch_now() - b.c.finished_at, 0.0),
+                        # Its deadline anew from now; its percentiles again at its next end.
+                        deadline_at=epoch_now() + b.c.deadline_seconds,
+                        **dict.fromkeys(POINTS),
                     )
                 )
         return count

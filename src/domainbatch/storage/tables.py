@@ -58,6 +58,15 @@ batches = Table(
     Column("webhook_secret", Text),
     # Revision 0003: seconds the batch sat ended before a retry reopened it (not worked time).
     Column("idle_seconds", Float, nullable=False, server_default="0"),
+    # Revision 0005: the deadline option (seconds from the start), when it passes (set at the
+    # start, and anew when a retry reopens the batch), and the completion percentiles
+    # (seconds from the start until 50/90/99/100% of its domains were finished) at its end.
+    Column("deadline_seconds", Float),
+    Column("deadline_at", Float),
+    Column("t50", Float),
+    Column("t90", Float),
+    Column("t99", Float),
+    Column("t100", Float),
     Index("ix_batches_created", "created_at", "id"),
     Index("ix_batches_status", "status"),
     Index("ix_batches_tenant_created", "tenant_id", "created_at", "id"),
