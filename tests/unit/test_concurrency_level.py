@@ -31,6 +31,8 @@ ROOMY = Signals(
         (200, ROOMY, True),
         (16, replace(ROOMY, loop_lag=None, cpu_busy=None, rss=None, fds_open=None), True),
         (16, Signals(demand=True), True),  # nothing measurable (not Linux): demand alone
+        # A machine busy with other work: this worker's domains only wait, its lag is low.
+        (100, replace(ROOMY, cpu_busy=1.0, cpu_own=0.05), True),
     ],
 )
 def test_it_grows_with_headroom_and_demand(level: int, signals: Signals, grows: bool) -> None:
@@ -45,10 +47,11 @@ def test_it_grows_with_headroom_and_demand(level: int, signals: Signals, grows: 
         replace(ROOMY, demand=False),  # free slots: more would not be used
         replace(ROOMY, loop_lag=0.060),  # between "fine" and "too late"
         replace(ROOMY, cpu_busy=0.93),
+        replace(ROOMY, cpu_busy=0.93, cpu_own=0.6),  # the worker's own work fills it
         replace(ROOMY, rss=8 * GiB, memory_available=3 * GiB),  # growth: +2 of 3 GiB left
         replace(ROOMY, fds_open=700, fds_limit=1024),  # past 70% after growing
     ],
-    ids=["no demand", "lag", "cpu", "memory", "fds"],
+    ids=["no demand", "lag", "cpu", "own cpu", "memory", "fds"],
 )
 def test_it_holds_without_demand_or_near_a_limit(signals: Signals) -> None:
     step = decide(100, signals, floor=16, ceiling=1000)
@@ -60,6 +63,7 @@ def test_it_holds_without_demand_or_near_a_limit(signals: Signals) -> None:
     [
         (replace(ROOMY, loop_lag=0.150), "event loop lag 150 ms"),
         (replace(ROOMY, cpu_busy=0.99), "CPU 99% busy"),
+        (replace(ROOMY, cpu_busy=0.99, cpu_own=0.8), "CPU 99% busy"),
         (replace(ROOMY, memory_available=1 * GiB), "memory 6% available"),
         (replace(ROOMY, fds_open=950, fds_limit=1024), "file descriptors 93% used"),
         # Pressure wins over demand or its absence: an idle worker also comes down.

@@ -53,16 +53,38 @@ class LoopLag:
         return samples[min(len(samples) - 1, int(len(samples) * 0.95))]
 
 
+def _process_ticks(pid: str) -> int:
+    """A process's CPU ticks (user and system, its reaped children's included); 0 if gone."""
+    try:
+        text = (PROC / pid / "stat").read_text()
+    except OSError:
+        return 0
+    fields = text[text.rfind(")") + 2 :].split()  # after the command name, which may hold ")"
+    return sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+
+
+def _own_ticks() -> int:
+    """CPU ticks of this process and its children (the extraction processes)."""
+    children: set[str] = set()
+    with contextlib.suppress(OSError):
+        for task in (PROC / "self" / "task").iterdir():
+            with contextlib.suppress(OSError):
+                children.update((task / "children").read_text().split())
+    return _process_ticks("self") + sum(_process_ticks(pid) for pid in children)
+
+
 class CpuMeter:
     """The machine's busy fraction between two reads of /proc/stat: every process, so the
-    extraction processes on the other cores count as well as the worker."""
+    extraction processes on the other cores count as well as the worker; and the share of the
+    machine this worker and its extraction processes used (ticks of the same clock)."""
 
     def __init__(self) -> None:
         self._last = self._times()
+        self._own = _own_ticks()
 
     @staticmethod
     def _times() -> tuple[int, int] | None:
-        """(busy, total) jiffies since boot."""
+        """(busy, total) jiffies since boot, over every core."""
         try:
             fields = (PROC / "stat").read_text().split("\n", 1)[0].split()[1:]
             ticks = [int(value) for value in fields]
@@ -73,12 +95,14 @@ class CpuMeter:
         total = sum(ticks[:8])
         return total - idle, total
 
-    def take(self) -> float | None:
-        now = self._times()
-        last, self._last = self._last, now
+    def take(self) -> tuple[float | None, float | None]:
+        """(machine busy, own share), each 0..1."""
+        now, own = self._times(), _own_ticks()
+        (last, self._last), (last_own, self._own) = (self._last, now), (self._own, own)
         if now is None or last is None or now[1] <= last[1]:
-            return None
-        return (now[0] - last[0]) / (now[1] - last[1])
+            return None, None
+        total = now[1] - last[1]
+        return (now[0] - last[0]) / total, min(1.0, max(0, own - last_own) / total)
 
 
 def _meminfo() -> tuple[int | None, int | None]:
@@ -119,10 +143,12 @@ class Headroom:
     def sample(self, *, demand: bool) -> Signals:
         available, total = _meminfo()
         opened, limit = _fds()
+        busy, own = self.cpu.take()
         return Signals(
             demand=demand,
             loop_lag=self.lag.take(),
-            cpu_busy=self.cpu.take(),
+            cpu_busy=busy,
+            cpu_own=own,
             memory_available=available,
             memory_total=total,
             rss=_rss(),

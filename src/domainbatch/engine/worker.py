@@ -353,8 +353,10 @@ class Worker:
         try:
             while True:
                 await asyncio.sleep(ADAPT_INTERVAL)
-                step = self.concurrency.step(headroom.sample(demand=self._demand))
+                signals = headroom.sample(demand=self._demand)
+                step = self.concurrency.step(signals)
                 self._demand = False
+                log.debug("concurrency %d (%s): %s", step.level, step.reason, signals)
                 before = self.concurrency.notable()
                 if before is not None:
                     log.info("concurrency %d -> %d (%s)", before, step.level, step.reason)
