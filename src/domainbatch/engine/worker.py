@@ -178,6 +178,9 @@ class Worker:
         background = [
             asyncio.create_task(self._every(self._flush, self.settings.ack_interval_seconds)),
             asyncio.create_task(self._every(self._extend, self.settings.lease_seconds / 3)),
+            # The heartbeat on the same period, in its own task: a slow one (a pooler with two
+            # server connections under load) never delays the leases' extension.
+            asyncio.create_task(self._every(self._beat, self.settings.lease_seconds / 3)),
             asyncio.create_task(self._every(self._sweep, self.settings.lease_seconds / 2)),
         ]
         posting = asyncio.create_task(self.webhooks.run()) if self.webhooks is not None else None
@@ -326,10 +329,9 @@ class Worker:
 
     async def _extend(self) -> None:
         held = [c.id for c in self._inflight.values()] + [o.claimed.id for o in self._unacked]
-        if held:
+        if held:  # nothing held: nothing is sent, so nothing to learn about the database
             await self.store.extend(held, self.id)
             self.outage.recovered()
-        await self._beat()
 
     async def _beat(self) -> None:
         """Tell the fleet this worker is alive, at which level and how loaded."""
