@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tests.acceptance.conftest import cli_env
-from tests.support.apiserver import SCRIPTED
+from tests.support.apiserver import SCRIPTED, ApiServer
 from tests.support.processes import Process, domainbatch_argv, run_domainbatch
 
 FLOOR = 16  # MIN_CONCURRENCY's default
@@ -83,3 +83,14 @@ def test_a_pinned_level_never_moves_and_status_shows_each_workers_level(
     seen = levels(log)
     assert seen and set(seen) == {8}, log
     assert " -> " not in log
+
+
+def test_metrics_show_each_live_workers_level(api: ApiServer) -> None:
+    """``serve``'s embedded worker (adaptive) is listed fleet-wide with its level."""
+    pattern = r'domainbatch_worker_concurrency\{worker="[^"]+",mode="adaptive"\} (\d+)'
+    deadline = time.monotonic() + 20
+    while not (found := re.search(pattern, text := api.get("/metrics", key="").text)):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.2)
+    assert FLOOR <= int(found[1]) <= 1000
+    assert re.search(r'domainbatch_worker_inflight\{worker="[^"]+"\} \d+', text), text
