@@ -4,7 +4,8 @@ bot-walled and trickling hosts), its DNS and web servers in their own processes,
 side in one run:
 
 - ``domainbatch``: ``domainbatch run`` (homepage processor, a fresh SQLite file) at its
-  defaults, then at concurrency 200 and 500 with a matching ``HTTP_CONNECTION_LIMIT``;
+  defaults (adaptive concurrency), then pinned at 200 and 500 with a matching
+  ``HTTP_CONNECTION_LIMIT``;
 - ``scrapy``: bench/scrapy_spider.py's spider at Scrapy's defaults and tuned for broad crawls;
 - ``bare``: a bare aiohttp fetch-and-discard loop, 500 at once, the same timeouts (the
   latency-bound limit).
@@ -40,7 +41,7 @@ from bench.internet_sim import Timing, ground_truth, host_names
 FULL = Timing()
 CLIENTS = ("default", "c200", "c500", "scrapy", "scrapy-tuned", "bare")
 LABELS = {
-    "default": "domainbatch run, defaults (concurrency 32)",
+    "default": "domainbatch run, defaults (adaptive concurrency)",
     "c200": "domainbatch run, concurrency 200",
     "c500": "domainbatch run, concurrency 500",
     "scrapy": "Scrapy, defaults (16 at once, retries)",

@@ -135,7 +135,8 @@ def postgres_schema() -> Iterator[None]:
 def wipe_postgres() -> None:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE batch_domains, batch_counts, webhook_deliveries, batches, api_keys, tenants"
+            "TRUNCATE batch_domains, batch_counts, webhook_deliveries, batches, api_keys, tenants, "
+            "workers"
         )
 
 

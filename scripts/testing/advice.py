@@ -121,14 +121,16 @@ def recommendations(results: list[Result], env: dict[str, Any]) -> list[str]:
     elif isinstance(task, int | float) and isinstance(fetch, int | float):
         # A domain waiting for one of the worker's connections is not timed by TOTAL_TIMEOUT
         # but is by TASK_TIMEOUT: behind hung hosts it may wait for several fetches ahead of it.
-        wait = (
-            fetch
-            * int(settings.get("concurrency") or 0)
-            / int(settings.get("http_connection_limit") or 1)
-        )
+        # Unset CONCURRENCY is adaptive, up to MAX_CONCURRENCY; unset HTTP_CONNECTION_LIMIT
+        # follows that in-flight bound (one connection per domain: no wait at all).
+        pinned = settings.get("concurrency")
+        inflight = int(pinned or settings.get("max_concurrency") or 1000)
+        sockets = int(settings.get("http_connection_limit") or inflight)
+        wait = fetch * max(1.0, inflight / sockets)
         if task < wait:
+            bound = "CONCURRENCY" if pinned else "MAX_CONCURRENCY (CONCURRENCY is adaptive)"
             found.append(
-                f"TASK_TIMEOUT ({task:g} s) is below TOTAL_TIMEOUT x CONCURRENCY / "
+                f"TASK_TIMEOUT ({task:g} s) is below TOTAL_TIMEOUT x {bound} / "
                 f"HTTP_CONNECTION_LIMIT ({wait:g} s): behind hung hosts holding every "
                 "connection, healthy domains waiting for one may be cut by the task limit."
             )

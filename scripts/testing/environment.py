@@ -20,6 +20,8 @@ REPORTED_SETTINGS = [
     "db_pool_size",
     "db_max_overflow",
     "concurrency",
+    "min_concurrency",
+    "max_concurrency",
     "http_connection_limit",
     "claim_size",
     "lease_seconds",

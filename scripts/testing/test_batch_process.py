@@ -261,10 +261,10 @@ async def throughput(script: Script, rt: Runtime, processor: str) -> None:
     check_equal(final.counts["succeeded"], len(names), "domains succeeded")
     metric("process_domains_per_second", len(names) / elapsed, "domains/s")
     log.info(
-        "%d domains in %.2f s with concurrency %d (%.1f domains/s)",
+        "%d domains in %.2f s with concurrency %s (%.1f domains/s)",
         len(names),
         elapsed,
-        rt.settings.concurrency,
+        rt.settings.concurrency or "adaptive",
         len(names) / elapsed,
     )
 

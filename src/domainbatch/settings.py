@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domainbatch.core.identity import default_user_agent
@@ -54,7 +54,11 @@ class Settings(BaseSettings):
     default_processor: str = "homepage"
 
     # Queue and workers
-    concurrency: int = Field(32, ge=1)
+    # Domains in flight per worker. None: adaptive, between MIN_ and MAX_CONCURRENCY as the
+    # machine's headroom allows (engine/concurrency.py); a number pins it.
+    concurrency: int | None = Field(None, ge=1)
+    min_concurrency: int = Field(16, ge=1)
+    max_concurrency: int = Field(1000, ge=1)
     claim_size: int = Field(64, ge=1)
     lease_seconds: float = Field(60.0, gt=0)
     max_attempts: int = Field(3, ge=1)
@@ -108,7 +112,8 @@ class Settings(BaseSettings):
     user_agent: str | None = Field(None, min_length=1, max_length=512, pattern=r"^[^\x00-\x1f]*$")
     contact: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f()]*$")
     default_region: str = "US"
-    http_connection_limit: int = Field(100, ge=1)
+    # Open sockets per worker. None: the in-flight bound (see connection_limit()).
+    http_connection_limit: int | None = Field(None, ge=1)
     # Per (host name, port, scheme), as aiohttp keys its pool; 0: no per-host limit.
     http_limit_per_host: int = Field(4, ge=0)
     # Extraction processes per worker: unset = one per core; 0 = a thread in the worker.
@@ -146,6 +151,26 @@ class Settings(BaseSettings):
             pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
             return {k.strip(): v.strip() for k, v in pairs}
         return value
+
+    @model_validator(mode="after")
+    def _ordered_bounds(self) -> Settings:
+        if self.min_concurrency > self.max_concurrency:
+            raise ValueError(
+                f"min_concurrency ({self.min_concurrency}) is above "
+                f"max_concurrency ({self.max_concurrency})"
+            )
+        return self
+
+    def concurrency_ceiling(self) -> int:
+        """The most domains a worker may hold in flight: the pinned level, else the adaptive
+        ceiling."""
+        return self.concurrency if self.concurrency is not None else self.max_concurrency
+
+    def connection_limit(self) -> int:
+        """Open sockets per worker: ``HTTP_CONNECTION_LIMIT``, else the in-flight bound. An
+        in-flight domain holds at most one connection (fetching/slots.py), so following that
+        bound never queues a domain behind our own pool."""
+        return self.http_connection_limit or self.concurrency_ceiling()
 
     def http_user_agent(self) -> str:
         """The User-Agent sent: ``USER_AGENT`` as set, else built with ``CONTACT``."""

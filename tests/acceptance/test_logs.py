@@ -53,7 +53,9 @@ def test_worker_logs_json_with_a_throughput_line_and_no_alembic_lines(
     assert not [e for e in entries if str(e["logger"]).startswith("alembic")]
     throughput = [e for e in entries if str(e["message"]).startswith("throughput:")]
     assert throughput, done.stderr
-    assert {"claimed", "succeeded", "failed", "per_second", "inflight"} <= set(throughput[0])
+    assert {"claimed", "succeeded", "failed", "per_second", "inflight", "concurrency"} <= set(
+        throughput[0]
+    )
     last = entries[-1]["message"]
     assert "41 claimed, 40 succeeded, 1 failed" in str(last) and "latency p50" in str(last)
     assert "Histogram object" not in done.stderr
@@ -102,7 +104,7 @@ def test_run_interrupted_exits_128_plus_the_signal_and_the_batch_resumes(
     argv = domainbatch_argv("run", str(domains), "-p", SCRIPTED, "-o", "slow=3", "-v")
     with Process(argv, env=env, cwd=tmp_path, log=tmp_path / "run.log") as run:
         deadline = time.monotonic() + 30
-        while "starting (concurrency" not in run.output() and time.monotonic() < deadline:
+        while "starting: concurrency" not in run.output() and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(1.0)  # the slow domains are in flight
         assert run.proc is not None

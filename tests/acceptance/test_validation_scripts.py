@@ -285,7 +285,9 @@ def test_run_all_passes_on_sqlite_and_writes_the_report(tmp_path: Path) -> None:
     env = report["environment"]
     assert env["database"] == "sqlite" and env["server_version"].startswith("SQLite 3.")
     assert env["python"].endswith(sys.version.split()[0]) and env["pooler_mode"] == "direct"
-    assert env["settings"]["concurrency"] == 32
+    # Adaptive by default (no number), within the reported bounds.
+    assert env["settings"]["concurrency"] is None
+    assert (env["settings"]["min_concurrency"], env["settings"]["max_concurrency"]) == (16, 1000)
     perf = report["performance"]
     for name in ("monitor_status_latency_ms_p50", "create_entries_per_second"):
         assert perf[name]["value"] > 0, name

@@ -56,11 +56,13 @@ def test_latency_is_printed_as_figures() -> None:
 def test_throughput_counts_the_interval_only() -> None:
     stats = WorkerStats(claimed=10, succeeded=8, failed=1)
     last = Throughput(claimed=4, succeeded=2, failed=1, at=stats.started_at)
-    line, figures = last.since(stats, inflight=2)
+    line, figures = last.since(stats, inflight=2, level=48)
     assert (figures["claimed"], figures["succeeded"], figures["failed"]) == (6, 6, 0)
     assert figures["inflight"] == 2 and figures["per_second"] > 0
+    assert figures["concurrency"] == 48
     assert line.startswith("throughput: 6 claimed, 6 succeeded, 0 failed in ")
-    _, again = last.since(stats, inflight=0)
+    assert line.endswith("2 in flight, concurrency 48")
+    _, again = last.since(stats, inflight=0, level=48)
     assert (again["claimed"], again["succeeded"]) == (0, 0)
 
 

@@ -207,6 +207,26 @@ def test_a_task_limit_below_the_worst_connection_wait_is_flagged(modules: Any) -
     assert flagged == [False, True]  # 15 x 500 / 100 = 75 s > 60 s
 
 
+def test_the_connection_wait_advice_reads_unset_limits_as_their_defaults(modules: Any) -> None:
+    """Unset CONCURRENCY is adaptive up to MAX_CONCURRENCY; an unset HTTP_CONNECTION_LIMIT
+    follows the in-flight bound, so no domain waits for a connection."""
+    result = modules.script_result.Result("test_batch_create")
+    timeouts = {"task_timeout": 60.0, "total_timeout": 15.0}
+    cases = [
+        ({"concurrency": None, "http_connection_limit": None}, False),
+        ({"concurrency": 500, "http_connection_limit": None}, False),
+        ({"concurrency": None, "max_concurrency": 1000, "http_connection_limit": 100}, True),
+        ({"concurrency": None, "max_concurrency": 300, "http_connection_limit": 100}, False),
+    ]
+    for settings, expected in cases:
+        env = {"settings": {**timeouts, **settings}}
+        advice = modules.advice.recommendations([result], env)
+        flagged = [a for a in advice if "below TOTAL_TIMEOUT x" in a]
+        assert bool(flagged) == expected, settings
+        if flagged and settings["concurrency"] is None:
+            assert "MAX_CONCURRENCY (CONCURRENCY is adaptive)" in flagged[0]
+
+
 def test_only_the_scripts_own_failed_line_is_its_failure(modules: Any) -> None:
     result = modules.script_result.Result("test_batch_process")
     result.read(

@@ -45,8 +45,9 @@ async def readyz(svc: Svc) -> dict[str, str]:
     responses={200: {"content": {"text/plain": {}}}, **documented(503)},
 )
 async def metrics(svc: Svc) -> PlainTextResponse:
-    """Prometheus text format: batches by status, queue depth and busy workers (fleet-wide,
-    from the database); domains processed and processing latency (this process's worker)."""
+    """Prometheus text format: batches by status, queue depth, busy workers and each live
+    worker's concurrency level and domains in flight (fleet-wide, from the database); domains
+    processed and processing latency (this process's worker)."""
     fleet = await svc.runtime.system().gauges()
     batches = Family("domainbatch_batches", "gauge", "Batches by status")
     for status in BatchStatus:
@@ -63,6 +64,15 @@ async def metrics(svc: Svc) -> PlainTextResponse:
             1 if svc.worker is not None else 0
         ),
     ]
+    level = Family(
+        "domainbatch_worker_concurrency", "gauge", "Each live worker's concurrency level"
+    )
+    inflight = Family("domainbatch_worker_inflight", "gauge", "Each live worker's domains busy")
+    for worker in fleet.workers:
+        mode = "pinned" if worker.pinned else "adaptive"
+        level.add(worker.concurrency, worker=worker.id, mode=mode)
+        inflight.add(worker.inflight, worker=worker.id)
+    families += [level, inflight]
     if svc.worker is not None:
         stats = svc.worker.stats
         processed = Family(

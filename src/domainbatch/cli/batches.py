@@ -23,7 +23,7 @@ from domainbatch.core.humanize import plural
 from domainbatch.core.status import ACTIVE_BATCH, BatchStatus, DomainStatus
 
 if TYPE_CHECKING:
-    from domainbatch.core.models import BatchRecord, BatchReport
+    from domainbatch.core.models import BatchRecord, BatchReport, WorkerRecord
 
 BatchId = Annotated[
     str,
@@ -47,7 +47,8 @@ def status(
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show a batch: status, counts, progress, errors by code, rate and ETA."""
+    """Show a batch: status, counts, progress, errors by code, rate and ETA; while it is
+    open, the live workers with their concurrency level and domains in flight."""
     import asyncio
 
     from rich.live import Live
@@ -57,11 +58,16 @@ def status(
 
     settings = load_settings(database_url=database_url)
 
+    workers: list[WorkerRecord] = []
+
     async def main() -> BatchReport:
+        nonlocal workers
         async with open_runtime(settings, create=False) as rt:
             batches = rt.batches()
             batch_id = await batches.resolve(ref)
             current = await batches.status(batch_id)
+            if not as_json and current.status in ACTIVE_BATCH:
+                workers = await rt.system().workers()
             if not watch:
                 return current
             if as_json:
@@ -71,11 +77,12 @@ def status(
                         return current
                     await asyncio.sleep(interval)
                     current = await batches.status(batch_id)
-            with Live(status_table(current), console=out, auto_refresh=False) as live:
+            with Live(status_table(current, workers), console=out, auto_refresh=False) as live:
                 while current.status in ACTIVE_BATCH:
                     await asyncio.sleep(interval)
                     current = await batches.status(batch_id)
-                    live.update(status_table(current), refresh=True)
+                    workers = await rt.system().workers()
+                    live.update(status_table(current, workers), refresh=True)
             return current
 
     current = execute(main)
@@ -84,7 +91,7 @@ def status(
     if as_json:
         print_json(current.as_dict())
     else:
-        out.print(status_table(current))
+        out.print(status_table(current, workers))
 
 
 def list_(

@@ -50,7 +50,13 @@ if TYPE_CHECKING:
 
 Concurrency = Annotated[
     int | None,
-    typer.Option("--concurrency", "-c", min=1, metavar="N", help="Domains in flight per worker."),
+    typer.Option(
+        "--concurrency",
+        "-c",
+        min=1,
+        metavar="N",
+        help="Domains in flight per worker, pinned (default: adaptive).",
+    ),
 ]
 
 

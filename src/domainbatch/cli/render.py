@@ -7,7 +7,8 @@ from rich.measure import Measurement
 from rich.table import Column, Table
 
 from domainbatch.core.humanize import seconds, when
-from domainbatch.core.models import BatchRecord, BatchReport
+from domainbatch.core.models import BatchRecord, BatchReport, WorkerRecord
+from domainbatch.core.status import ACTIVE_BATCH
 
 __all__ = ["batches_table", "print_wide", "seconds", "status_table", "when"]
 
@@ -27,7 +28,9 @@ def print_wide(console: Console, table: Table) -> None:
         console.width = width
 
 
-def status_table(status: BatchReport) -> Table:
+def status_table(status: BatchReport, workers: list[WorkerRecord] | None = None) -> Table:
+    """The batch; while it is open, the live workers too (every worker serves every batch),
+    each with its concurrency level and domains in flight."""
     table = Table(title=f"batch {status.id}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
@@ -58,6 +61,15 @@ def status_table(status: BatchReport) -> Table:
         )
     if status.error:
         table.add_row("error", status.error)
+    if workers is not None and status.status in ACTIVE_BATCH:
+        for worker in workers:
+            level = f"{worker.concurrency:,}{' (pinned)' if worker.pinned else ''}"
+            table.add_row(
+                f"worker {worker.host}:{worker.pid}",
+                f"concurrency {level}, {worker.inflight:,} in flight",
+            )
+        if not workers:
+            table.add_row("workers", "none running")
     return table
 
 

@@ -89,7 +89,13 @@ def serve(
     ] = False,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", "-c", min=1, metavar="N", help="Embedded worker's slots."),
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            metavar="N",
+            help="Embedded worker's domains in flight, pinned (default: adaptive).",
+        ),
     ] = None,
     database_url: DatabaseUrl = None,
     fingerprints: Fingerprints = None,

@@ -1,9 +1,9 @@
 """Read models (pure): a batch as stored, a batch with its progress, a domain with its result,
-and a keyset page of either; for operators, an API key, a webhook delivery and the database
-check. Storage builds them from rows; the service hands them to every caller; ``as_dict()`` is
-their JSON shape (CLI ``--json``, exports, SSE, webhook payloads, API responses), and the API's
-response schemas are derived from their fields (types, and the descriptions in each field's
-metadata for the OpenAPI document).
+and a keyset page of either; for operators, an API key, a live worker, a webhook delivery and
+the database check. Storage builds them from rows; the service hands them to every caller;
+``as_dict()`` is their JSON shape (CLI ``--json``, exports, SSE, webhook payloads, API
+responses), and the API's response schemas are derived from their fields (types, and the
+descriptions in each field's metadata for the OpenAPI document).
 
 Times are Unix epochs (floats) in the models, for arithmetic, and RFC 3339 strings in UTC in
 ``as_dict()`` (``TIME`` in a field's metadata marks them), the one text every JSON shape uses."""
@@ -157,6 +157,22 @@ class KeyRecord(Model):
     prefix: str
     created_at: float = field(metadata=TIME)
     revoked_at: float | None = field(metadata=TIME)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord(Model):
+    """A live worker as ``status`` and ``/metrics`` show it: its level of concurrency
+    (``pinned``: set by ``CONCURRENCY``, else adaptive) and its domains in flight, as of its
+    last heartbeat (``seen_at``)."""
+
+    id: str
+    host: str
+    pid: int
+    concurrency: int
+    pinned: bool
+    inflight: int
+    started_at: float = field(metadata=TIME)
+    seen_at: float = field(metadata=TIME)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,18 @@ class Outcome:
     encoded: bytes | None = field(default=None, repr=False)  # ``result`` already as JSON
 
 
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """What a worker tells the fleet about itself on its lease-extension tick."""
+
+    worker_id: str
+    host: str
+    pid: int
+    concurrency: int
+    pinned: bool
+    inflight: int
+
+
 class QueueStore(Protocol):
     """The queue's transitions. Each call is one short transaction with nothing
     session-scoped (it runs unchanged through a transaction-mode pooler)."""
@@ -135,6 +147,15 @@ class QueueStore(Protocol):
 
     async def extend(self, ids: Iterable[int], worker_id: str) -> None:
         """Push the lease of every domain this worker still holds."""
+        ...
+
+    async def beat(self, heartbeat: Heartbeat) -> None:
+        """Record the worker as alive with its level and load (and forget workers silent for
+        three leases: they are gone)."""
+        ...
+
+    async def leave(self, worker_id: str) -> None:
+        """The worker stopped cleanly: it is no longer listed."""
         ...
 
     async def reap(self) -> set[str]:

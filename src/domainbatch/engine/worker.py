@@ -17,10 +17,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from domainbatch.core.completion import DEADLINE_CODE
-from domainbatch.core.queue import ActiveBatch, Claimed, Outcome, QueueStore
+from domainbatch.core.queue import ActiveBatch, Claimed, Heartbeat, Outcome, QueueStore
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.core.status import BatchEvent, BatchStatus
+from domainbatch.engine.concurrency import Concurrency
 from domainbatch.engine.delivery import WebhookSender
+from domainbatch.engine.headroom import Headroom, raise_fd_limit
 from domainbatch.engine.metrics import Histogram
 from domainbatch.engine.outage import Outage, QuietPoolResets
 from domainbatch.engine.runner import Runner
@@ -30,6 +32,7 @@ from domainbatch.settings import Settings
 log = logging.getLogger("domainbatch.worker")
 
 ACTIVE_TTL = 1.0  # seconds a productive worker may reuse its list of active batches
+ADAPT_INTERVAL = 1.0  # seconds between moves of an adaptive concurrency level
 
 EventHook = Callable[[BatchEvent, str], None]  # (event, batch_id)
 SenderFactory = Callable[[str, Outage], WebhookSender]  # (worker id, its outage account)
@@ -70,7 +73,7 @@ class Throughput:
     failed: int = 0
     at: float = field(default_factory=time.monotonic)
 
-    def since(self, stats: WorkerStats, inflight: int) -> tuple[str, dict[str, float]]:
+    def since(self, stats: WorkerStats, inflight: int, level: int) -> tuple[str, dict[str, float]]:
         """The line (and its figures, for JSON logs) from ``self`` to ``stats`` now."""
         now = time.monotonic()
         seconds = max(now - self.at, 1e-9)
@@ -80,6 +83,7 @@ class Throughput:
             "failed": stats.failed - self.failed,
             "interval_seconds": round(seconds, 1),
             "inflight": inflight,
+            "concurrency": level,
         }
         figures["per_second"] = round((figures["succeeded"] + figures["failed"]) / seconds, 2)
         self.claimed, self.succeeded, self.failed, self.at = (
@@ -90,7 +94,8 @@ class Throughput:
         )
         line = (
             "throughput: {claimed:,} claimed, {succeeded:,} succeeded, {failed:,} failed "
-            "in {interval_seconds:g}s ({per_second:,.1f} domains/s), {inflight:,} in flight"
+            "in {interval_seconds:g}s ({per_second:,.1f} domains/s), {inflight:,} in flight, "
+            "concurrency {concurrency:,}"
         ).format(**figures)
         return line, figures
 
@@ -116,6 +121,9 @@ class Worker:
         self.store = store
         self.settings = settings
         self.id = new_worker_id()
+        self.concurrency = Concurrency(
+            settings.min_concurrency, settings.max_concurrency, pinned=settings.concurrency
+        )
         self.runner = Runner(settings, self.id)
         self.only_batches = list(only_batches) if only_batches is not None else None
         self.burst = burst
@@ -128,6 +136,10 @@ class Worker:
         self._inflight: dict[asyncio.Task[None], Claimed] = {}
         self._unacked: list[Outcome] = []
         self._rotation = 0
+        # Demand, for an adaptive level: since the last move, every slot was taken while the
+        # last claim round got all it asked for (the queue had more than the level).
+        self._demand = False
+        self._queue_had_more = False
         self._rng = random.Random()
         self.polling = RetryPolicy.for_polling(settings)
         # Batches a claim of this worker found exhausted: only their acks may end them, so
@@ -156,7 +168,8 @@ class Worker:
 
     # Main loop ------------------------------------------------------------------------------
     async def run(self) -> WorkerStats:
-        log.info("worker %s starting (concurrency %d)", self.id, self.settings.concurrency)
+        log.info("worker %s starting: concurrency %s", self.id, self.concurrency)
+        raise_fd_limit()
         with QuietPoolResets():
             await self._run()
         log.info("worker %s stopped: %s", self.id, self.stats)
@@ -166,11 +179,20 @@ class Worker:
         background = [
             asyncio.create_task(self._every(self._flush, self.settings.ack_interval_seconds)),
             asyncio.create_task(self._every(self._extend, self.settings.lease_seconds / 3)),
+            # The heartbeat on the same period, in its own task: a slow one (a pooler with two
+            # server connections under load) never delays the leases' extension.
+            asyncio.create_task(self._every(self._beat, self.settings.lease_seconds / 3)),
             asyncio.create_task(self._every(self._sweep, self.settings.lease_seconds / 2)),
         ]
         posting = asyncio.create_task(self.webhooks.run()) if self.webhooks is not None else None
         if self.settings.log_interval_seconds > 0:
             background.append(asyncio.create_task(self._report_throughput()))
+        if not self.concurrency.pinned:
+            background.append(asyncio.create_task(self._adapt()))
+        try:
+            await self._beat()
+        except Exception as exc:
+            self.outage.failed("beat", exc)
         try:
             async with self.runner:
                 try:
@@ -184,13 +206,19 @@ class Worker:
             await self._flush()
             if self.webhooks is not None and posting is not None:
                 await self.webhooks.finish(posting)
+            try:
+                await self.store.leave(self.id)
+            except Exception as exc:  # listed until its heartbeat is three leases old
+                self.outage.failed("leave", exc)
 
     async def _claim_loop(self) -> None:
         idle_rounds = 0
         while not self._stopping.is_set():
-            free = self.settings.concurrency - len(self._inflight)
+            level = self.concurrency.level
+            free = level - len(self._inflight)
             # Claim in chunks: wait until a useful number of slots is free.
-            if free < max(1, min(self.settings.claim_size, self.settings.concurrency) // 2):
+            if free < max(1, min(self.settings.claim_size, level) // 2):
+                self._demand = self._demand or self._queue_had_more
                 self._slot_free.clear()
                 await self._slot_free.wait()
                 continue
@@ -216,15 +244,16 @@ class Worker:
         self._rotation = (self._rotation + 1) % len(active)
         ordered = active[self._rotation :] + active[: self._rotation]
         share = max(1, math.ceil(free / len(ordered)))
-        total = 0
+        total = asked = 0
         for batch in ordered:
-            room = self.settings.concurrency - len(self._inflight)
+            room = self.concurrency.level - len(self._inflight)
             if room <= 0 or self._stopping.is_set():
                 break
             processor = await self.runner.processor(batch)
             if processor is None:
                 continue
             limit = min(share, room, self.settings.claim_size)
+            asked += limit
             claims, started = await self.store.claim(
                 batch.id, self.id, limit, maybe_pending=batch.status == BatchStatus.PENDING
             )
@@ -239,6 +268,7 @@ class Worker:
                 task.add_done_callback(self._done)
             self.stats.claimed += len(claims)
             total += len(claims)
+        self._queue_had_more = asked > 0 and total == asked
         return total
 
     async def _idle(self, rounds: int) -> None:
@@ -306,6 +336,39 @@ class Worker:
             await self.store.extend(held, self.id)
             self.outage.recovered()
 
+    async def _beat(self) -> None:
+        """Tell the fleet this worker is alive, at which level and how loaded."""
+        await self.store.beat(
+            Heartbeat(
+                worker_id=self.id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                concurrency=self.concurrency.level,
+                pinned=self.concurrency.pinned,
+                inflight=len(self._inflight),
+            )
+        )
+        self.outage.recovered()
+
+    async def _adapt(self) -> None:
+        """Every ``ADAPT_INTERVAL``, move the adaptive level by the headroom signals; a move of
+        2x or more since the last one logged makes one INFO line with its reason."""
+        headroom = Headroom()
+        probe = asyncio.create_task(headroom.lag.run())
+        try:
+            while True:
+                await asyncio.sleep(ADAPT_INTERVAL)
+                signals = headroom.sample(demand=self._demand)
+                step = self.concurrency.step(signals)
+                self._demand = False
+                log.debug("concurrency %d (%s): %s", step.level, step.reason, signals)
+                before = self.concurrency.notable()
+                if before is not None:
+                    log.info("concurrency %d -> %d (%s)", before, step.level, step.reason)
+                self._slot_free.set()  # a higher level frees slots for the claim loop
+        finally:
+            probe.cancel()
+
     async def _sweep(self) -> None:
         """Reclaim expired leases and end batches nobody else ended (e.g. after a crash)."""
         await self.store.reap()
@@ -326,7 +389,7 @@ class Worker:
         last = Throughput()
         while True:
             await asyncio.sleep(self.settings.log_interval_seconds)
-            line, figures = last.since(self.stats, len(self._inflight))
+            line, figures = last.since(self.stats, len(self._inflight), self.concurrency.level)
             log.info(line, extra=figures)
 
     async def _drain(self) -> None:

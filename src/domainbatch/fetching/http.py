@@ -102,7 +102,7 @@ class Fetcher:
         self._aiohttp_resolver = AiohttpResolver(self._resolver)
         self._ssl = ssl_context or ssl.create_default_context(cafile=ca_file)
         self._session: aiohttp.ClientSession | None = None
-        self._slots = ConnectionSlots(settings.http_connection_limit, settings.http_limit_per_host)
+        self._slots = ConnectionSlots(settings.connection_limit(), settings.http_limit_per_host)
 
     async def __aenter__(self) -> Fetcher:
         settings = self.settings

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from sqlalchemy import text
 
-from domainbatch.core.models import DatabaseCheck, KeyRecord
+from domainbatch.core.models import DatabaseCheck, KeyRecord, WorkerRecord
 from domainbatch.settings import Settings
 from domainbatch.storage import audit, fleet, migrate, pooler, tenants
 from domainbatch.storage.database import Database, detect_pooler_mode, normalize_url
@@ -133,3 +133,7 @@ class System:
 
     async def gauges(self) -> FleetGauges:
         return await fleet.gauges(self.db)
+
+    async def workers(self) -> list[WorkerRecord]:
+        """The live workers, each with its concurrency level and domains in flight."""
+        return await fleet.live_workers(self.db)

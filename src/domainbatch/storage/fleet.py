@@ -1,5 +1,6 @@
-"""Fleet-wide figures read from the database (for ``/metrics`` and ``/readyz``): batches by
-status, the queue's depth and the workers holding live leases. Every worker shares the
+"""Fleet-wide figures read from the database (for ``/metrics``, ``/readyz`` and ``status``):
+batches by status, the queue's depth, the workers holding live leases and the live workers with
+their concurrency level. Every worker shares the
 database, so these are the fleet's, not one process's."""
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from domainbatch.core.models import WorkerRecord
 from domainbatch.core.status import DomainStatus
+from domainbatch.storage import workers
 from domainbatch.storage.database import Database
 from domainbatch.storage.tables import batch_domains as d
 from domainbatch.storage.tables import batches as b
@@ -20,6 +23,7 @@ class FleetGauges:
     batches_by_status: dict[str, int]
     queue_depth: int  # pending domains due now
     workers_busy: int  # distinct workers holding a live lease
+    workers: list[WorkerRecord]  # live ones (heard from within three leases)
 
 
 async def ready(db: Database) -> None:
@@ -42,4 +46,10 @@ async def gauges(db: Database) -> FleetGauges:
                 d.c.status == DomainStatus.PROCESSING, d.c.lease_expires_at > epoch_now()
             )
         )
-    return FleetGauges(by_status, int(depth or 0), int(busy or 0))
+        live = await workers.live(conn, db.settings.lease_seconds)
+    return FleetGauges(by_status, int(depth or 0), int(busy or 0), live)
+
+
+async def live_workers(db: Database) -> list[WorkerRecord]:
+    async with db.connect() as conn:
+        return await workers.live(conn, db.settings.lease_seconds)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from domainbatch.core.completion import DEADLINE_CODE, completion, deadline_message, ranks
-from domainbatch.core.queue import ActiveBatch, Claimed, Outcome
+from domainbatch.core.queue import ActiveBatch, Claimed, Heartbeat, Outcome
 from domainbatch.core.status import (
     ACTIVE_BATCH,
     OPEN_DOMAIN,
@@ -95,6 +95,12 @@ class MemoryQueue(MemoryBatches):
                 mine = dom.id in held and dom.worker_id == worker_id
                 if mine and dom.status == DomainStatus.PROCESSING:
                     dom.lease_expires_at = self.clock() + self.lease_seconds
+
+    async def beat(self, heartbeat: Heartbeat) -> None:
+        self.workers[heartbeat.worker_id] = heartbeat
+
+    async def leave(self, worker_id: str) -> None:
+        self.workers.pop(worker_id, None)
 
     async def reap(self) -> set[str]:
         now, touched = self.clock(), set()

@@ -15,7 +15,7 @@ from typing import Any
 
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.models import BatchRecord, BatchReport, DomainRecord, Page
-from domainbatch.core.queue import BatchSpec, CreatedBatch
+from domainbatch.core.queue import BatchSpec, CreatedBatch, Heartbeat
 from domainbatch.core.status import BatchEvent, BatchStatus, DomainStatus, Progress
 from domainbatch.errors import EmptyBatchError, LimitExceededError, NotFoundError
 from domainbatch.storage.batches import batch_record, domain_record
@@ -78,6 +78,7 @@ class MemoryBatches:
         self.clock = clock
         self.batches: dict[str, MemoryBatch] = {}
         self.events: list[tuple[BatchEvent, str]] = []  # the outbox: (event, batch id)
+        self.workers: dict[str, Heartbeat] = {}  # live workers by id: their last heartbeat
         self._ids = itertools.count(1)
 
     # Writing ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domainbatch.core.completion import POINTS
 from domainbatch.core.domains import DomainNormalizer
 from domainbatch.core.models import BatchRecord, DomainRecord, Page
-from domainbatch.core.queue import ActiveBatch, BatchSpec, Claimed, CreatedBatch
+from domainbatch.core.queue import ActiveBatch, BatchSpec, Claimed, CreatedBatch, Heartbeat
 from domainbatch.core.status import (
     ACTIVE_BATCH,
     OPEN_DOMAIN,
@@ -29,7 +29,7 @@ from domainbatch.core.status import (
     DomainStatus,
     batch_ending,
 )
-from domainbatch.storage import counters, pages
+from domainbatch.storage import counters, pages, workers
 from domainbatch.storage.batches import (
     batch_ids,
     batch_record,
@@ -196,6 +196,12 @@ class SqlQueue:
                 )
                 .values(lease_expires_at=epoch_now() + self.lease_seconds)
             )
+
+    async def beat(self, heartbeat: Heartbeat) -> None:
+        await workers.beat(self.db, heartbeat, self.lease_seconds)
+
+    async def leave(self, worker_id: str) -> None:
+        await workers.leave(self.db, worker_id)
 
     async def reap(self) -> set[str]:
         """A domain whose attempts are spent fails with ``internal`` instead of looping

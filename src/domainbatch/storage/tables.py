@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -160,6 +161,22 @@ batch_domains = Table(
         postgresql_where=text("status = 'processing'"),
         sqlite_where=text("status = 'processing'"),
     ),
+)
+
+
+# Revision 0004: live workers, upserted on each one's lease-extension tick, so `status` and
+# /metrics can show every worker's concurrency level; a row silent for three leases is gone.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("pinned", Boolean, nullable=False),
+    Column("inflight", Integer, nullable=False),
 )
 
 
