@@ -73,7 +73,9 @@ def test_a_killed_worker_loses_nothing(cli: Cli, backend: str, tmp_path: Path) -
 
 
 def test_two_workers_never_process_the_same_domain(cli: Cli, backend: str, tmp_path: Path) -> None:
-    batch_id = submit(cli, tmp_path, 400, "delay=0.005")
+    # 2.5 s of work for one worker alone (400 x 50 ms / 8): at 5 ms (0.25 s) the worker that
+    # started first under load sometimes did everything before the other claimed anything.
+    batch_id = submit(cli, tmp_path, 400, "delay=0.05")
     log = tmp_path / "processed.log"
     env = cli_env(backend, tmp_path, DOMAINBATCH_TEST_PROCESSED_LOG=str(log))
     workers = [start_worker(env, tmp_path, "--burst", "--concurrency", "8") for _ in range(2)]
