@@ -3,12 +3,15 @@ signals reaching every process, and no process outliving the command."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -32,6 +35,16 @@ def stored_worker_ids(backend: str, tmp_path: Path) -> Counter[str]:
     url = PG_URL if backend == "postgres" else PGBOUNCER_URL
     with psycopg.connect(url, prepare_threshold=None) as conn:
         return Counter(dict(conn.execute(query).fetchall()))
+
+
+@pytest.fixture
+def leftovers() -> Iterator[list[int]]:
+    """Pids killed at the end, should a failing test leave them running."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def worker_children(pid: int) -> list[int]:
@@ -97,21 +110,27 @@ def test_run_with_two_processes_shares_the_work(cli: Cli, backend: str, tmp_path
     assert sum(workers.values()) == 300 and len(workers) == 2, workers
 
 
-def start_two(backend: str, tmp_path: Path, batch_id: str, cli: Cli) -> subprocess.Popen[str]:
-    """``worker --processes 2`` with both processes holding domains."""
+def start_two(
+    backend: str, tmp_path: Path, batch_id: str, cli: Cli, leftovers: list[int]
+) -> tuple[subprocess.Popen[str], list[int]]:
+    """``worker --processes 2`` with both processes holding domains, and its child's pid."""
     env = cli_env(backend, tmp_path, DOMAINBATCH_SHUTDOWN_GRACE_SECONDS="0.5")
     parent = start_worker(env, tmp_path, "--processes", "2", "--concurrency", "4")
+    leftovers.append(parent.pid)
     # Each process holds at most 4: 8 in hand means both claimed.
     wait_until(lambda: counts(cli, batch_id)["processing"] == 8, "both processes claiming")
-    return parent
+    children = worker_children(parent.pid)
+    leftovers.extend(children)
+    assert len(children) == 1
+    return parent, children
 
 
 @pytest.mark.parametrize("backend", DIRECT, indirect=True)
-def test_sigterm_stops_every_process(cli: Cli, backend: str, tmp_path: Path) -> None:
+def test_sigterm_stops_every_process(
+    cli: Cli, backend: str, tmp_path: Path, leftovers: list[int]
+) -> None:
     batch_id = submit(cli, tmp_path, 40, "delay=30")
-    parent = start_two(backend, tmp_path, batch_id, cli)
-    children = worker_children(parent.pid)
-    assert len(children) == 1
+    parent, children = start_two(backend, tmp_path, batch_id, cli, leftovers)
     parent.send_signal(signal.SIGTERM)
     _, errs = parent.communicate(timeout=60)
     assert parent.returncode == 0, errs
@@ -122,13 +141,13 @@ def test_sigterm_stops_every_process(cli: Cli, backend: str, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("backend", DIRECT, indirect=True)
-def test_children_end_with_a_killed_parent(cli: Cli, backend: str, tmp_path: Path) -> None:
+def test_children_end_with_a_killed_parent(
+    cli: Cli, backend: str, tmp_path: Path, leftovers: list[int]
+) -> None:
     batch_id = submit(cli, tmp_path, 40, "delay=30")
-    parent = start_two(backend, tmp_path, batch_id, cli)
-    children = worker_children(parent.pid)
-    assert len(children) == 1
+    parent, children = start_two(backend, tmp_path, batch_id, cli, leftovers)
     parent.send_signal(signal.SIGKILL)
-    parent.communicate(timeout=30)
+    parent.wait(30)  # not communicate(): its children hold its pipes until they exit
     wait_until(lambda: not any(running(pid) for pid in children), "the children to exit")
     # They stopped gracefully (SIGTERM): their domains are back in the queue, the parent's
     # (killed) wait for their lease.
@@ -136,10 +155,13 @@ def test_children_end_with_a_killed_parent(cli: Cli, backend: str, tmp_path: Pat
 
 
 @pytest.mark.parametrize("backend", DIRECT, indirect=True)
-def test_one_process_starts_no_other(cli: Cli, backend: str, tmp_path: Path) -> None:
+def test_one_process_starts_no_other(
+    cli: Cli, backend: str, tmp_path: Path, leftovers: list[int]
+) -> None:
     batch_id = submit(cli, tmp_path, 20, "delay=30")
     env = cli_env(backend, tmp_path, DOMAINBATCH_SHUTDOWN_GRACE_SECONDS="0.5")
     worker = start_worker(env, tmp_path, "--processes", "1", "--concurrency", "4")
+    leftovers.append(worker.pid)
     wait_until(lambda: counts(cli, batch_id)["processing"] == 4, "the worker claiming")
     assert worker_children(worker.pid) == []
     worker.send_signal(signal.SIGTERM)

@@ -4,6 +4,7 @@ read back from their environment."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,21 +14,23 @@ from domainbatch.settings import Settings, usable_cores
 
 
 @pytest.fixture
-def cores(monkeypatch: pytest.MonkeyPatch) -> object:
+def cores(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """Set how many cores this process may use."""
+
     def set_cores(n: int) -> None:
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(n)))
 
     return set_cores
 
 
-def test_one_worker_process_per_usable_core_by_default(cores) -> None:  # type: ignore[no-untyped-def]
+def test_one_worker_process_per_usable_core_by_default(cores: Callable[[int], None]) -> None:
     cores(3)
     assert usable_cores() == 3
     assert Settings().worker_process_count() == 3
     assert Settings(worker_processes=2).worker_process_count() == 2
 
 
-def test_extraction_processes_split_between_worker_processes(cores) -> None:  # type: ignore[no-untyped-def]
+def test_extraction_processes_split_between_worker_processes(cores: Callable[[int], None]) -> None:
     cores(8)
     split = split_settings(Settings())
     assert (split.worker_processes, split.extract_processes) == (8, 1)
@@ -38,7 +41,9 @@ def test_extraction_processes_split_between_worker_processes(cores) -> None:  # 
     assert split_settings(Settings(worker_processes=2)).extract_processes == 4
 
 
-def test_one_process_or_a_chosen_extraction_count_is_left_alone(cores) -> None:  # type: ignore[no-untyped-def]
+def test_one_process_or_a_chosen_extraction_count_is_left_alone(
+    cores: Callable[[int], None],
+) -> None:
     cores(8)
     assert split_settings(Settings(worker_processes=1)).extract_processes is None
     assert split_settings(Settings(worker_processes=4, extract_processes=0)).extract_processes == 0
