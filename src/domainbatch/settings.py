@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,6 +28,15 @@ def default_sqlite_path() -> Path:
 
 def default_database_url() -> SecretStr:
     return SecretStr(f"sqlite+aiosqlite:///{default_sqlite_path()}")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container's cpuset
+    narrows), else every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        return os.cpu_count() or 1
 
 
 def _split_csv(value: Any) -> Any:
@@ -77,6 +87,8 @@ class Settings(BaseSettings):
     ack_batch_size: int = Field(200, ge=1)
     task_timeout: float = Field(120.0, gt=0)
     shutdown_grace_seconds: float = Field(30.0, ge=0)
+    # Fetching processes of `worker` and `run`, each its own claimer; unset = one per core.
+    worker_processes: int | None = Field(None, ge=1)
 
     # Webhooks (posted by workers from the outbox)
     webhook_timeout: float = Field(10.0, gt=0)
@@ -175,6 +187,10 @@ class Settings(BaseSettings):
     def http_user_agent(self) -> str:
         """The User-Agent sent: ``USER_AGENT`` as set, else built with ``CONTACT``."""
         return self.user_agent or default_user_agent(self.contact)
+
+    def worker_process_count(self) -> int:
+        """``worker_processes``, else one per usable core."""
+        return self.worker_processes or usable_cores()
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with CLI flags applied; ``None`` means "flag not given". An unknown name is a

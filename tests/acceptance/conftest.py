@@ -29,6 +29,9 @@ def backend_env(backend: str, workdir: Path, **extra: str) -> dict[str, str]:
         DOMAINBATCH_POLL_MAX_SECONDS="0.2",
         DOMAINBATCH_RETRY_BASE_SECONDS="0.05",
         DOMAINBATCH_RETRY_MAX_SECONDS="0.2",
+        # One worker process per command, as the tests count (claims, pids, log lines);
+        # tests/acceptance/test_worker_processes.py runs several.
+        DOMAINBATCH_WORKER_PROCESSES="1",
     )
     env.update(extra)
     return env

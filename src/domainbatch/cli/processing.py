@@ -4,6 +4,7 @@ and ``domainbatch worker`` (process every active batch until stopped)."""
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -58,17 +59,31 @@ Concurrency = Annotated[
         help="Domains in flight per worker, pinned (default: adaptive).",
     ),
 ]
+Processes = Annotated[
+    int | None,
+    typer.Option(
+        "--processes",
+        "-P",
+        min=1,
+        metavar="N",
+        help="Worker processes, each its own claimer; overrides DOMAINBATCH_WORKER_PROCESSES "
+        "(default: one per core).",
+        show_default=False,
+    ),
+]
 
 
 class Interrupt:
     """SIGINT/SIGTERM stop the worker gracefully; the command then exits 128 + the signal's
-    number (130 for Ctrl-C, 143 for SIGTERM), as shells do for a process a signal ended."""
+    number (130 for Ctrl-C, 143 for SIGTERM), as shells do for a process a signal ended.
+    ``forward`` gets each signal too (the worker processes this one started)."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, forward: Callable[[int], None] | None = None) -> None:
         import asyncio
 
         self.signal: int | None = None
         self._worker = worker
+        self._forward = forward
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._received, sig)
@@ -77,6 +92,8 @@ class Interrupt:
         # A second signal does not wait for the grace period: in-flight work is released now.
         self._worker.stop(now=self.signal is not None)
         self.signal = self.signal or sig
+        if self._forward is not None:
+            self._forward(sig)
 
     @property
     def exit_code(self) -> int | None:
@@ -97,6 +114,7 @@ def run(
         ),
     ] = None,
     concurrency: Concurrency = None,
+    processes: Processes = None,
     fmt: InputFormatOption = InputFormat.AUTO,
     column: Column = None,
     deadline: Deadline = None,
@@ -110,6 +128,7 @@ def run(
     """Create a batch from FILE and process it here, with a live progress bar.
     Interrupted (Ctrl-C), it exits 130 and the batch can be continued by a worker."""
     from domainbatch.cli.render import status_table
+    from domainbatch.cli.worker_processes import split_settings, worker_processes
     from domainbatch.runtime import open_runtime
     from domainbatch.service.exports import format_for, write_file
 
@@ -121,8 +140,10 @@ def run(
         database_url=database_url,
         concurrency=concurrency,
         fingerprints=fingerprints,
+        worker_processes=processes,
     )
     check_fingerprints(settings)
+    settings = split_settings(settings)
     options = parse_options(option)
     fmt_out = None if output is None else format_for(output)
     if output is not None and fmt_out is None:
@@ -144,8 +165,16 @@ def run(
             )
             report_created(created)
             worker = rt.worker(only_batches=[created.id], burst=True)
-            interrupt = Interrupt(worker)
-            status = await follow(batches, created, worker)
+            # No more processes than domains to claim.
+            count = min(settings.worker_process_count(), max(1, created.total))
+            level = settings.log_level or Level.WARNING.value
+            async with worker_processes(
+                settings, count, burst=True, batch_ids=[created.id], log_level=level
+            ) as fleet:
+                interrupt = Interrupt(worker, fleet.forward)
+                status = await follow(batches, created, worker)
+            if count > 1:  # as the other processes left it
+                status = await batches.status(created.id)
             if output is not None and fmt_out is not None:
                 export = await batches.export(created.id, fmt_out)
                 n = await write_file(export, output)
@@ -156,7 +185,7 @@ def run(
             out.print(status_table(status))
         if interrupt.exit_code is not None:
             return interrupt.exit_code
-        return 0 if status.status == BatchStatus.COMPLETED else 1
+        return 0 if status.status == BatchStatus.COMPLETED and not fleet.failed else 1
 
     raise typer.Exit(execute(main))
 
@@ -211,6 +240,7 @@ async def follow(batches: Batches, created: CreatedBatch, worker: Worker) -> Bat
 
 def worker(
     concurrency: Concurrency = None,
+    processes: Processes = None,
     burst: Annotated[bool, typer.Option("--burst", help="Exit when no work is left.")] = False,
     batch: Annotated[
         list[str] | None,
@@ -231,6 +261,7 @@ def worker(
 ) -> None:
     """Process domains from every active batch until stopped (graceful: in-flight work
     finishes or is released; SIGTERM exits 0, Ctrl-C 130)."""
+    from domainbatch.cli.worker_processes import split_settings, worker_processes
     from domainbatch.runtime import open_runtime
 
     settings = logged_settings(
@@ -241,18 +272,30 @@ def worker(
         database_url=database_url,
         concurrency=concurrency,
         fingerprints=fingerprints,
+        worker_processes=processes,
     )
     check_fingerprints(settings)
+    settings = split_settings(settings)
 
     async def main() -> int:
         async with open_runtime(settings) as rt:
             batches = rt.batches()
             only = [await batches.resolve(ref) for ref in batch or []]
             w = rt.worker(burst=burst, only_batches=only or None)
-            interrupt = Interrupt(w)
-            stats = await w.run()
+            level = settings.log_level or Level.INFO.value
+            async with worker_processes(
+                settings,
+                settings.worker_process_count(),
+                burst=burst,
+                batch_ids=only,
+                log_level=level,
+            ) as fleet:
+                interrupt = Interrupt(w, fleet.forward)
+                stats = await w.run()
         err.print(f"worker done: {stats}")
         # SIGTERM is how a supervisor stops a worker: its normal end.
-        return 130 if interrupt.signal == signal.SIGINT else 0
+        if interrupt.signal == signal.SIGINT:
+            return 130
+        return 1 if fleet.failed else 0
 
     raise typer.Exit(execute(main))
