@@ -51,6 +51,7 @@ def environment(backend: str, workdir: Path) -> dict[str, str]:
         DOMAINBATCH_POLL_MAX_SECONDS="0.2",
         DOMAINBATCH_DB_POOL_SIZE="10",
         DOMAINBATCH_DB_MAX_OVERFLOW="10",
+        DOMAINBATCH_WORKER_PROCESSES="1",  # this bench counts worker processes itself
     )
 
 

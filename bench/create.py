@@ -127,6 +127,7 @@ def status_under_load(url: str, batch_id: str, seconds: float, workers: int = 4)
         DOMAINBATCH_CONCURRENCY="200",
         DOMAINBATCH_CLAIM_SIZE="200",
         DOMAINBATCH_ACK_BATCH_SIZE="200",
+        DOMAINBATCH_WORKER_PROCESSES="1",  # ``workers`` processes, one worker each
     )
     procs = [
         subprocess.Popen(

@@ -243,6 +243,7 @@ def run_worker(domains: int, scheme: str, web: dict[str, Any], c: int) -> dict[s
         DOMAINBATCH_RESOLVE_OVERRIDES='{"*.bench.test": "127.0.0.1"}',
         DOMAINBATCH_CONCURRENCY=str(c),
         DOMAINBATCH_HTTP_CONNECTION_LIMIT=str(c * 2),
+        DOMAINBATCH_WORKER_PROCESSES="1",  # one worker against the other single-loop modes
         SSL_CERT_FILE=web["ca_file"],
     )
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:

@@ -36,6 +36,7 @@ ENV = {
     "DOMAINBATCH_CLAIM_SIZE": "200",
     "DOMAINBATCH_ACK_BATCH_SIZE": "200",
     "DOMAINBATCH_EXTRA_SUFFIXES": "test",
+    "DOMAINBATCH_WORKER_PROCESSES": "1",  # the memory of one worker process
 }
 
 

@@ -97,6 +97,7 @@ def run_domainbatch(
         DOMAINBATCH_CONCURRENCY=str(concurrency),
         DOMAINBATCH_CLAIM_SIZE=str(min(concurrency, 500)),
         DOMAINBATCH_ACK_BATCH_SIZE=str(max(concurrency, 200)),
+        DOMAINBATCH_WORKER_PROCESSES="1",  # ``workers`` processes, one worker each
     )
     command = domainbatch_argv("worker", "--burst", "--quiet")
     wall, peaks, cpu, _ = run_children([command] * workers, env)

@@ -25,6 +25,9 @@ class Child(Process):
     """A ``domainbatch`` subprocess with its output in a log file and its peak RSS sampled."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], logdir: Path) -> None:
+        # One process unless the script says otherwise: the scripts kill, count and sample
+        # one worker process (its claims, its leases, its RSS, its log).
+        env = {"DOMAINBATCH_WORKER_PROCESSES": "1", **env}
         super().__init__(domainbatch_argv(*args), env=env, log=logdir / f"{name}.log")
         self.name = name
         self.args = args
