@@ -8,7 +8,7 @@ import logging
 from domainbatch.cli.logs import JsonFormatter, TextFormatter, redact
 from domainbatch.core.humanize import plural
 from domainbatch.engine.metrics import Histogram
-from domainbatch.engine.worker import Throughput, WorkerStats
+from domainbatch.engine.stats import Throughput, WorkerStats
 
 
 def record(message: str, *args: object, **extra: object) -> logging.LogRecord:

@@ -14,7 +14,6 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 
 from domainbatch.core.completion import DEADLINE_CODE
 from domainbatch.core.queue import ActiveBatch, Claimed, Heartbeat, Outcome, QueueStore
@@ -23,9 +22,9 @@ from domainbatch.core.status import BatchEvent, BatchStatus
 from domainbatch.engine.concurrency import Concurrency
 from domainbatch.engine.delivery import WebhookSender
 from domainbatch.engine.headroom import Headroom, raise_fd_limit
-from domainbatch.engine.metrics import Histogram
 from domainbatch.engine.outage import Outage, QuietPoolResets
 from domainbatch.engine.runner import Runner
+from domainbatch.engine.stats import Throughput, WorkerStats
 from domainbatch.processors.registry import Processor
 from domainbatch.settings import Settings
 
@@ -36,68 +35,6 @@ ADAPT_INTERVAL = 1.0  # seconds between moves of an adaptive concurrency level
 
 EventHook = Callable[[BatchEvent, str], None]  # (event, batch_id)
 SenderFactory = Callable[[str, Outage], WebhookSender]  # (worker id, its outage account)
-
-
-@dataclass
-class WorkerStats:
-    claimed: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    retried: int = 0
-    released: int = 0
-    started_at: float = field(default_factory=time.monotonic)
-    latency: Histogram = field(default_factory=Histogram)  # seconds per processing attempt
-
-    def record(self, outcome: Outcome, seconds: float) -> None:
-        self.latency.observe(seconds)
-        if outcome.retry_in is not None:
-            self.retried += 1
-        elif outcome.error_code is not None:
-            self.failed += 1
-
-    def __str__(self) -> str:
-        seconds = time.monotonic() - self.started_at
-        return (
-            f"{self.claimed:,} claimed, {self.succeeded:,} succeeded, {self.failed:,} failed, "
-            f"{self.retried:,} retried, {self.released:,} released in {seconds:.1f}s; "
-            f"latency {self.latency}"
-        )
-
-
-@dataclass
-class Throughput:
-    """What a worker did since its last throughput line."""
-
-    claimed: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    at: float = field(default_factory=time.monotonic)
-
-    def since(self, stats: WorkerStats, inflight: int, level: int) -> tuple[str, dict[str, float]]:
-        """The line (and its figures, for JSON logs) from ``self`` to ``stats`` now."""
-        now = time.monotonic()
-        seconds = max(now - self.at, 1e-9)
-        figures: dict[str, float] = {
-            "claimed": stats.claimed - self.claimed,
-            "succeeded": stats.succeeded - self.succeeded,
-            "failed": stats.failed - self.failed,
-            "interval_seconds": round(seconds, 1),
-            "inflight": inflight,
-            "concurrency": level,
-        }
-        figures["per_second"] = round((figures["succeeded"] + figures["failed"]) / seconds, 2)
-        self.claimed, self.succeeded, self.failed, self.at = (
-            stats.claimed,
-            stats.succeeded,
-            stats.failed,
-            now,
-        )
-        line = (
-            "throughput: {claimed:,} claimed, {succeeded:,} succeeded, {failed:,} failed "
-            "in {interval_seconds:g}s ({per_second:,.1f} domains/s), {inflight:,} in flight, "
-            "concurrency {concurrency:,}"
-        ).format(**figures)
-        return line, figures
 
 
 def new_worker_id() -> str:
