@@ -103,12 +103,23 @@ def test_a_pinned_level_never_moves() -> None:
 
 def test_only_a_change_of_2x_since_the_last_logged_level_is_notable() -> None:
     level = Concurrency(16, 1000)
+    level.slow_start = False
     assert level.step(ROOMY).level == 32 and level.notable() == 16  # 16 -> 32
     assert level.step(ROOMY).level == 48 and level.notable() is None
     assert level.step(ROOMY).level == 64 and level.notable() == 32
     pressed = replace(ROOMY, loop_lag=1.0)
     assert level.step(pressed).level == 44 and level.notable() is None
     assert level.step(pressed).level == 30 and level.notable() == 64
+
+
+def test_the_level_doubles_until_the_first_interval_that_does_not_grow() -> None:
+    level = Concurrency(16, 1000)
+    idle = replace(ROOMY, demand=False)
+    assert level.step(idle).level == 16 and level.slow_start  # no demand: nothing learned
+    assert [level.step(ROOMY).level for _ in range(4)] == [32, 64, 128, 256]
+    assert level.step(replace(ROOMY, loop_lag=0.05)).level == 256  # held: slow start ends
+    assert not level.slow_start
+    assert level.step(ROOMY).level == 320  # +25% from here on
 
 
 def test_settings_adaptive_by_default_and_connections_follow_the_bound() -> None:

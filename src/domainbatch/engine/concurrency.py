@@ -17,6 +17,10 @@ from dataclasses import dataclass
 
 GROWTH = 1.25  # per interval with headroom and demand ...
 MIN_GROWTH = 16  # ... or at least this many more (a low level climbs in a few seconds)
+# Until the first sign of pressure the level doubles per interval instead (TCP's slow start):
+# from 16, +25% took 10 s to reach ~300 in flight, a sixth of a 2,000-domain batch's median
+# time on the simulated internet.
+SLOW_START_GROWTH = 2.0
 SHRINK = 0.7  # per interval under pressure
 
 # Event-loop lag: how late a periodic sleep of the worker's loop wakes (p95 of an interval). A
@@ -106,13 +110,16 @@ def obstacle(signals: Signals, level: int, grown: int) -> str | None:
     return None
 
 
-def decide(level: int, signals: Signals, floor: int, ceiling: int) -> Step:
-    """The next level from ``level`` and one interval's ``signals``, within floor..ceiling."""
+def decide(
+    level: int, signals: Signals, floor: int, ceiling: int, *, growth: float = GROWTH
+) -> Step:
+    """The next level from ``level`` and one interval's ``signals``, within floor..ceiling;
+    ``growth``: the factor of a step up."""
     level = min(max(level, floor), ceiling)
     why = pressure(signals)
     if why is not None:
         return Step(max(floor, int(level * SHRINK)), why)
-    grown = min(ceiling, max(level + MIN_GROWTH, math.ceil(level * GROWTH)))
+    grown = min(ceiling, max(level + MIN_GROWTH, math.ceil(level * growth)))
     held = obstacle(signals, level, grown)
     if held is not None or grown == level:
         return Step(level, held or "at the ceiling")
@@ -132,6 +139,7 @@ class Concurrency:
         # database, is never above what it can hold; growth reaches 200 in ~9 intervals.
         self.level = self.floor
         self.logged = self.level
+        self.slow_start = True  # doubling, until the first interval that does not grow
 
     def __str__(self) -> str:
         if self.pinned:
@@ -142,7 +150,12 @@ class Concurrency:
         """Move the level by one interval's signals (a pinned one stays)."""
         if self.pinned:
             return Step(self.level, "pinned")
-        step = decide(self.level, signals, self.floor, self.ceiling)
+        growth = SLOW_START_GROWTH if self.slow_start else GROWTH
+        step = decide(self.level, signals, self.floor, self.ceiling, growth=growth)
+        # Any interval that did not grow ends the slow start, except one without demand (a
+        # worker waiting for work has shown nothing about its headroom).
+        if step.level <= self.level and step.reason != "no demand":
+            self.slow_start = False
         self.level = step.level
         return step
 
