@@ -1,7 +1,7 @@
-"""The soak script (scripts/testing/soak_test.py) as an operator runs it: a short soak of one
-real worker subprocess passes and prints its samples and slope; a leaking worker fails it with
-the reason. And the batch processing script's network failures case catches a deployment that
-does not verify certificates."""
+"""The soak script (scripts/testing/soak_test.py) as an operator runs it: a leaking worker
+fails it with the reason, after the samples a passing soak prints (a passing soak is
+.ci/validate's, on PgBouncer). And the batch processing script's network failures case
+catches a deployment that does not verify certificates."""
 
 from __future__ import annotations
 
@@ -26,28 +26,10 @@ def metrics(output: str) -> dict[str, float]:
     return {name: float(value) for name, value in METRIC.findall(output)}
 
 
-def test_a_short_soak_passes_and_reports_its_samples(tmp_path: Path) -> None:
+def test_a_leaking_worker_fails_the_soak(tmp_path: Path) -> None:
     script = SCRIPTS / "soak_test.py"  # an executable like the others
     assert os.access(script, os.X_OK)
     assert script.read_text(encoding="utf-8").startswith("#!/usr/bin/env python3\n")
-    done = run(
-        "soak_test", tmp_path, "--minutes", "0.5", DOMAINBATCH_DATABASE_URL=sqlite_url(tmp_path)
-    )
-    assert done.returncode == 0, done.stderr
-    samples = [SOAK.search(line) for line in done.stderr.splitlines()]
-    minutes = [float(m.group(1)) for m in samples if m]
-    # A sample every 5 s from the end of the warm-up: fractional minutes, 0 to 0.5.
-    assert len(minutes) == 7 and minutes[0] == 0.0 and abs(minutes[-1] - 0.5) <= 0.02, minutes
-    assert all(0.05 <= b - a <= 0.12 for a, b in itertools.pairwise(minutes))
-    figures = metrics(done.stderr)
-    assert figures["soak_rss_slope_mb_per_min"] <= 20  # the bound of a 30 s soak
-    assert figures["soak_domains"] >= 5_000  # the warm-up alone is 5,000 domains
-    assert figures["soak_peak_rss_mb"] > figures["soak_worker_peak_rss_mb"] > 0
-    assert "ok   the worker stops cleanly" in done.stderr
-    assert not (tmp_path / "scripts.db").exists()  # it created the file, so it removed it
-
-
-def test_a_leaking_worker_fails_the_soak(tmp_path: Path) -> None:
     migrate_sqlite(tmp_path)  # an existing database: the script must leave it as it was
     done = run(
         "soak_test",
@@ -67,6 +49,16 @@ def test_a_leaking_worker_fails_the_soak(tmp_path: Path) -> None:
     )
     assert failed is not None, done.stderr
     assert 40 <= float(failed.group(1)) <= 80  # the leak, 60 MB/min, is what was measured
+    # Its samples, as a passing soak prints them (a passing soak runs in .ci/validate, on
+    # PgBouncer: 78 s more here would only repeat it): one every 5 s from the end of the
+    # warm-up, in fractional minutes, 0 to 0.5.
+    samples = [SOAK.search(line) for line in done.stderr.splitlines()]
+    minutes = [float(m.group(1)) for m in samples if m]
+    assert len(minutes) == 7 and minutes[0] == 0.0 and abs(minutes[-1] - 0.5) <= 0.02, minutes
+    assert all(0.05 <= b - a <= 0.12 for a, b in itertools.pairwise(minutes))
+    figures = metrics(done.stderr)
+    assert figures["soak_domains"] >= 5_000  # the warm-up alone is 5,000 domains
+    assert figures["soak_peak_rss_mb"] > figures["soak_worker_peak_rss_mb"] > 0
     assert "cleanup: deleted batch" in done.stderr
     assert rows_left(tmp_path) == dict.fromkeys(rows_left(tmp_path), 0)
 
