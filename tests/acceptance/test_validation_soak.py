@@ -48,7 +48,9 @@ def test_a_leaking_worker_fails_the_soak(tmp_path: Path) -> None:
         re.MULTILINE,
     )
     assert failed is not None, done.stderr
-    assert 40 <= float(failed.group(1)) <= 80  # the leak, 60 MB/min, is what was measured
+    # The leak (60 MB/min) is what was measured, within a 30 s slope's noise (CI measured 82.8
+    # once): well above the bound, never near a healthy worker's.
+    assert 40 <= float(failed.group(1)) <= 120
     # Its samples, as a passing soak prints them (a passing soak runs in .ci/validate, on
     # PgBouncer: 78 s more here would only repeat it): one every 5 s from the end of the
     # warm-up, in fractional minutes, 0 to 0.5.
