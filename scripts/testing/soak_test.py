@@ -217,6 +217,9 @@ async def body(script: Script) -> None:
     with local_web() as web, tempfile.TemporaryDirectory() as tmp:
         settings = script.settings.with_overrides(**web_overrides(web))
         env = child_env_for(web, "domainbatch-soak-worker")
+        # A fixed load: an adaptive level still climbing after the warm-up holds more domains
+        # (and their pages) in flight, and its RSS grows with it (CI measured 18.8 MB/min).
+        env.setdefault("DOMAINBATCH_CONCURRENCY", "32")
         async with runtime(settings) as rt:
             with step("calibrate: one worker's rate on this machine"):
                 rate = await calibrate(script, rt, env, Path(tmp), feed)
