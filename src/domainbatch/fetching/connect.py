@@ -93,7 +93,7 @@ class AiohttpResolver(AbstractResolver):
         return results
 
     async def close(self) -> None:
-        self.resolver.clear()
+        await self.resolver.close()
 
     def socket_factory(self, addr_info: tuple[Any, ...]) -> socket.socket:
         """aiohttp's ``socket_factory``: refuse blocked addresses right before connecting."""

@@ -79,5 +79,7 @@ class GuardedResolver:
         answer = await self.lookup(host, want_mx=False)
         return self.screen(host, answer.addresses)
 
-    def clear(self) -> None:
+    async def close(self) -> None:
+        """Forget cached answers and release the DNS channel."""
         self._cache.clear()
+        await self.resolver.close()

@@ -23,8 +23,11 @@ async def build(settings: Settings) -> AsyncIterator[Processor]:
         return {
             "addresses": answer.addresses,
             "mx": answer.mx,
-            "accepts_mail": bool(answer.mx),
+            "accepts_mail": any(answer.mx),  # a null MX ("0 .") is [""]
             "timings": {"dns_ms": round((time.perf_counter() - started) * 1000, 2)},
         }
 
-    yield process
+    try:
+        yield process
+    finally:
+        await resolver.close()

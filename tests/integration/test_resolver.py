@@ -1,0 +1,135 @@
+"""The resolver (c-ares through aiodns) against a real nameserver on 127.0.0.1: records, the
+error codes each DNS failure maps to, DNS_TIMEOUT as the whole lookup's bound, and the ``dns``
+processor's ``accepts_mail`` for a null MX."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+
+from domainbatch.errors import DomainProcessingError
+from domainbatch.fetching.resolver import Resolver
+from domainbatch.processors import dns as dns_processor
+from domainbatch.settings import Settings
+from tests.support.dnsserver import LocalDNS
+
+RECORDS: dict[str, dict[str, list[str]]] = {
+    "both.test": {"A": ["127.0.0.1", "127.0.0.2"], "AAAA": ["::1"]},
+    "mail.test": {"A": ["127.0.0.1"], "MX": ["20 mx-b.mail.test.", "10 mx-a.mail.test."]},
+    "nullmx.test": {"A": ["127.0.0.1"], "MX": ["0 ."]},
+    "v6only.test": {"AAAA": ["::1"]},
+    "empty.test": {"TXT": ['"nothing to connect to"']},
+    "target.test": {"A": ["127.0.0.9"]},
+}
+CNAMES = {"alias.test": "target.test."}
+
+
+def answer(query: dns.message.Message) -> dns.message.Message | None:
+    question = query.question[0]
+    name = question.name.to_text().rstrip(".")
+    rdtype = dns.rdatatype.to_text(question.rdtype)
+    response = dns.message.make_response(query)
+    if name.startswith("mute"):
+        return None
+    if name.startswith("servfail"):
+        response.set_rcode(dns.rcode.SERVFAIL)
+    elif name in CNAMES:
+        target = CNAMES[name]
+        response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "CNAME", target))
+        values = RECORDS[target.rstrip(".")].get(rdtype, [])
+        if values:
+            response.answer.append(dns.rrset.from_text_list(target, 60, "IN", rdtype, values))
+    elif name not in RECORDS:
+        response.set_rcode(dns.rcode.NXDOMAIN)
+    elif values := RECORDS[name].get(rdtype, []):
+        response.answer.append(dns.rrset.from_text_list(question.name, 60, "IN", rdtype, values))
+    return response
+
+
+@pytest.fixture(scope="module")
+def nameserver() -> Iterator[LocalDNS]:
+    with LocalDNS(answer=answer) as server:
+        yield server
+
+
+def resolve(server: LocalDNS, host: str, *, timeout: float = 2.0) -> object:
+    async def go() -> object:
+        resolver = Resolver(nameservers=[server.address], timeout=timeout)
+        try:
+            return await resolver.resolve(host)
+        except DomainProcessingError as error:
+            return error
+        finally:
+            await resolver.close()
+
+    return asyncio.run(go())
+
+
+def test_addresses_of_both_families_and_mx_names(nameserver: LocalDNS) -> None:
+    both = resolve(nameserver, "both.test")
+    # IPv4 first, in whatever order the answer gave them.
+    assert getattr(both, "addresses", [])[2:] == ["::1"]
+    assert sorted(getattr(both, "addresses", [])) == ["127.0.0.1", "127.0.0.2", "::1"]
+    mail = resolve(nameserver, "mail.test")
+    assert getattr(mail, "mx", None) == ["mx-a.mail.test", "mx-b.mail.test"]
+    assert getattr(resolve(nameserver, "v6only.test"), "addresses", None) == ["::1"]
+
+
+def test_a_cname_chain_gives_the_target_addresses_only(nameserver: LocalDNS) -> None:
+    assert getattr(resolve(nameserver, "alias.test"), "addresses", None) == ["127.0.0.9"]
+
+
+@pytest.mark.parametrize(
+    ("host", "code", "words"),
+    [
+        ("gone.test", "dns_nxdomain", "does not exist"),
+        ("empty.test", "dns_nxdomain", "no A or AAAA"),
+        ("servfail.test", "dns_error", "no nameserver answered"),
+        ("mute.test", "dns_error", "timed out"),
+    ],
+)
+def test_each_failure_has_its_code(nameserver: LocalDNS, host: str, code: str, words: str) -> None:
+    error = resolve(nameserver, host, timeout=0.5)
+    assert isinstance(error, DomainProcessingError)
+    assert (error.code, words in str(error)) == (code, True)
+
+
+def test_dns_timeout_bounds_the_whole_lookup_whatever_the_nameservers(nameserver: LocalDNS) -> None:
+    # Two silent nameservers: c-ares would give each its own timeout; the lookup gets one.
+    with LocalDNS(answer=lambda query: None) as silent, LocalDNS(answer=lambda query: None) as other:
+
+        async def go() -> float:
+            resolver = Resolver(nameservers=[silent.address, other.address], timeout=0.6)
+            began = time.monotonic()
+            with pytest.raises(DomainProcessingError, match="timed out"):
+                await resolver.resolve("anything.test")
+            await resolver.close()
+            return time.monotonic() - began
+
+        assert asyncio.run(go()) < 1.0
+
+
+def test_one_resolver_serves_successive_event_loops(nameserver: LocalDNS) -> None:
+    resolver = Resolver(nameservers=[nameserver.address], timeout=2.0)
+    for _ in range(2):
+        answer = asyncio.run(resolver.resolve("both.test", want_mx=False))
+        assert sorted(answer.addresses) == ["127.0.0.1", "127.0.0.2", "::1"]
+
+
+def test_the_dns_processor_says_a_null_mx_accepts_no_mail(nameserver: LocalDNS) -> None:
+    settings = Settings(nameservers=[nameserver.address], dns_timeout=2.0)
+
+    async def go() -> list[dict[str, object]]:
+        async with dns_processor.build(settings) as process:
+            return [await process(host, {}) for host in ("nullmx.test", "mail.test")]
+
+    nullmx, mail = asyncio.run(go())
+    assert (nullmx["mx"], nullmx["accepts_mail"]) == ([""], False)
+    assert (mail["mx"], mail["accepts_mail"]) == (["mx-a.mail.test", "mx-b.mail.test"], True)
