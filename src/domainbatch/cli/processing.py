@@ -263,6 +263,11 @@ def worker(
     verbose: VerboseFlag = None,
     log_level: LogLevelFlag = None,
     log_format: LogFormatFlag = None,
+    fleet_root: Annotated[
+        int | None,
+        # Given by the first process of `worker`/`run -P N` to the others it starts.
+        typer.Option("--fleet-root", hidden=True),
+    ] = None,
 ) -> None:
     """Process domains from every active batch until stopped (graceful: in-flight work
     finishes or is released; SIGTERM exits 0, Ctrl-C 130)."""
@@ -286,7 +291,7 @@ def worker(
         async with open_runtime(settings) as rt:
             batches = rt.batches()
             only = [await batches.resolve(ref) for ref in batch or []]
-            w = rt.worker(burst=burst, only_batches=only or None)
+            w = rt.worker(burst=burst, only_batches=only or None, fleet_root=fleet_root)
             level = settings.log_level or Level.INFO.value
             async with worker_processes(
                 settings,

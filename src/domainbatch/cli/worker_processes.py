@@ -134,6 +134,7 @@ class WorkerProcesses:
         self.settings = settings
         self.children = children
         self.argv = [sys.executable, "-m", "domainbatch", "worker", "--processes", "1"]
+        self.argv += ["--fleet-root", str(os.getpid())]
         self.argv += ["--burst"] if burst else []
         self.argv += [arg for batch_id in batch_ids for arg in ("--batch", batch_id)]
         child_settings = settings.with_overrides(worker_processes=1, log_level=log_level)

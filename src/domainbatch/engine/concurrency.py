@@ -52,7 +52,8 @@ class Signals:
     demand: bool  # every slot was taken and the queue had more: a higher level would be used
     loop_lag: float | None = None  # seconds, p95
     cpu_busy: float | None = None  # the machine, 0..1
-    cpu_own: float | None = None  # this worker and its extraction processes, 0..1 of the machine
+    cpu_own: float | None = None  # the worker processes of the command and their extraction
+    # processes, 0..1 of the machine
     memory_available: int | None = None  # bytes (MemAvailable)
     memory_total: int | None = None  # bytes (MemTotal)
     rss: int | None = None  # the worker's resident bytes

@@ -63,24 +63,35 @@ def _process_ticks(pid: str) -> int:
     return sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
 
 
-def _own_ticks() -> int:
-    """CPU ticks of this process and its children (the extraction processes)."""
-    children: set[str] = set()
-    with contextlib.suppress(OSError):
-        for task in (PROC / "self" / "task").iterdir():
-            with contextlib.suppress(OSError):
-                children.update((task / "children").read_text().split())
-    return _process_ticks("self") + sum(_process_ticks(pid) for pid in children)
+def _tree_ticks(root: str) -> int:
+    """CPU ticks of ``root`` ("self" or a pid) and every process under it: the extraction
+    processes, and for the first process of ``worker -P N`` its sibling worker processes and
+    theirs."""
+    total, pending, seen = 0, [root], set()
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += _process_ticks(pid)
+        with contextlib.suppress(OSError):
+            for task in (PROC / pid / "task").iterdir():
+                with contextlib.suppress(OSError):
+                    pending.extend((task / "children").read_text().split())
+    return total
 
 
 class CpuMeter:
     """The machine's busy fraction between two reads of /proc/stat: every process, so the
     extraction processes on the other cores count as well as the worker; and the share of the
-    machine this worker and its extraction processes used (ticks of the same clock)."""
+    machine the worker's own processes used (ticks of the same clock): the process tree under
+    ``root``, the first process of the command's worker processes (``worker -P N``), so each
+    of N processes sees the whole command's work as its own, not 1/N of it."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: str = "self") -> None:
+        self._root = root
         self._last = self._times()
-        self._own = _own_ticks()
+        self._own = _tree_ticks(root)
 
     @staticmethod
     def _times() -> tuple[int, int] | None:
@@ -97,7 +108,7 @@ class CpuMeter:
 
     def take(self) -> tuple[float | None, float | None]:
         """(machine busy, own share), each 0..1."""
-        now, own = self._times(), _own_ticks()
+        now, own = self._times(), _tree_ticks(self._root)
         (last, self._last), (last_own, self._own) = (self._last, now), (self._own, own)
         if now is None or last is None or now[1] <= last[1]:
             return None, None
@@ -136,9 +147,9 @@ def _fds() -> tuple[int | None, int | None]:
 class Headroom:
     """One interval's signals; ``lag.run()`` must run on the worker's loop meanwhile."""
 
-    def __init__(self) -> None:
+    def __init__(self, cpu_root: str = "self") -> None:
         self.lag = LoopLag()
-        self.cpu = CpuMeter()
+        self.cpu = CpuMeter(cpu_root)
 
     def sample(self, *, demand: bool) -> Signals:
         available, total = _meminfo()

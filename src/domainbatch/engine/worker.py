@@ -51,10 +51,13 @@ class Worker:
         only_batches: Sequence[str] | None = None,
         burst: bool = False,
         on_event: EventHook | None = None,
+        fleet_root: int | None = None,
     ) -> None:
         """``store``: this worker's own (one writer, one counter shard; ``Runtime.worker``
         builds both). ``webhooks`` builds the sender of batch events for this worker (its id,
-        its outage account); None where no events are sent (the in-memory store's tests)."""
+        its outage account); None where no events are sent (the in-memory store's tests).
+        ``fleet_root``: the pid of the command's first worker process when this one is one of
+        its ``-P N`` children (the CPU its whole process tree uses is this worker's own)."""
         self.store = store
         self.settings = settings
         self.id = new_worker_id()
@@ -66,6 +69,7 @@ class Worker:
         self.burst = burst
         self.stats = WorkerStats()
         self._on_event = on_event
+        self._cpu_root = "self" if fleet_root is None else str(fleet_root)
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()
         self._wake = asyncio.Event()
@@ -290,7 +294,7 @@ class Worker:
     async def _adapt(self) -> None:
         """Every ``ADAPT_INTERVAL``, move the adaptive level by the headroom signals; a move of
         2x or more since the last one logged makes one INFO line with its reason."""
-        headroom = Headroom()
+        headroom = Headroom(self._cpu_root)
         probe = asyncio.create_task(headroom.lag.run())
         try:
             while True:
