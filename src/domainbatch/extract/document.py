@@ -14,6 +14,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from domainbatch.extract.charset import decode_body
 from domainbatch.extract.headers import HeaderBag
+from domainbatch.extract.needles import fold
 
 MAX_ELEMENTS = 5_000  # per kind (meta, link, a, script) looked at
 MAX_TEXT_CHARS = 200_000  # visible text kept for email and phone scanning
@@ -174,6 +175,12 @@ class Document:
         if found is None:
             found = self._selected[selector] = tuple(self.tree.css(selector)[:MAX_ELEMENTS])
         return found
+
+    @cached_property
+    def folded_html(self) -> str:
+        """``html`` folded (``needles.fold``: lowercased, one character for one), shared by
+        the technology prefilter and the checks for an attribute before a selector runs."""
+        return fold(self.html)
 
     @cached_property
     def base_url(self) -> str:

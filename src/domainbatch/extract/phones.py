@@ -39,6 +39,7 @@ MAX_TEXT_MATCHES = 200
 _MAX_DIGIT_GAP = 4  # phonenumbers' _PUNCTUATION_LIMIT
 _LOOKBACK_CHARS = 64
 _MAX_WIDE_CHECKS = 1_000  # characters above U+00FF looked at before reading \d instead
+_ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")  # same length: positions kept
 
 
 def _private_text(module: str, name: str) -> str:
@@ -120,8 +121,10 @@ def _digit_chains(digits: int) -> tuple[re.Pattern[str], re.Pattern[bytes]] | No
     ``_MAX_DIGIT_GAP`` of phonenumbers' punctuation characters (as in its candidate pattern,
     where a number's own digits all sit); None when phonenumbers' internals changed.
 
-    Two forms: for the text (``\\d``), and for its :func:`_digit_view` (``[0-9]``, much
-    faster for the regex engine), where "?" may stand for any punctuation above U+00FF.
+    Two forms: for the text (``\\d``), and for its :func:`_digit_view` with every digit
+    written 0 (``_ZERO_DIGITS``), where "?" may stand for any punctuation above U+00FF. The
+    view form starts with the literal "0", which the regex engine finds at memchr speed: 0.01-0.1
+    ms per page of the bench's where ``[0-9]`` took 0.04-0.26 ms (translating included).
     """
     try:
         punctuation = _private_text("phonenumberutil", "_VALID_PUNCTUATION")
@@ -130,8 +133,10 @@ def _digit_chains(digits: int) -> tuple[re.Pattern[str], re.Pattern[bytes]] | No
         text_form = re.compile(rf"\d(?:[{punctuation}]{{0,{_MAX_DIGIT_GAP}}}\d){repeat}", flags)
         single = re.compile(f"[{punctuation}]", flags)
         latin = bytes(code for code in range(256) if single.match(chr(code))) + b"?"
+        if re.search(b"[0-9]", latin):  # a digit as punctuation: no pre-scan
+            raise TypeError("phonenumbers punctuation holds a digit")
         gap = b"[" + re.escape(latin) + b"]{0,%d}" % _MAX_DIGIT_GAP
-        view_form = re.compile(b"[0-9](?:" + gap + b"[0-9])" + repeat.encode())
+        view_form = re.compile(b"0(?:" + gap + b"0)" + repeat.encode())
         return text_form, view_form
     except (AttributeError, ImportError, TypeError, re.error):  # pragma: no cover
         return None
@@ -182,7 +187,9 @@ def candidate_windows(text: str, region: str) -> list[tuple[int, int]]:
     view = _digit_view(text)
     # Both forms give match positions in the text (the view keeps them).
     found: Iterable[re.Match[str] | re.Match[bytes]] = (
-        chains[1].finditer(view) if view is not None else chains[0].finditer(text)
+        chains[1].finditer(view.translate(_ZERO_DIGITS))
+        if view is not None
+        else chains[0].finditer(text)
     )
     windows: list[tuple[int, int]] = []
     for chain in found:

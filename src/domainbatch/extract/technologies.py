@@ -73,8 +73,11 @@ class Evidence:
             for name, value in doc.headers.cookies():
                 self.cookies.setdefault(name.lower(), []).append(value)
         self.site = Site(doc.url)
+        # The page folded once, shared with the email finder's checks; a longer page's prefix
+        # is folded apart, as a prefix (str.lower reads a final sigma from what follows it).
         html = doc.html[:MAX_HTML_CHARS]
-        html, folded_html, comments = split_comments(html, fold(html))
+        folded = doc.folded_html if len(html) == len(doc.html) else fold(html)
+        html, folded_html, comments = split_comments(html, folded)
         texts = {
             "scripts": lambda: "\n".join(doc.script_srcs[:MAX_URLS]),
             "links": lambda: "\n".join(link.href for link in doc.link_tags[:MAX_URLS]),
