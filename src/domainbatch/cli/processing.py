@@ -265,8 +265,12 @@ def worker(
     log_format: LogFormatFlag = None,
     fleet_root: Annotated[
         int | None,
-        # Given by the first process of `worker`/`run -P N` to the others it starts.
-        typer.Option("--fleet-root", hidden=True),
+        typer.Option(
+            "--fleet-root",
+            metavar="PID",
+            help="Given by the first process of `worker`/`run -P N` to the others it starts.",
+            hidden=True,
+        ),
     ] = None,
 ) -> None:
     """Process domains from every active batch until stopped (graceful: in-flight work
