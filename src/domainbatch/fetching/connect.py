@@ -93,7 +93,7 @@ class AiohttpResolver(AbstractResolver):
         return results
 
     async def close(self) -> None:
-        await self.resolver.close()
+        self.resolver.clear()
 
     def socket_factory(self, addr_info: tuple[Any, ...]) -> socket.socket:
         """aiohttp's ``socket_factory``: refuse blocked addresses right before connecting."""

@@ -79,7 +79,5 @@ class GuardedResolver:
         answer = await self.lookup(host, want_mx=False)
         return self.screen(host, answer.addresses)
 
-    async def close(self) -> None:
-        """Forget cached answers and release the DNS channel."""
+    def clear(self) -> None:
         self._cache.clear()
-        await self.resolver.close()

@@ -27,7 +27,4 @@ async def build(settings: Settings) -> AsyncIterator[Processor]:
             "timings": {"dns_ms": round((time.perf_counter() - started) * 1000, 2)},
         }
 
-    try:
-        yield process
-    finally:
-        await resolver.close()
+    yield process
