@@ -122,6 +122,15 @@ def test_the_level_doubles_until_the_first_interval_that_does_not_grow() -> None
     assert level.step(ROOMY).level == 320  # +25% from here on
 
 
+def test_a_busy_first_interval_does_not_end_the_slow_start() -> None:
+    # The first interval's CPU is the start-up of the command's processes.
+    level = Concurrency(16, 1000)
+    busy = replace(ROOMY, cpu_busy=0.95, cpu_own=0.9)
+    assert level.step(busy).level == 16 and level.slow_start
+    assert [level.step(ROOMY).level for _ in range(3)] == [32, 64, 128]
+    assert level.step(busy).level == 128 and not level.slow_start  # a later hold ends it
+
+
 def test_settings_adaptive_by_default_and_connections_follow_the_bound() -> None:
     adaptive = Settings()
     assert adaptive.concurrency is None
