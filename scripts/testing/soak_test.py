@@ -19,9 +19,10 @@ end of the warm-up. At the end the worker is stopped (SIGTERM: it must exit 0) a
 deleted.
 
 Fails when the RSS grew faster than the bound (least squares over the SOAK samples): 2 MB/min,
-or 10 MB divided by MINUTES on runs shorter than 5 minutes, since a healthy worker's RSS
-wanders by up to 7 MB in a minute (measured on SQLite, Postgres and PgBouncer) and a short fit
-cannot tell a smaller leak from that. Fails too when the worker died, when it starved (nothing
+or 12 MB divided by MINUTES on runs shorter than 6 minutes, since a healthy worker's RSS
+wanders by up to 8 MB in a minute (measured on SQLite, Postgres and PgBouncer; CI once saw a
+single step of 7.9 MB, flat before and after, fit as 10.4 MB/min) and a short fit cannot tell
+a smaller leak from that. Fails too when the worker died, when it starved (nothing
 processed between two samples) or when a domain failed. Reports the slope, the domains
 processed and the peak RSS.
 
@@ -69,7 +70,7 @@ BATCHES = 12
 WARM_UP_DOMAINS = 5_000
 WARM_UP_SECONDS = 20.0
 BOUND_MB_PER_MIN = 2.0
-WANDER_MB = 10.0  # what a healthy worker's RSS may wander over a short run, with margin
+WANDER_MB = 12.0  # what a healthy worker's RSS may wander over a short run, with margin
 LEAKY = "tests.support.processors:leaky"
 
 
