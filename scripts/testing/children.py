@@ -9,6 +9,7 @@ import contextlib
 import logging
 import re
 import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,9 @@ from pathlib import Path
 from common import CheckFailed, check, log, peak_rss_mb
 from tests.support.processes import Process, domainbatch_argv, kill
 from tests.support.servers import wait_for_url
+
+from domainbatch.cli.worker_processes import EXIT_MARGIN_SECONDS
+from domainbatch.settings import Settings
 
 # A WARNING/ERROR line of domainbatch's text log format ("2026-11-30 10:00:00,123 WARNING x: y").
 PROBLEM = re.compile(r"^\S+ \S+ (?P<level>WARNING|ERROR|CRITICAL) (?P<rest>.*)$")
@@ -60,11 +64,24 @@ class Child(Process):
         if self.running():
             self.sample_rss()
             self.proc.send_signal(signal.SIGTERM)
-            if await self.wait(30) is None:
-                log.warning("%s did not stop on SIGTERM: killing it", self.name)
+            if await self.wait(self.stop_seconds()) is None:
+                # Its last lines and its threads' stacks say where the stop hung.
+                log.warning(
+                    "%s did not stop on SIGTERM: killing it; its last lines:\n%s\n%s",
+                    self.name,
+                    self.tail(12),
+                    await asyncio.to_thread(stacks, self.pid),
+                )
                 kill(self.proc)
         self.relay_problems()
         return self.proc.returncode
+
+    def stop_seconds(self) -> float:
+        """How long a stop may take: the worker's grace period for its domains in flight, then
+        its last flush and exit (waiting less would kill a worker keeping its contract)."""
+        grace = self.env.get("DOMAINBATCH_SHUTDOWN_GRACE_SECONDS")
+        default = Settings.model_fields["shutdown_grace_seconds"].default
+        return (float(grace) if grace else default) + EXIT_MARGIN_SECONDS
 
     def relay_problems(self) -> None:
         """The child's WARNING and ERROR lines, and a count of its tracebacks, into this
@@ -94,6 +111,20 @@ async def started(child: Child) -> AsyncIterator[Child]:
         raise
     finally:
         await child.shut_down()
+
+
+def stacks(pid: int) -> str:
+    """Every thread's Python stack in the process and its children (py-spy), or why not."""
+    try:
+        dump = subprocess.run(
+            ["py-spy", "dump", "--subprocesses", "--pid", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"(no stacks: py-spy: {exc})"
+    return dump.stdout or f"(no stacks: py-spy: {dump.stderr.strip()})"
 
 
 async def wait_ready(base: str, server: Child) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -102,6 +103,16 @@ def test_sigterm_releases_work_in_hand(cli: Cli, backend: str, tmp_path: Path) -
     _, errs = worker.communicate(timeout=30)
     assert worker.returncode == 0, errs
     assert "4 released" in errs
+    # Said as it happens: what the stop waits for, then what it gave up, and where each waited.
+    assert "stopping: 4 domains in flight may finish within the 0.5 s grace period" in errs
+    given_up = re.search(
+        r"4 domains still in flight after the 0.5 s grace period are released for another "
+        r"worker: (.*)$",
+        errs,
+        re.M,
+    )
+    assert given_up is not None, errs
+    assert given_up[1].count("(in behave)") == 4, given_up[1]
     status = json.loads(cli("status", batch_id, "--json").stdout)
     assert status["counts"]["processing"] == 0 and status["counts"]["pending"] == 20
     rows = [json.loads(x) for x in cli("results", batch_id).stdout.splitlines()]

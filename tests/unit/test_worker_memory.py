@@ -5,6 +5,7 @@ tests/integration/test_batches.py)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -175,20 +176,40 @@ async def test_a_retry_restarts_the_clock_for_the_reopened_part() -> None:
     assert report.started_at == 100.0  # the first start, as the user saw it
 
 
-async def test_stopping_releases_unfinished_work_without_spending_an_attempt() -> None:
+async def test_stopping_releases_unfinished_work_without_spending_an_attempt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store = MemoryQueue()
     batch_id = store.add_batch(["slow-1.test", "slow-2.test"], processor=SCRIPTED)
-    worker = Worker(store, settings(), on_event=None)
+    worker = Worker(store, settings(shutdown_grace_seconds=0.05), on_event=None)
     running = asyncio.create_task(worker.run())
     while store.counts(batch_id).get("processing", 0) < 2:  # noqa: ASYNC110
         await asyncio.sleep(0.005)
-    worker.stop()
-    stats = await asyncio.wait_for(running, 5)
+    with caplog.at_level(logging.INFO, "domainbatch.worker"):
+        worker.stop()
+        stats = await asyncio.wait_for(running, 5)
     assert stats.released == 2
     assert {(d.status, d.attempts) for d in store.batches[batch_id].domains} == {("pending", 0)}
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert (
+        "INFO",
+        f"worker {worker.id} stopping: 2 domains in flight may finish within the 0.05 s grace "
+        "period (a second signal releases them now)",
+    ) in said
+    # Where each waited: the test processor's own coroutine, not asyncio's sleep.
+    released = [m for level, m in said if level == "WARNING"]
+    assert released == [
+        f"worker {worker.id}: 2 domains still in flight after the 0.05 s grace period are "
+        "released for another worker: slow-1.test (in behave), slow-2.test (in behave)"
+    ] or released == [
+        f"worker {worker.id}: 2 domains still in flight after the 0.05 s grace period are "
+        "released for another worker: slow-2.test (in behave), slow-1.test (in behave)"
+    ]
 
 
-async def test_a_second_stop_releases_at_once_without_the_grace_period() -> None:
+async def test_a_second_stop_releases_at_once_without_the_grace_period(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store = MemoryQueue()
     batch_id = store.add_batch(["slow-1.test", "slow-2.test"], processor=SCRIPTED)
     worker = Worker(store, settings(shutdown_grace_seconds=60.0), on_event=None)
@@ -198,9 +219,13 @@ async def test_a_second_stop_releases_at_once_without_the_grace_period() -> None
     worker.stop()
     await asyncio.sleep(0.05)
     assert not running.done()  # waiting for the slow domains, within the grace period
-    worker.stop(now=True)
-    stats = await asyncio.wait_for(running, 5)
+    with caplog.at_level(logging.INFO, "domainbatch.worker"):
+        worker.stop(now=True)
+        stats = await asyncio.wait_for(running, 5)
     assert stats.released == 2 and store.counts(batch_id) == {"pending": 2}
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("INFO", f"worker {worker.id} stopping: 2 domains in flight are released now") in said
+    assert not [m for level, m in said if level == "WARNING"]  # released as asked: no warning
 
 
 async def test_batches_share_the_workers_slots_fairly() -> None:

@@ -19,6 +19,7 @@ from domainbatch.core.completion import DEADLINE_CODE
 from domainbatch.core.queue import ActiveBatch, Claimed, Heartbeat, Outcome, QueueStore
 from domainbatch.core.retry import RetryPolicy
 from domainbatch.core.status import BatchEvent, BatchStatus
+from domainbatch.engine import shutdown
 from domainbatch.engine.concurrency import Concurrency
 from domainbatch.engine.delivery import WebhookSender
 from domainbatch.engine.headroom import Headroom, raise_fd_limit
@@ -96,6 +97,20 @@ class Worker:
     def stop(self, *, now: bool = False) -> None:
         """Stop claiming; what is in hand finishes (within the grace period) or is released;
         ``now``: released without waiting (a second Ctrl-C)."""
+        if self._inflight and (now or not self._stopping.is_set()):
+            # At once: a stop that waits says what for, and how to cut it short.
+            grace = self.settings.shutdown_grace_seconds
+            wait = (
+                "are released now"
+                if now
+                else (
+                    f"may finish within the {grace:g} s grace period (a second signal releases "
+                    "them now)"
+                )
+            )
+            log.info(
+                "worker %s stopping: %d domains in flight %s", self.id, len(self._inflight), wait
+            )
         if now:
             self._hurry.set()
         self._stopping.set()
@@ -334,27 +349,11 @@ class Worker:
             log.info(line, extra=figures)
 
     async def _drain(self) -> None:
-        if not self._inflight:
-            return
-        tasks = list(self._inflight)
-        finished = asyncio.ensure_future(asyncio.wait(tasks))
-        hurried = asyncio.ensure_future(self._hurry.wait())
-        await asyncio.wait(
-            {finished, hurried},
-            timeout=self.settings.shutdown_grace_seconds,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        for waiter in (finished, hurried):
-            waiter.cancel()
-        pending = {task for task in tasks if not task.done()}
-        if not pending:
-            return
-        claims = [self._inflight[t] for t in pending if t in self._inflight]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        await self.store.release(claims, self.id)
-        self.stats.released += len(claims)
+        grace = self.settings.shutdown_grace_seconds
+        claims = await shutdown.settle(self._inflight, grace, self._hurry, self.id)
+        if claims:
+            await self.store.release(claims, self.id)
+            self.stats.released += len(claims)
 
     def _emit(self, event: BatchEvent, batch_id: str) -> None:
         log.info("%s %s", event, batch_id)
