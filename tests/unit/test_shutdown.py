@@ -4,8 +4,11 @@ warning names it (engine/shutdown.py); the stop itself is tested in test_worker_
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from typing import Any
+
+import pytest
 
 from domainbatch.core.queue import Claimed
 from domainbatch.engine.shutdown import describe, settle, waiting_in
@@ -55,3 +58,18 @@ async def test_five_domains_are_named_and_the_rest_counted() -> None:
     )
     hold.set()
     await asyncio.gather(*tasks)
+
+
+async def test_no_grace_at_all_releases_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # SHUTDOWN_GRACE_SECONDS=0 asks for what happens: nothing to warn about.
+    stuck = await suspended(a_processor_of_the_users(asyncio.Event()))
+    claim = Claimed(1, "b", "stuck.test", 1)
+    for grace, warned in ((0.0, False), (0.01, True)):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, "domainbatch.worker"):
+            assert await settle({stuck: claim}, grace, asyncio.Event(), "w") == [claim]
+        assert any(r.levelname == "WARNING" for r in caplog.records) is warned
+        stuck = await suspended(a_processor_of_the_users(asyncio.Event()))
+    stuck.cancel()

@@ -45,7 +45,7 @@ async def settle(
     if not pending:
         return []
     claims = [inflight[task] for task in pending if task in inflight]
-    if not hurry.is_set():
+    if grace > 0 and not hurry.is_set():  # not as asked (a second signal, no grace at all)
         log.warning(
             "worker %s: %d domains still in flight after the %g s grace period are released "
             "for another worker: %s",
