@@ -90,6 +90,13 @@ class StorageError(DomainbatchError):
     code = "storage"
 
 
+class StorageConflictError(StorageError):
+    """Two transactions met on the same rows and the database aborted one (a deadlock, a
+    serialization failure): the database is fine, and the statement can simply run again."""
+
+    code = "storage_conflict"
+
+
 class NoDatabaseError(StorageError):
     """A command that only reads found no database where it looked (it creates none)."""
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select, text
 
-from domainbatch.errors import SchemaError, StorageError
+from domainbatch.errors import SchemaError, StorageConflictError, StorageError
 from domainbatch.service import System
 from domainbatch.settings import Settings
 from domainbatch.storage import migrate
@@ -89,4 +91,43 @@ async def test_unreachable_database_is_a_storage_error(backend: str) -> None:
             with pytest.raises(StorageError):
                 await System(db).check()
     finally:
+        await db.dispose()
+
+
+async def test_a_deadlock_is_a_conflict_to_retry_not_an_outage(
+    backend: str, settings: Settings
+) -> None:
+    """Two transactions locking two rows in opposite orders: Postgres aborts one with
+    deadlock_detected, which must come out as ``StorageConflictError`` (the worker retries it
+    without reporting a lost database); SQLite has one writer and cannot deadlock so."""
+    if backend == "sqlite":
+        pytest.skip("SQLite serializes writers: no deadlock to produce")
+    db = Database(settings)
+    await migrate.upgrade(db)
+    row = {"status": "pending", "processor": "noop", "options": {}, "max_attempts": 3}
+    counts = {"total": 0, "invalid": 0, "duplicates": 0, "created_at": 1.0}
+    try:
+        async with db.transaction() as conn:
+            for name in ("dl-1", "dl-2"):
+                await conn.execute(batches.insert().values(id=name, **row, **counts))
+        both_hold_one = asyncio.Barrier(2)
+
+        async def lock(first: str, second: str) -> None:
+            async with db.transaction() as conn:
+                touch = batches.update().values(total=batches.c.total + 1)
+                await conn.execute(touch.where(batches.c.id == first))
+                await both_hold_one.wait()
+                await conn.execute(touch.where(batches.c.id == second))
+
+        results = await asyncio.gather(
+            lock("dl-1", "dl-2"), lock("dl-2", "dl-1"), return_exceptions=True
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        assert len(failed) == 1, results
+        assert isinstance(failed[0], StorageConflictError), repr(failed[0])
+        assert failed[0].code == "storage_conflict"
+        assert "deadlock detected" in failed[0].message
+    finally:
+        async with db.transaction() as conn:
+            await conn.execute(batches.delete().where(batches.c.id.in_(["dl-1", "dl-2"])))
         await db.dispose()

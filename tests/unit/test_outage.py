@@ -10,7 +10,7 @@ import pytest
 
 from domainbatch.engine import outage as outage_module
 from domainbatch.engine.outage import Outage, QuietPoolResets
-from domainbatch.errors import StorageError
+from domainbatch.errors import StorageConflictError, StorageError
 
 LOG = "test.outage"
 
@@ -104,3 +104,24 @@ def test_pool_reset_tracebacks_of_lost_connections_are_dropped(
     reset_failure(psycopg.OperationalError("outside a worker: shown"))
     shown = [r.exc_info[1] for r in caplog.records if r.exc_info]
     assert [str(e) for e in shown] == ["not a lost connection", "outside a worker: shown"]
+
+
+def test_a_conflict_between_transactions_is_no_outage(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, LOG)
+    tracker = Outage("worker w1", logging.getLogger(LOG))
+    conflict = StorageConflictError("database conflict: deadlock detected")
+    tracker.failed("flush", conflict)
+    assert not tracker.down
+    tracker.recovered()  # nothing was down: silent
+    assert messages(caplog) == [
+        (
+            logging.INFO,
+            "worker w1: its flush met another transaction (database conflict: deadlock "
+            "detected); retrying",
+            False,
+        )
+    ]
+    # Within an outage it neither ends it nor counts as one of its failed retries.
+    tracker.failed("claim round", StorageError("database error: connection refused"))
+    tracker.failed("flush", conflict)
+    assert tracker.down and tracker.retries == 0

@@ -17,7 +17,7 @@ from types import TracebackType
 
 import psycopg
 
-from domainbatch.errors import StorageError
+from domainbatch.errors import StorageConflictError, StorageError
 
 TRACEBACK_INTERVAL = 60.0  # seconds between two tracebacks of the same failure in the same loop
 
@@ -47,6 +47,12 @@ class Outage:
 
     def failed(self, where: str, exc: BaseException) -> None:
         """A loop's round failed with ``exc``; it will retry."""
+        if isinstance(exc, StorageConflictError):
+            # Another transaction won the rows: the database is there, and the retry is all.
+            self.log.info(
+                "%s: its %s met another transaction (%s); retrying", self.name, where, exc.message
+            )
+            return
         if isinstance(exc, StorageError):
             if self.since is None:
                 self.since = time.monotonic()

@@ -27,10 +27,19 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from domainbatch.errors import ConfigurationError, SchemaError, StorageError
+from domainbatch.errors import (
+    ConfigurationError,
+    SchemaError,
+    StorageConflictError,
+    StorageError,
+)
 from domainbatch.settings import Settings, default_sqlite_path
 
 SUPABASE_POOLER_SUFFIX = ".pooler.supabase.com"
+# Postgres' deadlock_detected and serialization_failure: one transaction of two was aborted.
+# After an outage a worker's ack and its own sweep's reap both move the domains whose leases
+# ran out meanwhile, in different row orders (CI saw "deadlock detected" through PgBouncer).
+CONFLICTS = frozenset({"40P01", "40001"})
 SUPABASE_TRANSACTION_PORT = 6543
 
 
@@ -116,6 +125,8 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyError, psycopg.Error, OSError) as exc:  # psycopg's: the raw hot paths
+        if sqlstate(exc) in CONFLICTS:
+            raise StorageConflictError(f"database conflict: {first_line(exc)}") from exc
         if is_missing_table(exc):
             raise SchemaError(
                 "the database has no domainbatch tables (or an older schema): "
@@ -124,12 +135,18 @@ def translate_errors() -> Iterator[None]:
         raise StorageError(f"database error: {first_line(exc)}") from exc
 
 
+def sqlstate(exc: BaseException) -> str | None:
+    """Postgres' SQLSTATE of the error (under SQLAlchemy's wrapper or not); None elsewhere."""
+    detail = getattr(exc, "orig", None) or exc
+    state = getattr(detail, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
 def is_missing_table(exc: BaseException) -> bool:
     """Postgres' undefined_table (42P01), or SQLite's "no such table"."""
-    detail = getattr(exc, "orig", None) or exc
-    if getattr(detail, "sqlstate", None) == "42P01":
+    if sqlstate(exc) == "42P01":
         return True
-    return str(detail).startswith("no such table")
+    return str(getattr(exc, "orig", None) or exc).startswith("no such table")
 
 
 def first_line(exc: BaseException) -> str:
