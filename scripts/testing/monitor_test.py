@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -186,7 +187,14 @@ async def body(script: Script) -> None:
                     sample.rate_per_second,
                     sample.eta_seconds,
                 )
-                check_equal(sample.progress, 80.0, "progress with 4 of 5 done")
+                # Which domain ends last depends on the machine's speed (CI saw 2 of 5 done
+                # last, a retried 404 outlasting slow.test): progress must match what is done.
+                for each in in_progress:
+                    check_equal(
+                        each.progress,
+                        math.floor(each.done * 10_000 / each.total) / 100,  # down to 0.01
+                        f"progress with {each.done} of {each.total} done",
+                    )
                 check_equal(sample.counts["processing"], 1, "the slow domain is in flight")
                 statuses = {s.status for s in new.seen}
                 check_equal(statuses, {"pending"}, "the new batch, untouched, stayed pending")
