@@ -100,14 +100,12 @@ class Worker:
         if self._inflight and (now or not self._stopping.is_set()):
             # At once: a stop that waits says what for, and how to cut it short.
             grace = self.settings.shutdown_grace_seconds
-            wait = (
-                "are released now"
-                if now
-                else (
-                    f"may finish within the {grace:g} s grace period (a second signal releases "
-                    "them now)"
+            wait = "are released now"
+            if not now:
+                wait = (
+                    f"may finish within the {grace:g} s grace period "
+                    "(a second signal releases them now)"
                 )
-            )
             log.info(
                 "worker %s stopping: %d domains in flight %s", self.id, len(self._inflight), wait
             )

@@ -135,24 +135,26 @@ def translate_errors() -> Iterator[None]:
         raise StorageError(f"database error: {first_line(exc)}") from exc
 
 
+def driver_error(exc: BaseException) -> BaseException:
+    """The driver's own error under SQLAlchemy's wrapper (``orig``), or ``exc`` itself."""
+    return getattr(exc, "orig", None) or exc
+
+
 def sqlstate(exc: BaseException) -> str | None:
     """Postgres' SQLSTATE of the error (under SQLAlchemy's wrapper or not); None elsewhere."""
-    detail = getattr(exc, "orig", None) or exc
-    state = getattr(detail, "sqlstate", None)
+    state = getattr(driver_error(exc), "sqlstate", None)
     return state if isinstance(state, str) else None
 
 
 def is_missing_table(exc: BaseException) -> bool:
     """Postgres' undefined_table (42P01), or SQLite's "no such table"."""
-    if sqlstate(exc) == "42P01":
-        return True
-    return str(getattr(exc, "orig", None) or exc).startswith("no such table")
+    return sqlstate(exc) == "42P01" or str(driver_error(exc)).startswith("no such table")
 
 
 def first_line(exc: BaseException) -> str:
     """The driver's message (``orig`` under SQLAlchemy's wrapper) without SQLAlchemy's SQL
     echo and links: errors are shown as one line."""
-    detail = getattr(exc, "orig", None) or exc
+    detail = driver_error(exc)
     lines = str(detail).strip().splitlines()
     return lines[0] if lines else type(detail).__name__
 

@@ -16,7 +16,13 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.exc import SQLAlchemyError
 
 from domainbatch.errors import StorageError
-from domainbatch.storage.database import Database, first_line, postgres_connect_args, sync_url
+from domainbatch.storage.database import (
+    Database,
+    driver_error,
+    first_line,
+    postgres_connect_args,
+    sync_url,
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -76,7 +82,7 @@ def _upgrade(db: Database) -> str | None:
 
 def _one_line(exc: BaseException) -> str:
     """One line for the CLI; a file error (the lock file, a full disk) by its reason alone."""
-    detail = getattr(exc, "orig", None) or exc
+    detail = driver_error(exc)
     if isinstance(detail, OSError) and detail.strerror:
         return detail.strerror
     return first_line(exc)
